@@ -1,0 +1,98 @@
+"""FastAPI app factory: one Temporal client per process, held by the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from temporalio.client import Client
+
+from api.errors import install_error_handlers
+from api.middleware import RequestContextMiddleware
+from api.routes import ROUTERS
+from api.security import TokenSigner
+from ville.aws import aws_client
+from ville.db import SessionFactory, engine_for
+from ville.logging import configure_logging
+from ville.settings import Settings, get_settings
+from ville.temporal import connect
+
+log = structlog.get_logger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+    """Build the API and pages; `temporal` may be injected (tests), else the lifespan connects."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.temporal = temporal or await connect(settings, lazy=True)
+        log.info("api.started", temporal=settings.temporal_address, env=settings.env)
+        yield
+        log.info("api.stopped")
+
+    app = FastAPI(
+        title="Ville de Paris — services aux familles",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Facil'familles billing, QualiParis audits and RIF referrals on Temporal.",
+    )
+    app.state.settings = settings
+    app.state.sessions = SessionFactory(engine_for(settings.database_url))
+    app.state.signer = TokenSigner(settings.session_keys)
+    app.state.s3 = aws_client(settings, "s3")
+    stripe_js_origin = settings.stripe_js_url.split("/js.stripe.com")[0].rstrip("/")
+    csp = (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+        f"script-src 'self' {stripe_js_origin}; frame-src {stripe_js_origin}; "
+        f"connect-src 'self' {stripe_js_origin} {settings.stripe_api_base or 'https://api.stripe.com'}; "
+        "frame-ancestors 'none'; form-action 'self'"
+    )
+    app.add_middleware(RequestContextMiddleware, csp=csp, hsts=settings.env == "production")
+    install_error_handlers(app)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Readiness: the database and Temporal are reachable."""
+        checks = {"database": await asyncio.to_thread(_db_ok, app), "temporal": await _temporal_ok(app)}
+        ok = all(checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
+
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def _db_ok(app: FastAPI) -> bool:
+    try:
+        with app.state.sessions() as session:
+            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        return True
+    except Exception:
+        log.warning("readyz.database_unreachable", exc_info=True)
+        return False
+
+
+async def _temporal_ok(app: FastAPI) -> bool:
+    try:
+        client: Client = app.state.temporal
+        return bool(await asyncio.wait_for(client.service_client.check_health(), timeout=2))
+    except Exception:
+        log.warning("readyz.temporal_unreachable", exc_info=True)
+        return False

@@ -1,0 +1,137 @@
+"""Child processes of the embedded default: Temporal dev server, localstripe, moto, worker, API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from ville.temporal import SEARCH_ATTRIBUTES
+
+log = structlog.get_logger(__name__)
+BIN = Path(sys.executable).parent
+_SA_TYPES = {1: "Text", 2: "Keyword", 3: "Int", 4: "Double", 5: "Bool", 6: "Datetime", 7: "KeywordList"}
+
+
+def free_port() -> int:
+    """An unused loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Block until something accepts connections on `port`, or fail if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process {proc.args!r} exited with {proc.returncode} before listening")
+        with socket.socket() as s:
+            s.settimeout(0.2)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)  # polling a port, not synchronising test logic
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class Service:
+    """A child process in its own process group, stopped with its children."""
+
+    name: str
+    argv: list[str]
+    port: int | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    log_file: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait: bool = True) -> Service:
+        """Spawn the process (output to its log file) and wait for its port."""
+        out = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            self.argv,
+            env={**os.environ, **self.env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if wait and self.port:
+            wait_for_port(self.port, self.proc)
+        log.info("service.started", service=self.name, pid=self.proc.pid, port=self.port)
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM the process group, then SIGKILL what is left."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        pgid = os.getpgid(self.proc.pid)
+        os.killpg(pgid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(pgid, signal.SIGKILL)
+            self.proc.wait()
+        log.info("service.stopped", service=self.name)
+
+    def kill(self) -> None:
+        """SIGKILL the whole group at once (crash tests)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(os.getpgid(self.proc.pid), signal.SIGKILL)
+            self.proc.wait()
+
+
+def temporal_dev_server(
+    db_file: Path | None, port: int, ui_port: int | None, codec_endpoint: str | None = None
+) -> Service:
+    """`temporal server start-dev` on loopback, persisted to `db_file` (WAL), search attributes registered."""
+    argv = [
+        str(BIN / "temporal"), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
+        "--log-level", "warn",
+        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+        "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
+    ]  # fmt: skip
+    if db_file is not None:
+        argv += ["--db-filename", str(db_file)]
+    if ui_port:
+        argv += ["--ui-ip", "127.0.0.1", "--ui-port", str(ui_port), "--ui-disable-news-fetch"]
+        if codec_endpoint:
+            argv += ["--ui-codec-endpoint", codec_endpoint]
+    else:
+        argv.append("--headless")
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        argv += ["--search-attribute", f"{name}={_SA_TYPES[int(kind)]}"]
+    return Service("temporal", argv, port=port)
+
+
+def localstripe(port: int, state_file: Path | None = None) -> Service:
+    """The Stripe API emulator on loopback."""
+    argv = [sys.executable, "-m", "ville.emulators.localstripe_server", "--port", str(port)]
+    if state_file is not None:
+        argv += ["--state", str(state_file)]
+    return Service("localstripe", argv, port=port)
+
+
+def moto(port: int) -> Service:
+    """The AWS emulator (S3, SES, SNS, SQS) on loopback."""
+    return Service("moto", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], port=port)
+
+
+def emulator_env(temporal_port: int, stripe_port: int, moto_port: int) -> dict[str, str]:
+    """Environment pointing the app at the local emulators (dev and tests only)."""
+    return {
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+        "STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}",
+        "STRIPE_JS_URL": f"http://127.0.0.1:{stripe_port}/js.stripe.com/v3/",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-3",
+    }

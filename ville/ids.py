@@ -1,0 +1,33 @@
+"""Workflow ids built from business keys: opaque references only, never personal data."""
+
+from __future__ import annotations
+
+
+def billing_cycle_id(period_key: str) -> str:
+    """`billing-cycle-2026-09`."""
+    return f"billing-cycle-{period_key}"
+
+
+def invoice_payment_id(invoice_number: str) -> str:
+    """`invoice-payment-FF-2026-000123`."""
+    return f"invoice-payment-{invoice_number}"
+
+
+def audit_campaign_id(campaign_id: int | str) -> str:
+    """`audit-campaign-<id>`."""
+    return f"audit-campaign-{campaign_id}"
+
+
+def inspection_id(task_id: int | str) -> str:
+    """`inspection-<task id>`."""
+    return f"inspection-{task_id}"
+
+
+def referral_case_id(case_ref: str) -> str:
+    """`referral-<case ref>`."""
+    return f"referral-{case_ref}"
+
+
+def tariff_simulation_id(simulation_id: str) -> str:
+    """`tariff-simulation-<id>`."""
+    return f"tariff-simulation-{simulation_id}"

@@ -1,0 +1,77 @@
+"""The Temporal client both API and worker use: same data converter, codec and search attributes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client, TLSConfig
+from temporalio.common import SearchAttributeKey
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.service import RPCError, RPCStatusCode
+
+from ville.codec import EncryptionCodec, parse_keys
+from ville.settings import Settings
+
+# Operator-facing search attributes: business status and business keys only, never personal data.
+SA_BUSINESS_STATUS = SearchAttributeKey.for_keyword("BusinessStatus")
+SA_BILLING_PERIOD = SearchAttributeKey.for_keyword("BillingPeriod")
+SA_CAMPAIGN = SearchAttributeKey.for_keyword("CampaignId")
+SA_ARRONDISSEMENT = SearchAttributeKey.for_int("Arrondissement")
+SA_RELAY = SearchAttributeKey.for_keyword("RelayId")
+
+SEARCH_ATTRIBUTES: dict[str, IndexedValueType.ValueType] = {
+    SA_BUSINESS_STATUS.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    SA_BILLING_PERIOD.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    SA_CAMPAIGN.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    SA_ARRONDISSEMENT.name: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    SA_RELAY.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The default converter with payloads (and failure messages) encrypted."""
+    codec = EncryptionCodec(parse_keys(settings.codec_keys.get_secret_value()))
+    return dataclasses.replace(
+        DataConverter.default,
+        payload_codec=codec,
+        # failure messages and stack traces move into encoded attributes, so they are encrypted too
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+async def connect(settings: Settings, lazy: bool = False) -> Client:
+    """Connect to the configured Temporal (dev server, self-hosted cluster or Temporal Cloud)."""
+    tls: TLSConfig | bool = False
+    if settings.temporal_tls_cert_path and settings.temporal_tls_key_path:
+        tls = TLSConfig(
+            client_cert=settings.temporal_tls_cert_path.read_bytes(),
+            client_private_key=settings.temporal_tls_key_path.read_bytes(),
+        )
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(settings),
+        tls=tls or bool(api_key),
+        api_key=api_key,
+        lazy=lazy,
+    )
+
+
+async def register_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Add the project's search attributes that are missing; safe to run twice."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {k: v for k, v in SEARCH_ATTRIBUTES.items() if k not in existing.custom_attributes}
+    if missing:
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+            )
+        except RPCError as err:  # a concurrent bootstrap added them first
+            if err.status != RPCStatusCode.ALREADY_EXISTS:
+                raise
+    return sorted(missing)

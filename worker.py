@@ -1,0 +1,59 @@
+"""The Temporal worker: every workflow and activity of the platform, with graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.registry import build_activities
+from ville.logging import configure_logging
+from ville.settings import Settings, get_settings
+from ville.temporal import connect
+from workflows.registry import WORKFLOWS
+
+log = structlog.get_logger("worker")
+
+
+def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
+    """A worker on the platform's task queue; blocking SDKs run on `executor`."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(settings),
+        activity_executor=executor,
+        max_concurrent_activities=executor._max_workers,
+        graceful_shutdown_timeout=timedelta(seconds=300),
+    )
+
+
+async def run(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, then let running activities finish."""
+    configure_logging(settings)
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="activity") as executor:
+        worker = build_worker(client, settings, executor)
+        log.info("worker.started", task_queue=settings.task_queue, workflows=len(WORKFLOWS))
+        async with worker:
+            await stop.wait()
+            log.info("worker.stopping")
+    log.info("worker.stopped")
+
+
+def main() -> None:
+    """Entry point of `python worker.py`."""
+    asyncio.run(run(get_settings()))
+
+
+if __name__ == "__main__":
+    main()
