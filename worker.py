@@ -1,4 +1,9 @@
-"""The Temporal worker: every workflow and activity of the platform, with graceful shutdown."""
+"""The Temporal worker: every workflow and activity of the platform, with graceful shutdown.
+
+Observability: SDK metrics on 127.0.0.1:METRICS_PORT/metrics (Temporal runtime's Prometheus exporter),
+business metrics of activities on 127.0.0.1:METRICS_PORT+1/metrics (prometheus_client; see ville/metrics.py),
+workflow/activity ids on every log line (ville/log_context.py), traces when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.registry import build_activities
+from ville.log_context import LogContextInterceptor
 from ville.logging import configure_logging
+from ville.metrics import serve_business_metrics, worker_runtime
 from ville.settings import Settings, get_settings
 from ville.temporal import connect
+from ville.tracing import configure_tracing
 from workflows.registry import WORKFLOWS
 
 log = structlog.get_logger("worker")
@@ -30,13 +38,17 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         graceful_shutdown_timeout=timedelta(seconds=300),
+        interceptors=[LogContextInterceptor()],
     )
 
 
 async def run(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then let running activities finish."""
     configure_logging(settings)
-    client = await connect(settings)
+    configure_tracing(settings, "ville-worker")
+    client = await connect(settings, runtime=worker_runtime(settings))
+    business_port = serve_business_metrics(settings)
+    log.info("worker.metrics", sdk_port=settings.metrics_port, business_port=business_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

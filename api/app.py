@@ -17,12 +17,14 @@ from temporalio.client import Client
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
 from api.routes import ROUTERS
+from api.routes.codec import CodecCORSMiddleware
 from api.security import TokenSigner
 from ville.aws import aws_client
 from ville.db import SessionFactory, engine_for
 from ville.logging import configure_logging
 from ville.settings import Settings, get_settings
-from ville.temporal import connect
+from ville.temporal import connect, payload_codec
+from ville.tracing import instrument_fastapi
 
 log = structlog.get_logger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -35,7 +37,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.temporal = temporal or await connect(settings, lazy=True)
+        if temporal is None:
+            app.state.temporal = await connect(settings, lazy=True)
         log.info("api.started", temporal=settings.temporal_address, env=settings.env)
         yield
         log.info("api.stopped")
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         description="Facil'familles billing, QualiParis audits and RIF referrals on Temporal.",
     )
     app.state.settings = settings
+    app.state.temporal = temporal
     app.state.sessions = SessionFactory(engine_for(settings.database_url))
     app.state.signer = TokenSigner(settings.session_keys)
     app.state.s3 = aws_client(settings, "s3")
@@ -57,6 +61,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         f"connect-src 'self' {stripe_js_origin} {settings.stripe_api_base or 'https://api.stripe.com'}; "
         "frame-ancestors 'none'; form-action 'self'"
     )
+    app.state.codec = payload_codec(settings)
+    # added before (so inside) the request-context middleware: preflights get a request id and an access log
+    app.add_middleware(CodecCORSMiddleware, ui_url=settings.temporal_ui_url)
     app.add_middleware(RequestContextMiddleware, csp=csp, hsts=settings.env == "production")
     install_error_handlers(app)
     if STATIC_DIR.is_dir():
@@ -76,6 +83,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     for router in ROUTERS:
         app.include_router(router)
+    instrument_fastapi(app, settings)
     return app
 
 

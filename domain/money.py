@@ -32,7 +32,7 @@ def format_eur(cents: Cents) -> str:
 
 
 def parse_eur(text: str) -> Cents:
-    """Parse a French amount (``"12,50"``, ``"1 234,5 €"``, ``"12.50"``) into cents; ValueError if malformed."""
+    """Parse ``"12,50"``, ``"1 234,5 €"`` or ``"12.50"`` into cents; ValueError if malformed/> 2 decimals."""
     match = _EUR_RE.fullmatch(text.strip())
     if match is None:
         raise ValueError(f"montant invalide : {text!r}")

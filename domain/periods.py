@@ -83,7 +83,7 @@ def _spanning(start: date, months: int) -> BillingPeriod:
 
 
 def period_for(d: date, months: int = 2, anchor_month: int = 1) -> BillingPeriod:
-    """Return the period containing ``d``; periods of ``months`` months, one of them starting in ``anchor_month``."""
+    """Return the ``months``-month period containing ``d``; a period starts in ``anchor_month`` each year."""
     _check_shape(months, anchor_month)
     offset = (d.month - anchor_month) % months
     return _spanning(add_months(d.replace(day=1), -offset), months)

@@ -7,12 +7,14 @@ import dataclasses
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client, TLSConfig
+from temporalio.runtime import Runtime
 from temporalio.common import SearchAttributeKey
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.service import RPCError, RPCStatusCode
 
 from ville.codec import EncryptionCodec, parse_keys
 from ville.settings import Settings
+from ville.tracing import temporal_interceptors
 
 # Operator-facing search attributes: business status and business keys only, never personal data.
 SA_BUSINESS_STATUS = SearchAttributeKey.for_keyword("BusinessStatus")
@@ -21,6 +23,7 @@ SA_CAMPAIGN = SearchAttributeKey.for_keyword("CampaignId")
 SA_ARRONDISSEMENT = SearchAttributeKey.for_int("Arrondissement")
 SA_RELAY = SearchAttributeKey.for_keyword("RelayId")
 
+ALL_SEARCH_ATTRIBUTE_KEYS = (SA_BUSINESS_STATUS, SA_BILLING_PERIOD, SA_CAMPAIGN, SA_ARRONDISSEMENT, SA_RELAY)
 SEARCH_ATTRIBUTES: dict[str, IndexedValueType.ValueType] = {
     SA_BUSINESS_STATUS.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     SA_BILLING_PERIOD.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -30,19 +33,27 @@ SEARCH_ATTRIBUTES: dict[str, IndexedValueType.ValueType] = {
 }
 
 
+def payload_codec(settings: Settings) -> EncryptionCodec:
+    """The payload codec of the configured keys (also served to the Temporal UI by `/codec`)."""
+    return EncryptionCodec(parse_keys(settings.codec_keys.get_secret_value()))
+
+
 def data_converter(settings: Settings) -> DataConverter:
     """The default converter with payloads (and failure messages) encrypted."""
-    codec = EncryptionCodec(parse_keys(settings.codec_keys.get_secret_value()))
     return dataclasses.replace(
         DataConverter.default,
-        payload_codec=codec,
+        payload_codec=payload_codec(settings),
         # failure messages and stack traces move into encoded attributes, so they are encrypted too
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 
 
-async def connect(settings: Settings, lazy: bool = False) -> Client:
-    """Connect to the configured Temporal (dev server, self-hosted cluster or Temporal Cloud)."""
+async def connect(settings: Settings, lazy: bool = False, runtime: Runtime | None = None) -> Client:
+    """Connect to the configured Temporal (dev server, self-hosted cluster or Temporal Cloud).
+
+    `runtime` carries the SDK's telemetry (the worker passes one exporting Prometheus metrics); the
+    tracing interceptor, when tracing is on, also applies to every worker built on this client.
+    """
     tls: TLSConfig | bool = False
     if settings.temporal_tls_cert_path and settings.temporal_tls_key_path:
         tls = TLSConfig(
@@ -57,6 +68,8 @@ async def connect(settings: Settings, lazy: bool = False) -> Client:
         tls=tls or bool(api_key),
         api_key=api_key,
         lazy=lazy,
+        runtime=runtime,
+        interceptors=temporal_interceptors(settings),
     )
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -258,15 +258,20 @@ class Referentiel:
     site_types: tuple[SiteType, ...]
     commitments: tuple[Commitment, ...]
     criteria: tuple[Criterion, ...]
-    _commitments_by_code: dict[str, Commitment] = field(init=False, repr=False, compare=False, hash=False)
-    _criteria_by_code: dict[str, Criterion] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_commitments_by_code", {c.code: c for c in self.commitments})
-        object.__setattr__(self, "_criteria_by_code", {c.code: c for c in self.criteria})
         problems = _referentiel_problems(self)
         if problems:
             raise ReferentielError(problems)
+
+    # cached_property rather than extra dataclass fields keeps the dataclass plain data for converters
+    @cached_property
+    def _commitments_by_code(self) -> dict[str, Commitment]:
+        return {c.code: c for c in self.commitments}
+
+    @cached_property
+    def _criteria_by_code(self) -> dict[str, Criterion]:
+        return {c.code: c for c in self.criteria}
 
     @property
     def site_type_codes(self) -> frozenset[str]:
@@ -325,12 +330,12 @@ def _referentiel_problems(r: Referentiel) -> list[str]:
             if s not in site_codes:
                 problems.append(f"engagement {c.code} : type de site inconnu {s}")
     with_criteria = {c.commitment_code for c in r.criteria}
-    for c in r.criteria:
-        if c.commitment_code not in r._commitments_by_code:
-            problems.append(f"critère {c.code} : engagement inconnu {c.commitment_code}")
-    for c in r.commitments:
-        if c.code not in with_criteria:
-            problems.append(f"engagement {c.code} sans critère")
+    for criterion in r.criteria:
+        if criterion.commitment_code not in r._commitments_by_code:
+            problems.append(f"critère {criterion.code} : engagement inconnu {criterion.commitment_code}")
+    for commitment in r.commitments:
+        if commitment.code not in with_criteria:
+            problems.append(f"engagement {commitment.code} sans critère")
     return problems
 
 

@@ -8,6 +8,8 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from domain.dunning import InvoiceStatus
+from domain.payments import PaymentMethod
 from ville.models.common import opt_ts_field, ts_field
 
 
@@ -19,7 +21,7 @@ class DeliveryChannel(StrEnum):
 
 
 class MandateStatus(StrEnum):
-    """State of the family's SEPA mandate."""
+    """The account's SEPA mandate, from set-up to suspension (two rejections) or revocation."""
 
     none = "none"
     pending = "pending"
@@ -127,17 +129,6 @@ class Attendance(SQLModel, table=True):
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
 
 
-class InvoiceStatus(StrEnum):
-    """Where an invoice stands."""
-
-    issued = "issued"
-    partially_paid = "partially_paid"
-    paid = "paid"
-    overdue = "overdue"
-    transferred = "transferred"  # sent to the Trésor Public: no more online payment
-    cancelled = "cancelled"
-
-
 class InvoiceCounter(SQLModel, table=True):
     """Next invoice sequence per year: numbers are taken in the same transaction as the invoices."""
 
@@ -167,12 +158,22 @@ class Invoice(SQLModel, table=True):
     credit_applied_cents: int = 0
     amount_due_cents: int
     paid_cents: int = 0
-    status: InvoiceStatus = Field(default=InvoiceStatus.issued, index=True)
+    status: InvoiceStatus = Field(default=InvoiceStatus.ISSUED, index=True)
     delivery_channel: DeliveryChannel = DeliveryChannel.email
     reminders_sent: int = 0
     recalled_on_invoice_id: int | None = None  # the later invoice that recalled this unpaid amount
     transferred_at: datetime | None = opt_ts_field()
     created_at: datetime = ts_field()
+
+    @property
+    def own_due_cents(self) -> int:
+        """What this invoice itself charges, without the recalled earlier balance."""
+        return max(0, self.amount_due_cents - self.previous_unpaid_cents)
+
+    @property
+    def remaining_cents(self) -> int:
+        """What is still to pay on this invoice's own charges."""
+        return max(0, self.own_due_cents - self.paid_cents)
 
 
 class InvoiceLine(SQLModel, table=True):
@@ -189,17 +190,6 @@ class InvoiceLine(SQLModel, table=True):
     quantity: int
     unit_price_cents: int
     amount_cents: int
-
-
-class PaymentMethod(StrEnum):
-    """Means of payment accepted by Facil'familles."""
-
-    card = "card"
-    sepa_debit = "sepa_debit"
-    cesu = "cesu"
-    cheque = "cheque"
-    counter_cash = "counter_cash"
-    credit = "credit"  # carried-forward overpayment or credit note
 
 
 class PaymentStatus(StrEnum):
@@ -229,6 +219,18 @@ class Payment(SQLModel, table=True):
     reference: str | None = Field(default=None, max_length=80)  # cheque / CESU number
     created_at: datetime = ts_field()
     settled_at: datetime | None = opt_ts_field()
+
+
+class PaymentAllocation(SQLModel, table=True):
+    """The share of a payment settling one invoice (oldest open invoices first)."""
+
+    __tablename__ = "payment_allocation"
+    __table_args__ = (UniqueConstraint("payment_id", "invoice_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = Field(foreign_key="payment.id", index=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    amount_cents: int
 
 
 class LedgerEntry(SQLModel, table=True):

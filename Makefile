@@ -1,0 +1,45 @@
+# The two commands: `make run` (whole system, embedded default) and `make test` (lint, types, tests).
+SHELL := /bin/bash
+PY ?= python3.11
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+VENV := .venv
+STAMP := $(VENV)/.synced
+RUN_PACKAGES := fonts-dejavu-core
+TEST_PACKAGES := $(RUN_PACKAGES) chromium postgresql procps
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck install bench chaos clean
+
+$(UV):
+	$(PY) -m pip install --quiet --user uv==0.13.8 || $(PY) -m pip install --quiet --break-system-packages --user uv==0.13.8
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PY)
+	touch $(STAMP)
+
+install: $(STAMP)
+	@scripts/ensure-system-packages.sh $(RUN_PACKAGES)
+
+run: install
+	$(VENV)/bin/ville dev
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: $(STAMP)
+	@scripts/ensure-system-packages.sh $(TEST_PACKAGES)
+	$(MAKE) --no-print-directory lint typecheck
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(VENV)/bin/python -m bench.run_all
+
+chaos: install
+	$(VENV)/bin/pytest tests/chaos -p no:cacheprovider -s
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,351 @@
+"""Database work of the billing cycle, set-based: one SQL aggregation and one transaction per batch."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from activities.pdf import DocLine, InvoiceDocument
+from domain import ledger
+from domain.dunning import PAYABLE_STATUSES, InvoiceStatus
+from domain.invoicing import AttendanceItem, FamilySnapshot, InvoiceDraft, compute_invoice
+from domain.numbering import assign_numbers
+from domain.periods import BillingPeriod
+from domain.tariffs import TariffGrid, load_grids, tranche_for_qf
+from ville.db import SessionFactory
+from ville.models.billing import (
+    Attendance,
+    Child,
+    FamilyAccount,
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    LedgerEntry,
+    LedgerPosting,
+    Payer,
+    TariffGridVersion,
+)
+
+OPEN_STATUSES = tuple(sorted(PAYABLE_STATUSES))
+
+
+@dataclass(frozen=True)
+class BatchTotals:
+    """What one batch issued (or would issue, in a dry run)."""
+
+    invoices: int
+    lines_total_cents: int
+    amount_due_cents: int
+    already_issued: int
+    by_tranche: dict[int, int]
+
+
+def load_tariff_grids(session: Session) -> list[TariffGrid]:
+    """The voted grids, from the database."""
+    rows = session.execute(select(TariffGridVersion.data)).scalars().all()  # type: ignore[call-overload]
+    return load_grids(list(rows))
+
+
+def post_entries(session: Session, entries: Sequence[ledger.JournalEntry]) -> None:
+    """Insert balanced journal entries (their unique keys make a replay fail instead of doubling)."""
+    if not entries:
+        return
+    now = datetime.now(UTC)
+    ids = session.execute(
+        insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
+        [{"key": e.key, "kind": e.kind.value, "created_at": now} for e in entries],
+    ).scalars().all()
+    session.execute(
+        insert(LedgerPosting),
+        [
+            {"entry_id": eid, "account": p.account, "debit_cents": p.debit_cents, "credit_cents": p.credit_cents}
+            for eid, e in zip(ids, entries, strict=True)
+            for p in e.postings
+        ],
+    )
+
+
+def credit_balances(session: Session, refs: Iterable[str]) -> dict[str, int]:
+    """Credit owed to each family (positive), from the ledger's `credit:<ref>` accounts."""
+    accounts = {ledger.credit_account(r): r for r in refs}
+    if not accounts:
+        return {}
+    rows = session.execute(
+        select(LedgerPosting.account, func.sum(LedgerPosting.credit_cents - LedgerPosting.debit_cents))
+        .where(LedgerPosting.account.in_(accounts))  # type: ignore[attr-defined]
+        .group_by(LedgerPosting.account)
+    ).all()
+    return {accounts[a]: int(v or 0) for a, v in rows}
+
+
+class BillingStore:
+    """Set-based reads and writes of the cycle; every write is idempotent by unique constraints."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self.sessions = sessions
+
+    # --- planning -------------------------------------------------------------------------------
+
+    def batch_bounds(self, period: BillingPeriod, batch_size: int) -> tuple[list[int], int]:
+        """Upper account ids of consecutive batches of accounts to bill, and how many accounts in all."""
+        with self.sessions() as s:
+            with_items = select(Attendance.account_id).where(
+                Attendance.invoice_id.is_(None), Attendance.day <= period.end  # type: ignore[union-attr]
+            )
+            with_debt = select(Invoice.account_id).where(
+                Invoice.status.in_(OPEN_STATUSES), Invoice.period_key != period.key  # type: ignore[attr-defined]
+            )
+            ids = sorted(set(s.execute(with_items.distinct()).scalars()) | set(s.execute(with_debt).scalars()))
+        bounds = [ids[min(i + batch_size, len(ids)) - 1] for i in range(0, len(ids), batch_size)]
+        return bounds, len(ids)
+
+    # --- issue ----------------------------------------------------------------------------------
+
+    def compute_batch(
+        self, s: Session, period: BillingPeriod, lo: int, hi: int
+    ) -> tuple[list[tuple[Any, InvoiceDraft]], int]:
+        """Drafts for accounts lo < id <= hi that have no invoice for the period yet."""
+        accounts = s.execute(
+            select(FamilyAccount.id, FamilyAccount.ref, FamilyAccount.qf_cents, FamilyAccount.qf_valid_until,
+                   FamilyAccount.delivery_channel)  # fmt: skip
+            .where(FamilyAccount.id > lo, FamilyAccount.id <= hi)  # type: ignore[operator,arg-type]
+            .order_by(FamilyAccount.id)  # type: ignore[arg-type]
+        ).all()
+        issued = set(
+            s.execute(
+                select(Invoice.account_id).where(
+                    Invoice.period_key == period.key, Invoice.account_id > lo, Invoice.account_id <= hi  # type: ignore[arg-type,operator]
+                )
+            ).scalars()
+        )
+        items: dict[int, list[AttendanceItem]] = defaultdict(list)
+        rows = s.execute(
+            select(Attendance.account_id, Child.ref, Child.first_name, Attendance.activity_code, Attendance.day,
+                   Attendance.registered)  # fmt: skip
+            .join(Child, Child.id == Attendance.child_id)  # type: ignore[arg-type]
+            .where(
+                Attendance.account_id > lo,  # type: ignore[operator,arg-type]
+                Attendance.account_id <= hi,  # type: ignore[operator,arg-type]
+                Attendance.invoice_id.is_(None),  # type: ignore[union-attr]
+                Attendance.day <= period.end,  # type: ignore[operator,arg-type]
+            )
+        )
+        for acc, cref, cname, code, day, registered in rows:
+            items[acc].append(AttendanceItem(cref, cname, code, day, registered))
+        unpaid: dict[int, int] = defaultdict(int)
+        for acc, due, paid, prev in s.execute(
+            select(Invoice.account_id, Invoice.amount_due_cents, Invoice.paid_cents, Invoice.previous_unpaid_cents)
+            .where(Invoice.account_id > lo, Invoice.account_id <= hi,  # type: ignore[operator,arg-type]
+                   Invoice.status.in_(OPEN_STATUSES), Invoice.period_key != period.key)  # type: ignore[attr-defined]  # fmt: skip
+        ):
+            unpaid[acc] += max(0, due - prev - paid)
+        credits = credit_balances(s, [a.ref for a in accounts])
+        grids = load_tariff_grids(s)
+        drafts = []
+        for acc in accounts:
+            if acc.id in issued:
+                continue
+            qf = acc.qf_cents if acc.qf_valid_until is not None and acc.qf_valid_until >= period.start else None
+            family = FamilySnapshot(acc.ref, tranche_for_qf(qf), unpaid.get(acc.id, 0), credits.get(acc.ref, 0))
+            draft = compute_invoice(period, family, items.get(acc.id, ()), grids)
+            if not draft.is_empty:
+                drafts.append((acc, draft))
+        return drafts, len(issued)
+
+    def preview_batch(self, period: BillingPeriod, lo: int, hi: int) -> BatchTotals:
+        """Totals the batch would issue, writing nothing."""
+        with self.sessions() as s:
+            drafts, already = self.compute_batch(s, period, lo, hi)
+        return _totals(drafts, already)
+
+    def issue_batch(self, period: BillingPeriod, lo: int, hi: int, issue_date: date, due: date) -> BatchTotals:
+        """Issue the batch's invoices in one transaction: numbers, lines, ledger, attendance marked billed."""
+        with self.sessions() as s, s.begin():
+            drafts, already = self.compute_batch(s, period, lo, hi)
+            if drafts:
+                numbers = self._take_numbers(s, issue_date.year, len(drafts))
+                self._write_invoices(s, period, drafts, numbers, issue_date, due)
+        return _totals(drafts, already)
+
+    @staticmethod
+    def _take_numbers(s: Session, year: int, count: int) -> list[str]:
+        # The counter moves in the same transaction as the invoices: a rollback gives the numbers back,
+        # so the sequence stays gapless; the row update serialises concurrent batches.
+        updated = s.execute(
+            update(InvoiceCounter)
+            .where(InvoiceCounter.year == year)  # type: ignore[arg-type]
+            .values(next_seq=InvoiceCounter.next_seq + count)
+            .returning(InvoiceCounter.next_seq)
+        ).scalar_one_or_none()
+        if updated is None:
+            s.execute(insert(InvoiceCounter).values(year=year, next_seq=1 + count))
+            updated = 1 + count
+        return assign_numbers(year, updated - count, count)
+
+    @staticmethod
+    def _write_invoices(
+        s: Session,
+        period: BillingPeriod,
+        drafts: list[tuple[Any, InvoiceDraft]],
+        numbers: list[str],
+        issue_date: date,
+        due: date,
+    ) -> None:
+        now = datetime.now(UTC)
+        invoice_rows = [
+            {
+                "number": number,
+                "account_id": acc.id,
+                "period_key": period.key,
+                "period_start": period.start,
+                "period_end": period.end,
+                "issue_date": issue_date,
+                "due_date": due,
+                "tranche": d.tranche,
+                "lines_total_cents": d.lines_total_cents,
+                "previous_unpaid_cents": d.previous_unpaid_cents,
+                "credit_applied_cents": d.credit_applied_cents,
+                "amount_due_cents": d.amount_due_cents,
+                "paid_cents": 0,
+                # an invoice whose own charges are covered by credit is settled at once
+                "status": (
+                    InvoiceStatus.PAID if d.amount_due_cents - d.previous_unpaid_cents <= 0 else InvoiceStatus.ISSUED
+                ),
+                "delivery_channel": acc.delivery_channel,
+                "reminders_sent": 0,
+                "created_at": now,
+            }
+            for (acc, d), number in zip(drafts, numbers, strict=True)
+        ]
+        ids = s.execute(
+            insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
+            invoice_rows,
+        ).scalars().all()
+        s.execute(
+            insert(InvoiceLine),
+            [
+                {
+                    "invoice_id": iid,
+                    "child_ref": ln.child_ref,
+                    "child_first_name": ln.child_first_name,
+                    "activity_code": ln.activity_code,
+                    "label": ln.label,
+                    "quantity": ln.quantity,
+                    "unit_price_cents": ln.unit_price_cents,
+                    "amount_cents": ln.amount_cents,
+                }
+                for iid, (_, d) in zip(ids, drafts, strict=True)
+                for ln in d.lines
+            ],
+        )
+        entries: list[ledger.JournalEntry] = []
+        for number, (acc, d) in zip(numbers, drafts, strict=True):
+            by_activity = d.lines_by_activity()
+            if any(by_activity.values()):
+                entries.append(ledger.entry_for_invoice(number, acc.ref, by_activity))
+            if d.credit_applied_cents:
+                entries.append(ledger.entry_for_credit_application(number, acc.ref, d.credit_applied_cents))
+        post_entries(s, entries)
+        by_account = [{"inv": iid, "acc": acc.id} for iid, (acc, _) in zip(ids, drafts, strict=True)]
+        s.execute(
+            update(Attendance)
+            .where(and_(Attendance.account_id == _bind("acc"), Attendance.invoice_id.is_(None),  # type: ignore[union-attr]
+                        Attendance.day <= period.end))  # type: ignore[operator,arg-type]  # fmt: skip
+            .values(invoice_id=_bind("inv")),
+            by_account,
+            execution_options={"synchronize_session": False},
+        )
+        s.execute(
+            update(Invoice)
+            .where(and_(Invoice.account_id == _bind("acc"), Invoice.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
+                        Invoice.id != _bind("inv"), Invoice.recalled_on_invoice_id.is_(None)))  # type: ignore[union-attr]  # fmt: skip
+            .values(recalled_on_invoice_id=_bind("inv")),
+            by_account,
+            execution_options={"synchronize_session": False},
+        )
+
+    # --- documents ------------------------------------------------------------------------------
+
+    def documents(self, period_key: str, lo: int, hi: int, base_url: str) -> list[tuple[str, str, InvoiceDocument]]:
+        """(number, delivery channel, document) of the batch's invoices, in number order."""
+        with self.sessions() as s:
+            invoices = s.execute(
+                select(Invoice, FamilyAccount.ref, Payer.first_name, Payer.last_name, Payer.address)
+                .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)  # type: ignore[arg-type]
+                .join(Payer, Payer.account_id == Invoice.account_id)  # type: ignore[arg-type]
+                .where(Invoice.period_key == period_key, Invoice.account_id > lo, Invoice.account_id <= hi)  # type: ignore[arg-type,operator]
+                .order_by(Invoice.number)  # type: ignore[arg-type]
+            ).all()
+            lines = _lines_by_invoice(s, [r[0].id for r in invoices])
+        return [(r[0].number, r[0].delivery_channel.value, _document(r, lines, base_url)) for r in invoices]
+
+    def document(self, number: str, base_url: str) -> InvoiceDocument | None:
+        """The document of one invoice (rendered on demand from its immutable data)."""
+        with self.sessions() as s:
+            row = s.execute(
+                select(Invoice, FamilyAccount.ref, Payer.first_name, Payer.last_name, Payer.address)
+                .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)  # type: ignore[arg-type]
+                .join(Payer, Payer.account_id == Invoice.account_id)  # type: ignore[arg-type]
+                .where(Invoice.number == number)  # type: ignore[arg-type]
+            ).first()
+            if row is None:
+                return None
+            return _document(row, _lines_by_invoice(s, [row[0].id]), base_url)
+
+
+def _bind(name: str) -> Any:
+    return bindparam(name)
+
+
+def _lines_by_invoice(s: Session, ids: list[int]) -> dict[int, list[DocLine]]:
+    out: dict[int, list[DocLine]] = defaultdict(list)
+    if not ids:
+        return out
+    for r in s.execute(
+        select(InvoiceLine.invoice_id, InvoiceLine.child_first_name, InvoiceLine.label, InvoiceLine.quantity,
+               InvoiceLine.unit_price_cents, InvoiceLine.amount_cents)  # fmt: skip
+        .where(InvoiceLine.invoice_id.in_(ids))  # type: ignore[attr-defined]
+        .order_by(InvoiceLine.id)  # type: ignore[arg-type]
+    ):
+        out[r[0]].append(DocLine(r[1], r[2], r[3], r[4], r[5]))
+    return out
+
+
+def _document(row: Row[Any], lines: dict[int, list[DocLine]], base_url: str) -> InvoiceDocument:
+    inv: Invoice = row[0]
+    assert inv.id is not None
+    return InvoiceDocument(
+        number=inv.number,
+        account_ref=row[1],
+        period_label=BillingPeriod(inv.period_start, inv.period_end).label_fr,
+        issue_date=inv.issue_date,
+        due_date=inv.due_date,
+        payer_name=f"{row[2]} {row[3]}",
+        payer_address=row[4],
+        tranche=inv.tranche,
+        lines=tuple(lines.get(inv.id, ())),
+        lines_total_cents=inv.lines_total_cents,
+        previous_unpaid_cents=inv.previous_unpaid_cents,
+        credit_applied_cents=inv.credit_applied_cents,
+        amount_due_cents=inv.amount_due_cents,
+        payment_url=f"{base_url}/famille/factures/{inv.number}",
+    )
+
+
+def _totals(drafts: list[tuple[Any, InvoiceDraft]], already: int) -> BatchTotals:
+    by_tranche: dict[int, int] = defaultdict(int)
+    for _, d in drafts:
+        by_tranche[d.tranche] += d.lines_total_cents
+    return BatchTotals(
+        invoices=len(drafts),
+        lines_total_cents=sum(d.lines_total_cents for _, d in drafts),
+        amount_due_cents=sum(d.amount_due_cents for _, d in drafts),
+        already_issued=already,
+        by_tranche=dict(by_tranche),
+    )
