@@ -34,7 +34,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=build_activities(settings),
+        activities=build_activities(settings, client),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         graceful_shutdown_timeout=timedelta(seconds=300),
@@ -47,8 +47,8 @@ async def run(settings: Settings) -> None:
     configure_logging(settings)
     configure_tracing(settings, "ville-worker")
     client = await connect(settings, runtime=worker_runtime(settings))
-    business_port = serve_business_metrics(settings)
-    log.info("worker.metrics", sdk_port=settings.metrics_port, business_port=business_port)
+    metrics_server = serve_business_metrics(settings)
+    log.info("worker.metrics", sdk_port=settings.metrics_port, business_port=metrics_server.server_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -59,6 +59,7 @@ async def run(settings: Settings) -> None:
         async with worker:
             await stop.wait()
             log.info("worker.stopping")
+    metrics_server.shutdown()
     log.info("worker.stopped")
 
 

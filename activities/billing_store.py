@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from activities.pdf import DocLine, InvoiceDocument
@@ -48,7 +48,7 @@ class BatchTotals:
 
 def load_tariff_grids(session: Session) -> list[TariffGrid]:
     """The voted grids, from the database."""
-    rows = session.execute(select(TariffGridVersion.data)).scalars().all()  # type: ignore[call-overload]
+    rows = session.execute(select(TariffGridVersion.data)).scalars().all()
     return load_grids(list(rows))
 
 
@@ -57,10 +57,14 @@ def post_entries(session: Session, entries: Sequence[ledger.JournalEntry]) -> No
     if not entries:
         return
     now = datetime.now(UTC)
-    ids = session.execute(
-        insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
-        [{"key": e.key, "kind": e.kind.value, "created_at": now} for e in entries],
-    ).scalars().all()
+    ids = (
+        session.execute(
+            insert(LedgerEntry).returning(LedgerEntry.id, sort_by_parameter_order=True),
+            [{"key": e.key, "kind": e.kind.value, "created_at": now} for e in entries],
+        )
+        .scalars()
+        .all()
+    )
     session.execute(
         insert(LedgerPosting),
         [
@@ -78,7 +82,7 @@ def credit_balances(session: Session, refs: Iterable[str]) -> dict[str, int]:
         return {}
     rows = session.execute(
         select(LedgerPosting.account, func.sum(LedgerPosting.credit_cents - LedgerPosting.debit_cents))
-        .where(LedgerPosting.account.in_(accounts))  # type: ignore[attr-defined]
+        .where(LedgerPosting.account.in_(accounts))
         .group_by(LedgerPosting.account)
     ).all()
     return {accounts[a]: int(v or 0) for a, v in rows}
@@ -96,10 +100,12 @@ class BillingStore:
         """Upper account ids of consecutive batches of accounts to bill, and how many accounts in all."""
         with self.sessions() as s:
             with_items = select(Attendance.account_id).where(
-                Attendance.invoice_id.is_(None), Attendance.day <= period.end  # type: ignore[union-attr]
+                Attendance.invoice_id.is_(None),
+                Attendance.day <= period.end,
             )
             with_debt = select(Invoice.account_id).where(
-                Invoice.status.in_(OPEN_STATUSES), Invoice.period_key != period.key  # type: ignore[attr-defined]
+                Invoice.status.in_(OPEN_STATUSES),
+                Invoice.period_key != period.key,
             )
             ids = sorted(set(s.execute(with_items.distinct()).scalars()) | set(s.execute(with_debt).scalars()))
         bounds = [ids[min(i + batch_size, len(ids)) - 1] for i in range(0, len(ids), batch_size)]
@@ -112,37 +118,55 @@ class BillingStore:
     ) -> tuple[list[tuple[Any, InvoiceDraft]], int]:
         """Drafts for accounts lo < id <= hi that have no invoice for the period yet."""
         accounts = s.execute(
-            select(FamilyAccount.id, FamilyAccount.ref, FamilyAccount.qf_cents, FamilyAccount.qf_valid_until,
-                   FamilyAccount.delivery_channel)  # fmt: skip
-            .where(FamilyAccount.id > lo, FamilyAccount.id <= hi)  # type: ignore[operator,arg-type]
-            .order_by(FamilyAccount.id)  # type: ignore[arg-type]
+            select(
+                FamilyAccount.id,
+                FamilyAccount.ref,
+                FamilyAccount.qf_cents,
+                FamilyAccount.qf_valid_until,
+                FamilyAccount.delivery_channel,
+            )
+            .where(FamilyAccount.id > lo, FamilyAccount.id <= hi)
+            .order_by(FamilyAccount.id)
         ).all()
         issued = set(
             s.execute(
                 select(Invoice.account_id).where(
-                    Invoice.period_key == period.key, Invoice.account_id > lo, Invoice.account_id <= hi  # type: ignore[arg-type,operator]
+                    Invoice.period_key == period.key,
+                    Invoice.account_id > lo,
+                    Invoice.account_id <= hi,
                 )
             ).scalars()
         )
         items: dict[int, list[AttendanceItem]] = defaultdict(list)
         rows = s.execute(
-            select(Attendance.account_id, Child.ref, Child.first_name, Attendance.activity_code, Attendance.day,
-                   Attendance.registered)  # fmt: skip
-            .join(Child, Child.id == Attendance.child_id)  # type: ignore[arg-type]
+            select(
+                Attendance.account_id,
+                Child.ref,
+                Child.first_name,
+                Attendance.activity_code,
+                Attendance.day,
+                Attendance.registered,
+            )
+            .join(Child, Child.id == Attendance.child_id)
             .where(
-                Attendance.account_id > lo,  # type: ignore[operator,arg-type]
-                Attendance.account_id <= hi,  # type: ignore[operator,arg-type]
-                Attendance.invoice_id.is_(None),  # type: ignore[union-attr]
-                Attendance.day <= period.end,  # type: ignore[operator,arg-type]
+                Attendance.account_id > lo,
+                Attendance.account_id <= hi,
+                Attendance.invoice_id.is_(None),
+                Attendance.day <= period.end,
             )
         )
         for acc, cref, cname, code, day, registered in rows:
             items[acc].append(AttendanceItem(cref, cname, code, day, registered))
         unpaid: dict[int, int] = defaultdict(int)
         for acc, due, paid, prev in s.execute(
-            select(Invoice.account_id, Invoice.amount_due_cents, Invoice.paid_cents, Invoice.previous_unpaid_cents)
-            .where(Invoice.account_id > lo, Invoice.account_id <= hi,  # type: ignore[operator,arg-type]
-                   Invoice.status.in_(OPEN_STATUSES), Invoice.period_key != period.key)  # type: ignore[attr-defined]  # fmt: skip
+            select(
+                Invoice.account_id, Invoice.amount_due_cents, Invoice.paid_cents, Invoice.previous_unpaid_cents
+            ).where(
+                Invoice.account_id > lo,
+                Invoice.account_id <= hi,
+                Invoice.status.in_(OPEN_STATUSES),
+                Invoice.period_key != period.key,
+            )
         ):
             unpaid[acc] += max(0, due - prev - paid)
         credits = credit_balances(s, [a.ref for a in accounts])
@@ -179,7 +203,7 @@ class BillingStore:
         # so the sequence stays gapless; the row update serialises concurrent batches.
         updated = s.execute(
             update(InvoiceCounter)
-            .where(InvoiceCounter.year == year)  # type: ignore[arg-type]
+            .where(InvoiceCounter.year == year)
             .values(next_seq=InvoiceCounter.next_seq + count)
             .returning(InvoiceCounter.next_seq)
         ).scalar_one_or_none()
@@ -223,10 +247,14 @@ class BillingStore:
             }
             for (acc, d), number in zip(drafts, numbers, strict=True)
         ]
-        ids = s.execute(
-            insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
-            invoice_rows,
-        ).scalars().all()
+        ids = (
+            s.execute(
+                insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True),
+                invoice_rows,
+            )
+            .scalars()
+            .all()
+        )
         s.execute(
             insert(InvoiceLine),
             [
@@ -255,16 +283,27 @@ class BillingStore:
         by_account = [{"inv": iid, "acc": acc.id} for iid, (acc, _) in zip(ids, drafts, strict=True)]
         s.execute(
             update(Attendance)
-            .where(and_(Attendance.account_id == _bind("acc"), Attendance.invoice_id.is_(None),  # type: ignore[union-attr]
-                        Attendance.day <= period.end))  # type: ignore[operator,arg-type]  # fmt: skip
+            .where(
+                and_(
+                    Attendance.account_id == _bind("acc"),
+                    Attendance.invoice_id.is_(None),
+                    Attendance.day <= period.end,
+                )
+            )
             .values(invoice_id=_bind("inv")),
             by_account,
             execution_options={"synchronize_session": False},
         )
         s.execute(
             update(Invoice)
-            .where(and_(Invoice.account_id == _bind("acc"), Invoice.status.in_(OPEN_STATUSES),  # type: ignore[attr-defined]
-                        Invoice.id != _bind("inv"), Invoice.recalled_on_invoice_id.is_(None)))  # type: ignore[union-attr]  # fmt: skip
+            .where(
+                and_(
+                    Invoice.account_id == _bind("acc"),
+                    Invoice.status.in_(OPEN_STATUSES),
+                    Invoice.id != _bind("inv"),
+                    Invoice.recalled_on_invoice_id.is_(None),
+                )
+            )
             .values(recalled_on_invoice_id=_bind("inv")),
             by_account,
             execution_options={"synchronize_session": False},
@@ -277,10 +316,10 @@ class BillingStore:
         with self.sessions() as s:
             invoices = s.execute(
                 select(Invoice, FamilyAccount.ref, Payer.first_name, Payer.last_name, Payer.address)
-                .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)  # type: ignore[arg-type]
-                .join(Payer, Payer.account_id == Invoice.account_id)  # type: ignore[arg-type]
-                .where(Invoice.period_key == period_key, Invoice.account_id > lo, Invoice.account_id <= hi)  # type: ignore[arg-type,operator]
-                .order_by(Invoice.number)  # type: ignore[arg-type]
+                .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)
+                .join(Payer, Payer.account_id == Invoice.account_id)
+                .where(Invoice.period_key == period_key, Invoice.account_id > lo, Invoice.account_id <= hi)
+                .order_by(Invoice.number)
             ).all()
             lines = _lines_by_invoice(s, [r[0].id for r in invoices])
         return [(r[0].number, r[0].delivery_channel.value, _document(r, lines, base_url)) for r in invoices]
@@ -290,9 +329,9 @@ class BillingStore:
         with self.sessions() as s:
             row = s.execute(
                 select(Invoice, FamilyAccount.ref, Payer.first_name, Payer.last_name, Payer.address)
-                .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)  # type: ignore[arg-type]
-                .join(Payer, Payer.account_id == Invoice.account_id)  # type: ignore[arg-type]
-                .where(Invoice.number == number)  # type: ignore[arg-type]
+                .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)
+                .join(Payer, Payer.account_id == Invoice.account_id)
+                .where(Invoice.number == number)
             ).first()
             if row is None:
                 return None
@@ -308,26 +347,32 @@ def _lines_by_invoice(s: Session, ids: list[int]) -> dict[int, list[DocLine]]:
     if not ids:
         return out
     for r in s.execute(
-        select(InvoiceLine.invoice_id, InvoiceLine.child_first_name, InvoiceLine.label, InvoiceLine.quantity,
-               InvoiceLine.unit_price_cents, InvoiceLine.amount_cents)  # fmt: skip
-        .where(InvoiceLine.invoice_id.in_(ids))  # type: ignore[attr-defined]
-        .order_by(InvoiceLine.id)  # type: ignore[arg-type]
+        select(
+            InvoiceLine.invoice_id,
+            InvoiceLine.child_first_name,
+            InvoiceLine.label,
+            InvoiceLine.quantity,
+            InvoiceLine.unit_price_cents,
+            InvoiceLine.amount_cents,
+        )
+        .where(InvoiceLine.invoice_id.in_(ids))
+        .order_by(InvoiceLine.id)
     ):
         out[r[0]].append(DocLine(r[1], r[2], r[3], r[4], r[5]))
     return out
 
 
-def _document(row: Row[Any], lines: dict[int, list[DocLine]], base_url: str) -> InvoiceDocument:
-    inv: Invoice = row[0]
+def _document(row: Any, lines: dict[int, list[DocLine]], base_url: str) -> InvoiceDocument:
+    inv, account_ref, first_name, last_name, address = row
     assert inv.id is not None
     return InvoiceDocument(
         number=inv.number,
-        account_ref=row[1],
+        account_ref=account_ref,
         period_label=BillingPeriod(inv.period_start, inv.period_end).label_fr,
         issue_date=inv.issue_date,
         due_date=inv.due_date,
-        payer_name=f"{row[2]} {row[3]}",
-        payer_address=row[4],
+        payer_name=f"{first_name} {last_name}",
+        payer_address=address,
         tranche=inv.tranche,
         lines=tuple(lines.get(inv.id, ())),
         lines_total_cents=inv.lines_total_cents,

@@ -5,17 +5,41 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from temporalio.client import Client
+
+from activities.billing import BillingActivities
+from activities.billing_store import BillingStore
 from activities.notifications import NotificationActivities, Notifier
+from activities.payment_store import PaymentStore
+from activities.payments import PaymentActivities
+from activities.stripe_client import make_stripe_client
 from ville.aws import aws_client
 from ville.db import SessionFactory, engine_for
 from ville.settings import Settings
 
 
-def build_activities(settings: Settings) -> list[Callable[..., Any]]:
+def build_activities(settings: Settings, client: Client | None = None) -> list[Callable[..., Any]]:
     """Instantiate the activity classes for this process and return their bound activities."""
     sessions = SessionFactory(engine_for(settings.database_url))
+    s3 = aws_client(settings, "s3")
     notifier = Notifier(sessions, aws_client(settings, "ses"), aws_client(settings, "sns"), settings)
     notifications = NotificationActivities(notifier)
+    billing = BillingActivities(BillingStore(sessions), notifier, s3, settings, client)
+    payments = PaymentActivities(make_stripe_client(settings), PaymentStore(sessions))
     return [
         notifications.send_notifications,
+        billing.plan_cycle,
+        billing.preview_batch,
+        billing.issue_batch,
+        billing.archive_batch,
+        billing.deliver_batch,
+        billing.start_sepa_debits,
+        billing.run_dunning_step,
+        payments.create_intent,
+        payments.confirm_intent,
+        payments.retrieve_intent,
+        payments.record_intent_outcome,
+        payments.account_of,
+        payments.mandate_active,
+        payments.invoice_remaining,
     ]

@@ -138,17 +138,27 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     shutil.chown(base, "postgres", "postgres")
     port = devstack.free_port()
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run([*as_pg, str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*as_pg, str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
     opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c full_page_writes=off"
-    subprocess.run([*as_pg, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-w", "start",
-                    "-l", str(base / "pg.log")], check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*as_pg, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-w", "start", "-l", str(base / "pg.log")],
+        check=True,
+        capture_output=True,
+    )
     try:
-        subprocess.run([*as_pg, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                        "ville"], check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*as_pg, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "ville"],
+            check=True,
+            capture_output=True,
+        )
         url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/ville"
         migrate(url)
         yield url
     finally:
-        subprocess.run([*as_pg, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"],
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*as_pg, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"], capture_output=True
+        )

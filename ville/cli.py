@@ -55,12 +55,20 @@ def _dev(args: argparse.Namespace) -> int:
         devstack.Service("worker", [sys.executable, "worker.py"], env=env),
         devstack.Service(
             "api",
-            [str(devstack.BIN / "uvicorn"), "api.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(PORTS["api"]), "--no-access-log"],
+            [
+                str(devstack.BIN / "uvicorn"),
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(PORTS["api"]),
+                "--no-access-log",
+            ],
             port=PORTS["api"],
             env=env,
         ),
-    ]  # fmt: skip
+    ]
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

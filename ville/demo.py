@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -17,6 +18,7 @@ from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+PARIS = ZoneInfo("Europe/Paris")
 DEMO_ACCOUNTS: list[tuple[str, str]] = []
 
 
@@ -38,8 +40,9 @@ Seeder = Callable[[SeedContext], None]
 SEEDERS: list[Seeder] = []
 
 
-def seed_demo(settings: Settings, families: int = 100, force: bool = False, today: date | None = None,
-              seed: int = 75) -> bool:  # fmt: skip
+def seed_demo(
+    settings: Settings, families: int = 100, force: bool = False, today: date | None = None, seed: int = 75
+) -> bool:
     """Load the synthetic data once (or again with `force` on an empty database); True if it loaded."""
     _register_seeders()
     engine = engine_for(settings.database_url)
@@ -47,7 +50,7 @@ def seed_demo(settings: Settings, families: int = 100, force: bool = False, toda
         if s.exec(select(UserAccount).limit(1)).first() is not None and not force:
             log.info("demo.already_seeded")
             return False
-    ctx = SeedContext(engine=engine, families=families, today=today or date.today(), seed=seed)
+    ctx = SeedContext(engine=engine, families=families, today=today or datetime.now(PARIS).date(), seed=seed)
     for seeder in SEEDERS:
         seeder(ctx)
         log.info("demo.seeded", area=seeder.__module__.rsplit(".", 1)[-1])

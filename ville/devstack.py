@@ -93,11 +93,22 @@ def temporal_dev_server(
 ) -> Service:
     """`temporal server start-dev` on loopback, persisted to `db_file` (WAL), search attributes registered."""
     argv = [
-        str(BIN / "temporal"), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port),
-        "--log-level", "warn",
-        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-        "--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
-    ]  # fmt: skip
+        str(BIN / "temporal"),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warn",
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+        "--dynamic-config-value",
+        "frontend.enableUpdateWorkflowExecution=true",
+    ]
     if db_file is not None:
         argv += ["--db-filename", str(db_file)]
     if ui_port:

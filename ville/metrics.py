@@ -18,6 +18,8 @@ registry: scrape each replica, or set up prometheus_client's multiprocess mode.
 
 from __future__ import annotations
 
+from wsgiref.simple_server import WSGIServer
+
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, start_http_server
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
@@ -63,14 +65,11 @@ def record_billing_progress(period: str, done: int, total: int) -> None:
 def worker_runtime(settings: Settings) -> Runtime:
     """A Temporal runtime exporting SDK metrics on 127.0.0.1:METRICS_PORT (create once per process)."""
     return Runtime(
-        telemetry=TelemetryConfig(
-            metrics=PrometheusConfig(bind_address=f"{METRICS_BIND_HOST}:{settings.metrics_port}")
-        )
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{METRICS_BIND_HOST}:{settings.metrics_port}"))
     )
 
 
-def serve_business_metrics(settings: Settings, registry: CollectorRegistry = REGISTRY) -> int:
-    """Serve the business metrics of this process on 127.0.0.1:METRICS_PORT+1; returns the port."""
-    port = settings.metrics_port + 1
-    start_http_server(port, addr=METRICS_BIND_HOST, registry=registry)
-    return port
+def serve_business_metrics(settings: Settings, registry: CollectorRegistry = REGISTRY) -> WSGIServer:
+    """Serve this process's business metrics on 127.0.0.1:METRICS_PORT+1 (a daemon thread; `shutdown()`)."""
+    server, _thread = start_http_server(settings.metrics_port + 1, addr=METRICS_BIND_HOST, registry=registry)
+    return server

@@ -7,9 +7,9 @@ import dataclasses
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client, TLSConfig
-from temporalio.runtime import Runtime
 from temporalio.common import SearchAttributeKey
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from ville.codec import EncryptionCodec, parse_keys

@@ -4,4 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-WORKFLOWS: Sequence[type] = []
+from workflows.billing import BillingCycleWorkflow
+from workflows.payment import InvoicePaymentWorkflow
+
+WORKFLOWS: Sequence[type] = [BillingCycleWorkflow, InvoicePaymentWorkflow]

@@ -70,9 +70,7 @@ def _from_proto(payloads: Sequence[Payload]) -> CodecPayloads:
     return CodecPayloads.model_validate(json_format.MessageToDict(Payloads(payloads=payloads)))
 
 
-async def _apply(
-    fn: Callable[[Sequence[Payload]], Awaitable[list[Payload]]], body: CodecPayloads
-) -> CodecPayloads:
+async def _apply(fn: Callable[[Sequence[Payload]], Awaitable[list[Payload]]], body: CodecPayloads) -> CodecPayloads:
     try:
         return _from_proto(await fn(_to_proto(body)))
     except (ValueError, InvalidTag, DecodeError) as err:

@@ -31,9 +31,7 @@ async def client_for(app: FastAPI) -> AsyncIterator[ClientFactory]:
         headers = {}
         if principal is not None:
             headers["Authorization"] = f"Bearer {app.state.signer.session_token(principal)}"
-        c = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers
-        )
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers)
         opened.append(c)
         return c
 

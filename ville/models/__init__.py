@@ -1,3 +1,8 @@
 """SQLModel tables: importing this package registers every table on `SQLModel.metadata`."""
 
-from ville.models import billing, people  # noqa: F401
+from ville.models import (  # noqa: F401
+    audit,
+    billing,
+    people,
+    referrals,
+)

@@ -1,0 +1,295 @@
+"""Billing cycle activities: plan, issue, archive, deliver in batches; SEPA debits; dunning steps."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from datetime import UTC, date, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+
+from activities.billing_store import OPEN_STATUSES, BatchTotals, BillingStore, post_entries
+from activities.notifications import Contact, NotificationRequest, Notifier, register_resolver
+from activities.pdf import render_invoice, render_many
+from domain import ledger
+from domain.due_dates import due_date
+from domain.dunning import DunningKind, InvoiceStatus, default_ladder
+from domain.money import format_eur
+from domain.periods import BillingPeriod, period_from_key
+from ville.ids import invoice_payment_id
+from ville.models.billing import DeliveryChannel, FamilyAccount, Invoice, MandateStatus, Notification, Payer
+from ville.settings import Settings
+from workflows.billing_types import (
+    BatchRequest,
+    BatchTotalsView,
+    DunningPlanStep,
+    DunningRequest,
+    InvoicePaymentInput,
+    PlanRequest,
+    PlanResult,
+)
+
+log = structlog.get_logger(__name__)
+RETENTION_TAG = "retention=archive-5y"
+
+
+@register_resolver("payer")
+def _payer_contact(s: Any, account_id: int) -> Contact | None:
+    payer = s.execute(select(Payer).where(Payer.account_id == account_id)).scalar_one_or_none()
+    if payer is None:
+        return None
+    return Contact(payer.email, payer.phone, f"{payer.first_name} {payer.last_name}")
+
+
+def _view(t: BatchTotals) -> BatchTotalsView:
+    return BatchTotalsView(
+        t.invoices, t.lines_total_cents, t.amount_due_cents, t.already_issued, by_tranche=dict(t.by_tranche)
+    )
+
+
+class BillingActivities:
+    """I/O of the billing cycle; each call handles one batch of accounts and is safe to repeat."""
+
+    def __init__(
+        self, store: BillingStore, notifier: Notifier, s3: Any, settings: Settings, client: Client | None
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.s3 = s3
+        self.settings = settings
+        self.client = client
+
+    def _period(self, key: str) -> BillingPeriod:
+        return period_from_key(key, self.settings.billing_period_months)
+
+    @activity.defn
+    def plan_cycle(self, req: PlanRequest) -> PlanResult:
+        """Close the period: batch bounds of the accounts to bill, issue and due dates, dunning dates."""
+        period = self._period(req.period_key)
+        issue = date.fromisoformat(req.issue_date)
+        if issue <= period.end:
+            raise ApplicationError(
+                f"period {period.key} ends on {period.end}: it cannot be billed on {issue}",
+                type="PeriodNotClosed",
+                non_retryable=True,
+            )
+        bounds, families = self.store.batch_bounds(period, req.batch_size)
+        due = due_date(issue, self.settings.due_day_of_month)
+        ladder = [DunningPlanStep(s.kind.value, s.on(due).isoformat()) for s in default_ladder()]
+        log.info("billing.planned", period=period.key, families=families, batches=len(bounds))
+        return PlanResult(bounds, families, issue.isoformat(), due.isoformat(), ladder)
+
+    @activity.defn
+    def preview_batch(self, req: BatchRequest) -> BatchTotalsView:
+        """Totals a batch would issue (dry run): nothing is written."""
+        return _view(self.store.preview_batch(self._period(req.period_key), req.lo, req.hi))
+
+    @activity.defn
+    def issue_batch(self, req: BatchRequest) -> BatchTotalsView:
+        """Compute, number and store the batch's invoices with their ledger entries (one transaction)."""
+        totals = self.store.issue_batch(
+            self._period(req.period_key),
+            req.lo,
+            req.hi,
+            date.fromisoformat(req.issue_date),
+            date.fromisoformat(req.due_date),
+        )
+        log.info("billing.batch_issued", period=req.period_key, lo=req.lo, hi=req.hi, invoices=totals.invoices)
+        return _view(totals)
+
+    @activity.defn
+    def archive_batch(self, req: BatchRequest) -> BatchTotalsView:
+        """Render the batch's invoices and archive them in S3 as one object (5-year retention)."""
+        docs = self.store.documents(req.period_key, req.lo, req.hi, self.settings.public_base_url)
+        if docs:
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+                for number, _, doc in docs:
+                    # fixed timestamp: the archive of a batch is byte-identical when a retry rewrites it
+                    z.writestr(zipfile.ZipInfo(f"{number}.pdf", (2000, 1, 1, 0, 0, 0)), render_invoice(doc))
+            self.s3.put_object(
+                Bucket=self.settings.s3_bucket,
+                Key=archive_key(req),
+                Body=buf.getvalue(),
+                ContentType="application/zip",
+                Tagging=RETENTION_TAG,
+            )
+        return BatchTotalsView(invoices=len(docs))
+
+    @activity.defn
+    def deliver_batch(self, req: BatchRequest) -> BatchTotalsView:
+        """E-mail the families who chose e-mail; one print file for those who chose post."""
+        docs = self.store.documents(req.period_key, req.lo, req.hi, self.settings.public_base_url)
+        by_number = self._accounts_of([n for n, _, _ in docs])
+        emails = [
+            NotificationRequest(
+                key=f"invoice-issued:{number}",
+                channel="email",
+                template="invoice_issued",
+                recipient_kind="payer",
+                recipient_id=by_number[number],
+                subject_ref=number,
+                context={
+                    "number": number,
+                    "period": doc.period_label,
+                    "amount": format_eur(doc.amount_due_cents),
+                    "due_date": doc.due_date.strftime("%d/%m/%Y"),
+                    "url": doc.payment_url,
+                },
+            )
+            for number, channel, doc in docs
+            if channel == DeliveryChannel.email.value
+        ]
+        outcome = self.notifier.send_many(emails)
+        if outcome.failed:
+            raise ApplicationError(f"{outcome.failed} e-mails not sent; they will be retried", type="DeliveryFailed")
+        letters = [(n, d) for n, c, d in docs if c == DeliveryChannel.post.value]
+        if letters:
+            self.s3.put_object(
+                Bucket=self.settings.s3_bucket,
+                Key=f"print/{req.period_key}/batch-{req.lo}-{req.hi}.pdf",
+                Body=render_many([d for _, d in letters]),
+                ContentType="application/pdf",
+            )
+            self._log_letters([n for n, _ in letters], "invoice_issued")
+        return BatchTotalsView(emails=len(emails), letters=len(letters))
+
+    def _accounts_of(self, numbers: list[str]) -> dict[str, int]:
+        with self.store.sessions() as s:
+            rows = s.execute(select(Invoice.number, Invoice.account_id).where(Invoice.number.in_(numbers)))
+            return {n: a for n, a in rows}
+
+    def _log_letters(self, numbers: list[str], template: str) -> None:
+        with self.store.sessions() as s, s.begin():
+            known = set(
+                s.execute(
+                    select(Notification.key).where(Notification.key.in_([f"{template}:{n}:post" for n in numbers]))
+                ).scalars()
+            )
+            s.add_all(
+                Notification(key=f"{template}:{n}:post", channel="post", template=template, subject_ref=n)
+                for n in numbers
+                if f"{template}:{n}:post" not in known
+            )
+
+    @activity.defn
+    async def start_sepa_debits(self, period_key: str) -> int:
+        """Start the payment workflow of each unpaid invoice whose family has an active SEPA mandate."""
+        assert self.client is not None
+        rows = self._sepa_invoices(period_key)
+        for number, due in rows:
+            await self.client.start_workflow(
+                "InvoicePaymentWorkflow",
+                InvoicePaymentInput(number, sepa_debit_on=due.isoformat()),
+                id=invoice_payment_id(number),
+                task_queue=self.settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                start_signal="request_sepa_debit",
+                start_signal_args=[due.isoformat()],
+            )
+            activity.heartbeat(number)
+        return len(rows)
+
+    def _sepa_invoices(self, period_key: str) -> list[tuple[str, date]]:
+        with self.store.sessions() as s:
+            return [
+                (n, d)
+                for n, d in s.execute(
+                    select(Invoice.number, Invoice.due_date)
+                    .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)
+                    .where(
+                        Invoice.period_key == period_key,
+                        Invoice.status.in_(OPEN_STATUSES),
+                        FamilyAccount.mandate_status == MandateStatus.active,
+                    )
+                )
+            ]
+
+    @activity.defn
+    def run_dunning_step(self, req: DunningRequest) -> int:
+        """Send the period's reminders, or transfer what is still unpaid to the Trésor Public."""
+        kind = DunningKind(req.kind)
+        if kind is DunningKind.TRANSFER_TRESOR:
+            return self._transfer(req.period_key)
+        return self._remind(req.period_key, kind)
+
+    def _unpaid(self, s: Any, period_key: str) -> list[tuple[Invoice, FamilyAccount]]:
+        rows = s.execute(
+            select(Invoice, FamilyAccount)
+            .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)
+            .where(Invoice.period_key == period_key, Invoice.status.in_(OPEN_STATUSES))
+            .order_by(Invoice.number)
+        ).all()
+        return [(i, a) for i, a in rows if i.remaining_cents > 0]
+
+    def _remind(self, period_key: str, kind: DunningKind) -> int:
+        with self.store.sessions() as s, s.begin():
+            unpaid = self._unpaid(s, period_key)
+            for inv, _ in unpaid:
+                inv.status = InvoiceStatus.OVERDUE
+            s.execute(
+                update(Invoice)
+                .where(Invoice.id.in_([i.id for i, _ in unpaid]))
+                .values(reminders_sent=Invoice.reminders_sent + 1)
+            )
+        requests = []
+        for inv, acc in unpaid:
+            ctx = {
+                "number": inv.number,
+                "amount": format_eur(inv.remaining_cents),
+                "url": f"{self.settings.public_base_url}/famille/factures/{inv.number}",
+            }
+            requests.append(
+                NotificationRequest(
+                    f"{kind.value}:{inv.number}", "email", "invoice_reminder", "payer", acc.id, inv.number, ctx
+                )
+            )
+            if acc.sms_opt_in:
+                requests.append(
+                    NotificationRequest(
+                        f"{kind.value}:{inv.number}:sms", "sms", "invoice_reminder", "payer", acc.id, inv.number, ctx
+                    )
+                )
+        outcome = self.notifier.send_many(requests)
+        if outcome.failed:
+            raise ApplicationError(f"{outcome.failed} reminders not sent; retrying", type="DeliveryFailed")
+        log.info("billing.reminded", period=period_key, step=kind.value, invoices=len(unpaid))
+        return len(unpaid)
+
+    def _transfer(self, period_key: str) -> int:
+        """Export the titres de recettes to S3 and mark the invoices transferred, in one transaction."""
+        with self.store.sessions() as s, s.begin():
+            unpaid = self._unpaid(s, period_key)
+            buf = io.StringIO()
+            w = csv.writer(buf, delimiter=";")
+            w.writerow(["numero_facture", "compte", "montant_centimes", "date_echeance"])
+            for inv, acc in unpaid:
+                w.writerow([inv.number, acc.ref, inv.remaining_cents, inv.due_date.isoformat()])
+            # written before the commit: if the commit fails, the retry rewrites the same export
+            self.s3.put_object(
+                Bucket=self.settings.s3_bucket,
+                Key=f"tresor/{period_key}/titres-de-recettes.csv",
+                Body=buf.getvalue().encode(),
+                ContentType="text/csv",
+                Tagging=RETENTION_TAG,
+            )
+            now = datetime.now(UTC)
+            entries = [ledger.entry_for_transfer(i.number, a.ref, i.remaining_cents) for i, a in unpaid]
+            for inv, _ in unpaid:
+                inv.status = InvoiceStatus.TRANSFERRED
+                inv.transferred_at = now
+            post_entries(s, entries)
+        log.info("billing.transferred", period=period_key, invoices=len(unpaid))
+        return len(unpaid)
+
+
+def archive_key(req: BatchRequest) -> str:
+    """Where a batch's invoices are archived."""
+    return f"invoices/{req.period_key}/batch-{req.lo:08d}-{req.hi:08d}.zip"

@@ -1,0 +1,222 @@
+"""Facil'familles billing cycle: batches of hundreds of families per activity, then dunning on timers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.billing import BillingActivities
+    from ville.temporal import SA_BILLING_PERIOD, SA_BUSINESS_STATUS
+    from workflows.billing_types import (
+        BatchRequest,
+        BatchTotalsView,
+        BillingCycleInput,
+        BillingCycleResult,
+        CyclePhase,
+        CycleProgress,
+        CycleState,
+        DunningRequest,
+        PlanRequest,
+    )
+    from workflows.timing import sleep_until_morning
+
+BATCH_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), maximum_attempts=5, non_retryable_error_types=["PeriodNotClosed"]
+)
+SHORT = timedelta(minutes=2)
+BATCH_TIMEOUT = timedelta(minutes=15)
+
+
+@workflow.defn
+class BillingCycleWorkflow:
+    """Bills one period: plan, issue/archive/deliver in batches, SEPA debits, reminders, transfer."""
+
+    @workflow.init
+    def __init__(self, inp: BillingCycleInput) -> None:
+        self.inp = inp
+        self.state = inp.state or CycleState()
+        self._in_flight = 0
+
+    @workflow.run
+    async def run(self, inp: BillingCycleInput) -> BillingCycleResult:
+        """Run (or resume after continue-as-new) the cycle to its end."""
+        self._publish()
+        if self.state.phase is CyclePhase.PLANNING:
+            await self._plan()
+        if self.state.phase is CyclePhase.ISSUING:
+            if await self._issue_batches():
+                workflow.continue_as_new(replace(self.inp, state=self.state))
+            self._set_phase(CyclePhase.PREVIEWED if inp.dry_run else CyclePhase.AWAITING_DUE_DATE)
+        if self.state.phase is CyclePhase.AWAITING_DUE_DATE:
+            await sleep_until_morning(date.fromisoformat(self.state.due_date))
+            await workflow.execute_activity_method(
+                BillingActivities.start_sepa_debits,
+                self.inp.period_key,
+                start_to_close_timeout=BATCH_TIMEOUT,
+                retry_policy=BATCH_RETRY,
+            )
+            self._set_phase(CyclePhase.DUNNING)
+        if self.state.phase is CyclePhase.DUNNING:
+            await self._dunning()
+            self._set_phase(CyclePhase.DONE)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return BillingCycleResult(
+            self.inp.period_key, inp.dry_run, self.state.families, self.state.totals, self.state.dunning_counts
+        )
+
+    async def _plan(self) -> None:
+        issue = self.inp.issue_date or workflow.now().date().isoformat()
+        plan = await workflow.execute_activity_method(
+            BillingActivities.plan_cycle,
+            PlanRequest(self.inp.period_key, self.inp.batch_size, issue),
+            start_to_close_timeout=BATCH_TIMEOUT,
+            retry_policy=BATCH_RETRY,
+        )
+        self.state.bounds = plan.bounds
+        self.state.families = plan.families
+        self.state.issue_date = plan.issue_date
+        self.state.due_date = plan.due_date
+        self.state.dunning_plan = plan.dunning
+        self._set_phase(CyclePhase.ISSUING)
+
+    async def _issue_batches(self) -> bool:
+        """Process pending batches with bounded parallelism; True when history asks for continue-as-new."""
+        started_here = 0
+        tasks: set[asyncio.Task[None]] = set()
+        while self.state.next_batch < len(self.state.bounds) or tasks:
+            can_start = (
+                not self.state.paused
+                and self.state.next_batch < len(self.state.bounds)
+                and self._in_flight < self.inp.parallelism
+                and started_here < self.inp.max_batches_per_run
+            )
+            if can_start:
+                index = self.state.next_batch
+                self.state.next_batch += 1
+                started_here += 1
+                self._in_flight += 1
+                tasks.add(asyncio.create_task(self._run_batch(index)))
+                continue
+            if not tasks:
+                if started_here >= self.inp.max_batches_per_run:
+                    return True
+                await workflow.wait_condition(lambda: not self.state.paused)
+                continue
+            done, pending = await workflow.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            tasks = set(pending)
+            for t in done:
+                t.result()
+        # Failed batches wait for an operator's retry: the cycle never moves on with families unbilled.
+        await workflow.wait_condition(lambda: not self.state.failed_batches and self._in_flight == 0)
+        return False
+
+    async def _run_batch(self, index: int) -> None:
+        lo = self.state.bounds[index - 1] if index else 0
+        req = BatchRequest(
+            self.inp.period_key, lo, self.state.bounds[index], self.state.issue_date, self.state.due_date
+        )
+        try:
+            if self.inp.dry_run:
+                totals = await self._batch_activity(BillingActivities.preview_batch, req)
+            else:
+                totals = await self._batch_activity(BillingActivities.issue_batch, req)
+                await self._batch_activity(BillingActivities.archive_batch, req)
+                delivered = await self._batch_activity(BillingActivities.deliver_batch, req)
+                totals.emails, totals.letters = delivered.emails, delivered.letters
+            self._add(totals)
+            self.state.done_batches += 1
+            if index in self.state.failed_batches:
+                self.state.failed_batches.remove(index)
+        except ActivityError:
+            workflow.logger.warning("billing batch failed", extra={"batch": index})
+            if index not in self.state.failed_batches:
+                self.state.failed_batches.append(index)
+        finally:
+            self._in_flight -= 1
+            self._publish()
+
+    async def _batch_activity(
+        self, fn: Callable[[BillingActivities, BatchRequest], BatchTotalsView], req: BatchRequest
+    ) -> BatchTotalsView:
+        return await workflow.execute_activity_method(
+            fn, req, start_to_close_timeout=BATCH_TIMEOUT, retry_policy=BATCH_RETRY
+        )
+
+    def _add(self, t: BatchTotalsView) -> None:
+        tot = self.state.totals
+        tot.invoices += t.invoices
+        tot.lines_total_cents += t.lines_total_cents
+        tot.amount_due_cents += t.amount_due_cents
+        tot.already_issued += t.already_issued
+        tot.emails += t.emails
+        tot.letters += t.letters
+        for tranche, cents in t.by_tranche.items():
+            tot.by_tranche[int(tranche)] = tot.by_tranche.get(int(tranche), 0) + cents
+
+    async def _dunning(self) -> None:
+        for step in self.state.dunning_plan:
+            if step.kind in self.state.dunning_done:
+                continue
+            await sleep_until_morning(date.fromisoformat(step.on))
+            count = await workflow.execute_activity_method(
+                BillingActivities.run_dunning_step,
+                DunningRequest(self.inp.period_key, step.kind),
+                start_to_close_timeout=BATCH_TIMEOUT,
+                retry_policy=BATCH_RETRY,
+            )
+            self.state.dunning_counts[step.kind] = count
+            self.state.dunning_done.append(step.kind)
+            self._publish()
+
+    def _set_phase(self, phase: CyclePhase) -> None:
+        self.state.phase = phase
+        self._publish()
+
+    def _publish(self) -> None:
+        workflow.upsert_search_attributes(
+            [SA_BUSINESS_STATUS.value_set(self.state.phase.value), SA_BILLING_PERIOD.value_set(self.inp.period_key)]
+        )
+
+    @workflow.query
+    def progress(self) -> CycleProgress:
+        """Phase, batches done and totals so far."""
+        s = self.state
+        return CycleProgress(
+            self.inp.period_key,
+            s.phase,
+            self.inp.dry_run,
+            s.paused,
+            len(s.bounds),
+            s.done_batches,
+            list(s.failed_batches),
+            s.families,
+            s.totals,
+            s.due_date,
+            list(s.dunning_done),
+        )
+
+    @workflow.signal
+    def pause(self) -> None:
+        """Stop starting new batches (those in flight finish)."""
+        self.state.paused = True
+
+    @workflow.signal
+    def resume(self) -> None:
+        """Start batches again."""
+        self.state.paused = False
+
+    @workflow.update
+    async def retry_failed_batches(self) -> int:
+        """Run the failed batches again; returns how many were retried."""
+        failed = list(self.state.failed_batches)
+        for index in failed:
+            self._in_flight += 1
+            await self._run_batch(index)
+        return len(failed)

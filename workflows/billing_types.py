@@ -1,0 +1,211 @@
+"""Inputs, results and messages of the billing workflows (plain dataclasses, safe in the sandbox)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class CyclePhase(StrEnum):
+    """Where a billing cycle stands (also its BusinessStatus search attribute)."""
+
+    PLANNING = "planning"
+    ISSUING = "issuing"
+    PREVIEWED = "previewed"
+    AWAITING_DUE_DATE = "awaiting_due_date"
+    DUNNING = "dunning"
+    DONE = "done"
+
+
+@dataclass
+class BatchTotalsView:
+    """Totals of the batches done so far."""
+
+    invoices: int = 0
+    lines_total_cents: int = 0
+    amount_due_cents: int = 0
+    already_issued: int = 0
+    emails: int = 0
+    letters: int = 0
+    by_tranche: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class DunningPlanStep:
+    """One step of the ladder, dated for this cycle."""
+
+    kind: str
+    on: str  # ISO date
+
+
+@dataclass
+class CycleState:
+    """What a cycle carries across continue-as-new."""
+
+    phase: CyclePhase = CyclePhase.PLANNING
+    issue_date: str = ""
+    due_date: str = ""
+    bounds: list[int] = field(default_factory=list)
+    families: int = 0
+    next_batch: int = 0
+    done_batches: int = 0
+    failed_batches: list[int] = field(default_factory=list)
+    totals: BatchTotalsView = field(default_factory=BatchTotalsView)
+    dunning_plan: list[DunningPlanStep] = field(default_factory=list)
+    dunning_done: list[str] = field(default_factory=list)
+    dunning_counts: dict[str, int] = field(default_factory=dict)
+    paused: bool = False
+
+
+@dataclass
+class BillingCycleInput:
+    """Start a cycle for a period; `issue_date` defaults to the workflow's current date."""
+
+    period_key: str
+    dry_run: bool = False
+    batch_size: int = 500
+    parallelism: int = 4
+    issue_date: str | None = None
+    max_batches_per_run: int = 100
+    state: CycleState | None = None
+
+
+@dataclass
+class BillingCycleResult:
+    """What the cycle did."""
+
+    period_key: str
+    dry_run: bool
+    families: int
+    totals: BatchTotalsView
+    dunning_counts: dict[str, int]
+
+
+@dataclass
+class CycleProgress:
+    """Answer of the progress query."""
+
+    period_key: str
+    phase: CyclePhase
+    dry_run: bool
+    paused: bool
+    batches_total: int
+    batches_done: int
+    failed_batches: list[int]
+    families: int
+    totals: BatchTotalsView
+    due_date: str
+    dunning_done: list[str]
+
+
+@dataclass
+class PlanRequest:
+    """Plan a cycle: which accounts, in which batches, with which dates."""
+
+    period_key: str
+    batch_size: int
+    issue_date: str
+
+
+@dataclass
+class PlanResult:
+    """Batch bounds (upper account id of each batch) and the invoice dates."""
+
+    bounds: list[int]
+    families: int
+    issue_date: str
+    due_date: str
+    dunning: list[DunningPlanStep]
+
+
+@dataclass
+class BatchRequest:
+    """One batch of accounts: lo < account id <= hi."""
+
+    period_key: str
+    lo: int
+    hi: int
+    issue_date: str = ""
+    due_date: str = ""
+
+
+@dataclass
+class DunningRequest:
+    """Run one dunning step over the period's unpaid invoices."""
+
+    period_key: str
+    kind: str
+
+
+@dataclass
+class InvoicePaymentInput:
+    """Start the payment workflow of one invoice (card attempts, SEPA debit)."""
+
+    invoice_number: str
+    sepa_debit_on: str | None = None  # ISO date: present a SEPA debit on that day
+
+
+@dataclass
+class CardPaymentRequest:
+    """Pay by card with a payment method saved by the page (SetupIntent confirmed)."""
+
+    payment_method_id: str
+    amount_cents: int
+
+
+@dataclass
+class PaymentAttemptResult:
+    """Outcome of one attempt, as the page shows it."""
+
+    attempt: int
+    status: str  # succeeded | declined | pending | failed
+    payment_intent_id: str | None = None
+    message_fr: str = ""
+
+
+@dataclass
+class StripeEventSignal:
+    """A verified Stripe event about one of this invoice's PaymentIntents."""
+
+    event_id: str
+    type: str
+    payment_intent_id: str
+
+
+@dataclass
+class IntentRequest:
+    """Create (once) the PaymentIntent of an attempt."""
+
+    invoice_number: str
+    attempt: int
+    method: str  # card | sepa_debit
+    amount_cents: int
+    payment_method_id: str | None = None
+
+
+@dataclass
+class IntentStatus:
+    """A PaymentIntent's state as Stripe reports it."""
+
+    payment_intent_id: str
+    status: str  # succeeded | processing | requires_action | failed | canceled
+    failure_code: str | None = None
+
+
+@dataclass
+class RecordedPayment:
+    """What recording a settled PaymentIntent changed."""
+
+    newly_recorded: bool
+    invoice_status: str
+    remaining_cents: int
+    mandate_active: bool = True
+
+
+@dataclass
+class InvoicePaymentResult:
+    """How the invoice's payment workflow ended."""
+
+    invoice_number: str
+    status: str
+    attempts: int

@@ -1,0 +1,222 @@
+"""One invoice's payments: card attempts the page waits for, SEPA debits whose result takes days."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notifications import NotificationActivities, NotificationRequest
+    from activities.payments import PaymentActivities
+    from domain.calendar import add_business_days
+    from domain.sepa import result_deadline
+    from workflows.billing_types import (
+        CardPaymentRequest,
+        IntentRequest,
+        IntentStatus,
+        InvoicePaymentInput,
+        InvoicePaymentResult,
+        PaymentAttemptResult,
+        StripeEventSignal,
+    )
+    from workflows.timing import sleep_until_morning
+
+STRIPE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+CALL = timedelta(seconds=60)
+CARD_RESULT_WAIT = timedelta(minutes=30)  # 3-D Secure and similar: the webhook normally arrives in seconds
+SEPA_RECHECK = timedelta(days=2)
+SEPA_RETRY_AFTER_BUSINESS_DAYS = 5
+IDLE_CLOSE = timedelta(days=7)
+DECLINE_FR = {
+    "card_declined": "Votre carte a été refusée par votre banque. Essayez une autre carte ou un autre moyen "
+    "de paiement.",
+    "insufficient_funds": "Paiement refusé : provision insuffisante.",
+    "expired_card": "Paiement refusé : la carte a expiré.",
+}
+
+
+@workflow.defn
+class InvoicePaymentWorkflow:
+    """Holds each payment attempt of one invoice until its outcome is known and recorded."""
+
+    @workflow.init
+    def __init__(self, inp: InvoicePaymentInput) -> None:
+        self.number = inp.invoice_number
+        self.attempts = 0
+        self.busy = False
+        self.settled = False
+        self.status = "open"
+        self.sepa_on: str | None = inp.sepa_debit_on
+        self.events: dict[str, StripeEventSignal] = {}
+        self.last_activity = workflow.now()
+
+    @workflow.run
+    async def run(self, inp: InvoicePaymentInput) -> InvoicePaymentResult:
+        """Serve attempts until the invoice is settled, or close after a week without any."""
+        while not self.settled:
+            if self.sepa_on and not self.busy:
+                await self._sepa_debit(self.sepa_on)
+                continue
+            idle = await self._wait(lambda: self.settled or (self.sepa_on is not None and not self.busy), IDLE_CLOSE)
+            if not idle and not self.busy and workflow.now() - self.last_activity >= IDLE_CLOSE:
+                break
+        await workflow.wait_condition(lambda: not self.busy and workflow.all_handlers_finished())
+        return InvoicePaymentResult(self.number, self.status, self.attempts)
+
+    async def _wait(self, condition: object, timeout: timedelta) -> bool:
+        try:
+            await workflow.wait_condition(condition, timeout=timeout)  # type: ignore[arg-type]
+            return True
+        except TimeoutError:
+            return False
+
+    # --- card ------------------------------------------------------------------------------------
+
+    @workflow.update
+    async def pay_by_card(self, req: CardPaymentRequest) -> PaymentAttemptResult:
+        """Charge a card saved by the page; answers when the outcome is known (or still pending)."""
+        self.busy = True
+        self.attempts += 1
+        attempt = self.attempts
+        self.last_activity = workflow.now()
+        try:
+            intent = IntentRequest(self.number, attempt, "card", req.amount_cents, req.payment_method_id)
+            return await self._charge(intent, CARD_RESULT_WAIT)
+        finally:
+            self.busy = False
+
+    @pay_by_card.validator
+    def _validate_card(self, req: CardPaymentRequest) -> None:
+        if self.busy:
+            raise ValueError("Un paiement est déjà en cours pour cette facture.")
+        if self.settled:
+            raise ValueError("Cette facture est déjà réglée.")
+        if req.amount_cents <= 0:
+            raise ValueError("Le montant doit être positif.")
+        if not req.payment_method_id.startswith("pm_"):
+            raise ValueError("Moyen de paiement invalide.")
+
+    async def _charge(self, intent: IntentRequest, wait: timedelta) -> PaymentAttemptResult:
+        try:
+            pi_id = await workflow.execute_activity_method(
+                PaymentActivities.create_intent, intent, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+            )
+        except ActivityError as err:
+            cause = err.cause
+            message = cause.message if isinstance(cause, ApplicationError) else "Paiement impossible."
+            return PaymentAttemptResult(intent.attempt, "failed", None, message)
+        status = await workflow.execute_activity_method(
+            PaymentActivities.confirm_intent, pi_id, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+        )
+        if status.status not in ("succeeded", "failed"):
+            status = await self._await_outcome(pi_id, wait)
+        if status.status not in ("succeeded", "failed"):
+            return PaymentAttemptResult(intent.attempt, "pending", pi_id, "Paiement en cours de traitement.")
+        return await self._record(intent.attempt, status)
+
+    async def _await_outcome(self, pi_id: str, wait: timedelta) -> IntentStatus:
+        """Wait for the webhook; if it never comes, ask Stripe (a missed webhook loses nothing)."""
+        await self._wait(lambda: pi_id in self.events, wait)
+        return await workflow.execute_activity_method(
+            PaymentActivities.retrieve_intent, pi_id, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+        )
+
+    async def _record(self, attempt: int, status: IntentStatus) -> PaymentAttemptResult:
+        recorded = await workflow.execute_activity_method(
+            PaymentActivities.record_intent_outcome, status, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+        )
+        self.status = recorded.invoice_status
+        self.settled = recorded.invoice_status in ("paid", "transferred", "cancelled")
+        if status.status == "succeeded":
+            await self._notify("payment_receipt", f"receipt:{status.payment_intent_id}", "email", {})
+            return PaymentAttemptResult(attempt, "succeeded", status.payment_intent_id, "Paiement accepté. Merci.")
+        message = DECLINE_FR.get(status.failure_code or "", DECLINE_FR["card_declined"])
+        return PaymentAttemptResult(attempt, "declined", status.payment_intent_id, message)
+
+    # --- SEPA ------------------------------------------------------------------------------------
+
+    @workflow.signal
+    def request_sepa_debit(self, on: str) -> None:
+        """Present a SEPA debit on the given day (sent by the billing cycle at the due date)."""
+        if not self.settled:
+            self.sepa_on = on
+
+    async def _sepa_debit(self, on: str) -> None:
+        self.busy = True
+        try:
+            await sleep_until_morning(date.fromisoformat(on))
+            remaining = await workflow.execute_activity_method(
+                PaymentActivities.invoice_remaining,
+                self.number,
+                start_to_close_timeout=CALL,
+                retry_policy=STRIPE_RETRY,
+            )
+            if remaining <= 0:
+                self.settled = True
+                self.sepa_on = None
+                return
+            self.attempts += 1
+            intent = IntentRequest(self.number, self.attempts, "sepa_debit", remaining)
+            result = await self._sepa_attempt(intent, date.fromisoformat(on))
+            self.sepa_on = None
+            if result is not None and result.status == "declined":
+                await self._after_sepa_rejection(date.fromisoformat(on))
+        finally:
+            self.busy = False
+
+    async def _sepa_attempt(self, intent: IntentRequest, debit_day: date) -> PaymentAttemptResult | None:
+        try:
+            pi_id = await workflow.execute_activity_method(
+                PaymentActivities.create_intent, intent, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+            )
+        except ActivityError:
+            return None
+        status = await workflow.execute_activity_method(
+            PaymentActivities.confirm_intent, pi_id, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+        )
+        deadline = result_deadline(debit_day)
+        # The bank answers within 14 business days: wait for the webhook, re-check every two days.
+        while status.status not in ("succeeded", "failed"):
+            if workflow.now().date() > deadline:
+                break
+            status = await self._await_outcome(pi_id, SEPA_RECHECK)
+        if status.status not in ("succeeded", "failed"):
+            return PaymentAttemptResult(intent.attempt, "pending", pi_id)
+        return await self._record(intent.attempt, status)
+
+    async def _after_sepa_rejection(self, debit_day: date) -> None:
+        mandate_active = await workflow.execute_activity_method(
+            PaymentActivities.mandate_active, self.number, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+        )
+        if mandate_active:
+            # first rejection: present the debit once more a week later
+            self.sepa_on = add_business_days(debit_day, SEPA_RETRY_AFTER_BUSINESS_DAYS).isoformat()
+        else:
+            await self._notify("sepa_fallback", f"sepa-fallback:{self.number}", "email", {})
+
+    # --- shared ----------------------------------------------------------------------------------
+
+    @workflow.signal
+    def stripe_event(self, event: StripeEventSignal) -> None:
+        """A verified webhook about one of this invoice's PaymentIntents (duplicates are ignored)."""
+        self.events.setdefault(event.payment_intent_id, event)
+
+    @workflow.query
+    def state(self) -> dict[str, object]:
+        """Attempts, whether one is in flight, and the invoice status last recorded."""
+        return {"attempts": self.attempts, "busy": self.busy, "status": self.status, "sepa_on": self.sepa_on}
+
+    async def _notify(self, template: str, key: str, channel: str, extra: dict[str, str]) -> None:
+        account_id = await workflow.execute_activity_method(
+            PaymentActivities.account_of, self.number, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+        )
+        ctx = {"number": self.number, **extra}
+        await workflow.execute_activity_method(
+            NotificationActivities.send_notifications,
+            [NotificationRequest(key, channel, template, "payer", account_id, self.number, ctx)],
+            start_to_close_timeout=CALL,
+            retry_policy=STRIPE_RETRY,
+        )
