@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 VENV := .venv
 STAMP := $(VENV)/.synced
 RUN_PACKAGES := fonts-dejavu-core
-TEST_PACKAGES := $(RUN_PACKAGES) chromium postgresql procps
+TEST_PACKAGES := $(RUN_PACKAGES) chromium postgresql procps poppler-utils
 PYTEST_ARGS ?=
 
 .PHONY: run test lint typecheck install bench chaos clean

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from activities.pdf import DocLine, InvoiceDocument
@@ -281,32 +281,27 @@ class BillingStore:
                 entries.append(ledger.entry_for_credit_application(number, acc.ref, d.credit_applied_cents))
         post_entries(s, entries)
         by_account = [{"inv": iid, "acc": acc.id} for iid, (acc, _) in zip(ids, drafts, strict=True)]
+        attendance, invoice = Attendance.__table__, Invoice.__table__  # Core tables: executemany updates
         s.execute(
-            update(Attendance)
+            attendance.update()
             .where(
-                and_(
-                    Attendance.account_id == _bind("acc"),
-                    Attendance.invoice_id.is_(None),
-                    Attendance.day <= period.end,
-                )
+                attendance.c.account_id == bindparam("acc"),
+                attendance.c.invoice_id.is_(None),
+                attendance.c.day <= period.end,
             )
-            .values(invoice_id=_bind("inv")),
+            .values(invoice_id=bindparam("inv")),
             by_account,
-            execution_options={"synchronize_session": False},
         )
         s.execute(
-            update(Invoice)
+            invoice.update()
             .where(
-                and_(
-                    Invoice.account_id == _bind("acc"),
-                    Invoice.status.in_(OPEN_STATUSES),
-                    Invoice.id != _bind("inv"),
-                    Invoice.recalled_on_invoice_id.is_(None),
-                )
+                invoice.c.account_id == bindparam("acc"),
+                or_(*(invoice.c.status == st for st in OPEN_STATUSES)),  # `in_` cannot expand in executemany
+                invoice.c.id != bindparam("inv"),
+                invoice.c.recalled_on_invoice_id.is_(None),
             )
-            .values(recalled_on_invoice_id=_bind("inv")),
+            .values(recalled_on_invoice_id=bindparam("inv")),
             by_account,
-            execution_options={"synchronize_session": False},
         )
 
     # --- documents ------------------------------------------------------------------------------
@@ -336,10 +331,6 @@ class BillingStore:
             if row is None:
                 return None
             return _document(row, _lines_by_invoice(s, [row[0].id]), base_url)
-
-
-def _bind(name: str) -> Any:
-    return bindparam(name)
 
 
 def _lines_by_invoice(s: Session, ids: list[int]) -> dict[int, list[DocLine]]:

@@ -28,6 +28,7 @@ from ville.models.billing import (
     FamilyAccount,
     Invoice,
     InvoiceLine,
+    LedgerEntry,
     MandateStatus,
     Payment,
     PaymentAllocation,
@@ -213,6 +214,16 @@ class PaymentStore:
                 select(Payment).where(Payment.stripe_payment_intent_id == payment_intent_id)
             ).scalar_one_or_none()
 
+    def payment(self, payment_id: int) -> Payment:
+        """One payment by id."""
+        with self.sessions() as s:
+            return s.get_one(Payment, payment_id)
+
+    def refund_recorded(self, refund_key: str) -> bool:
+        """Whether a refund with this key is already in the ledger."""
+        with self.sessions() as s:
+            return self._entry_exists(s, f"refund:{refund_key}")
+
     def record_refund(self, payment_id: int, amount_cents: int, refund_key: str) -> Payment:
         """Refund part of a payment: ledger entry from the family's credit when it has some, else receivable."""
         with self.sessions() as s, s.begin():
@@ -251,8 +262,6 @@ class PaymentStore:
 
     @staticmethod
     def _entry_exists(s: Session, key: str) -> bool:
-        from ville.models.billing import LedgerEntry
-
         return s.execute(select(LedgerEntry.id).where(LedgerEntry.key == key)).first() is not None
 
     def credit_note(self, key: str, invoice_number: str, amounts_by_activity: dict[str, int]) -> Payment:

@@ -7,11 +7,13 @@ from typing import Any
 
 from temporalio.client import Client
 
+from activities.audit import AuditActivities
 from activities.billing import BillingActivities
 from activities.billing_store import BillingStore
 from activities.notifications import NotificationActivities, Notifier
 from activities.payment_store import PaymentStore
 from activities.payments import PaymentActivities
+from activities.referrals import ReferralActivities
 from activities.stripe_client import make_stripe_client
 from ville.aws import aws_client
 from ville.db import SessionFactory, engine_for
@@ -42,4 +44,6 @@ def build_activities(settings: Settings, client: Client | None = None) -> list[C
         payments.account_of,
         payments.mandate_active,
         payments.invoice_remaining,
+        *ReferralActivities(sessions, s3, notifier, settings).activities(),
+        *AuditActivities(sessions, s3, notifier, settings, client).activities(),
     ]

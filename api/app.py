@@ -14,6 +14,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
 
+from activities.billing_store import BillingStore
+from activities.notifications import Notifier
+from activities.payment_store import PaymentStore
+from activities.payments import PaymentActivities
+from activities.stripe_client import make_stripe_client
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
 from api.routes import ROUTERS
@@ -54,6 +59,11 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.state.sessions = SessionFactory(engine_for(settings.database_url))
     app.state.signer = TokenSigner(settings.session_keys)
     app.state.s3 = aws_client(settings, "s3")
+    app.state.notifier = Notifier(
+        app.state.sessions, aws_client(settings, "ses"), aws_client(settings, "sns"), settings
+    )
+    app.state.billing_store = BillingStore(app.state.sessions)
+    app.state.payment_activities = PaymentActivities(make_stripe_client(settings), PaymentStore(app.state.sessions))
     stripe_js_origin = settings.stripe_js_url.split("/js.stripe.com")[0].rstrip("/")
     csp = (
         "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
@@ -90,7 +100,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 def _db_ok(app: FastAPI) -> bool:
     try:
         with app.state.sessions() as session:
-            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            session.exec(text("SELECT 1"))
         return True
     except Exception:
         log.warning("readyz.database_unreachable", exc_info=True)

@@ -189,10 +189,7 @@ def parse_service_area(text: str | None) -> tuple[int, ...] | None:
     if not t:
         return None
     found = {a for code in re.findall(r"\b75\d{3}\b", t) if (a := arrondissement_from_postal_code(code))}
-    if not found:
-        for m in re.findall(r"\b(\d{1,2})\s*(?:e|er|ème|eme)?\b", t):
-            if 1 <= int(m) <= 20:
-                found.add(int(m))
+    found.update(int(m) for m in re.findall(r"\b(\d{1,2})\s*(?:e|er|ème|eme)?\b", t) if 1 <= int(m) <= 20)
     if found:
         return tuple(sorted(found))
     if t in ("paris", "ville de paris", "75", "tout paris"):
@@ -239,13 +236,9 @@ def _flatten(table: str, row: Mapping[str, Any], tables: dict[str, list[dict[str
     nested = _NESTED.get(table, {})
     flat = {**inherited, **{k: v for k, v in row.items() if k not in nested and not isinstance(v, dict)}}
     if table == "service" and isinstance(row.get("organization"), dict):
-        flat.setdefault(
-            "organization_id", _flatten("organization", row["organization"], tables, {}).get("id")
-        )
+        flat.setdefault("organization_id", _flatten("organization", row["organization"], tables, {}).get("id"))
     if table == "service_at_location" and isinstance(row.get("location"), dict):
-        loc = _flatten(
-            "location", row["location"], tables, {"organization_id": inherited.get("organization_id")}
-        )
+        loc = _flatten("location", row["location"], tables, {"organization_id": inherited.get("organization_id")})
         flat["location_id"] = loc.get("id")
     if table == "attribute" and isinstance(row.get("taxonomy_term"), dict):
         term = row["taxonomy_term"]
@@ -266,12 +259,8 @@ def _flatten(table: str, row: Mapping[str, Any], tables: dict[str, list[dict[str
         if table == "service" and child_table == "location":
             for child in children:
                 if isinstance(child, dict):
-                    loc = _flatten(
-                        "location", child, tables, {"organization_id": flat.get("organization_id")}
-                    )
-                    tables["service_at_location"].append(
-                        {"service_id": flat.get("id"), "location_id": loc.get("id")}
-                    )
+                    loc = _flatten("location", child, tables, {"organization_id": flat.get("organization_id")})
+                    tables["service_at_location"].append({"service_id": flat.get("id"), "location_id": loc.get("id")})
             continue
         for child in children:
             if isinstance(child, dict):
@@ -361,9 +350,7 @@ def _parse_tables(t: Mapping[str, list[dict[str, Any]]]) -> Directory:
             longitude=_float(row.get("longitude")),
         )
     terms = {
-        _s(term, "id") or _s(term, "code") or _s(term, "term"): _s(term, "code")
-        or _s(term, "term")
-        or _s(term, "name")
+        _s(term, "id") or _s(term, "code") or _s(term, "term"): _s(term, "code") or _s(term, "term") or _s(term, "name")
         for term in t.get("taxonomy_term", [])
     }
     attr_terms: dict[str, list[str]] = defaultdict(list)
@@ -424,9 +411,7 @@ def _parse_tables(t: Mapping[str, list[dict[str, Any]]]) -> Directory:
             status=status,
             categories=tuple(categories),
             arrondissements=tuple(sorted(area)),
-            eligibility_description=" ".join(
-                [_s(row, "eligibility_description"), *eligibility.get(sid, [])]
-            ).strip(),
+            eligibility_description=" ".join([_s(row, "eligibility_description"), *eligibility.get(sid, [])]).strip(),
             minimum_age=_int(row.get("minimum_age")),
             maximum_age=_int(row.get("maximum_age")),
             application_process=_s(row, "application_process"),
@@ -477,9 +462,7 @@ def directory_as_hsds(
                 "description": s.description,
                 "email": s.email,
                 "url": s.url,
-                "status": "temporarily closed"
-                if s.status is ServiceStatus.TEMPORARILY_CLOSED
-                else s.status.value,
+                "status": "temporarily closed" if s.status is ServiceStatus.TEMPORARILY_CLOSED else s.status.value,
                 "categories": [c.value for c in s.categories],
                 "eligibility_description": s.eligibility_description,
                 "minimum_age": s.minimum_age,
@@ -494,8 +477,6 @@ def directory_as_hsds(
             for a in s.arrondissements
         ],
         "location": [{k: v for k, v in vars(loc).items() if k != "arrondissement"} for loc in locations],
-        "service_at_location": [
-            {"service_id": s.id, "location_id": lid} for s in svcs for lid in s.location_ids
-        ],
+        "service_at_location": [{"service_id": s.id, "location_id": lid} for s in svcs for lid in s.location_ids],
         "contact": [{k: v for k, v in vars(c).items() if v is not None} for c in contacts],
     }

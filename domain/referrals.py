@@ -527,3 +527,8 @@ def format_referral_ref(case_ref: str, seq: int) -> str:
     if not 1 <= seq <= 99:
         raise ValueError(f"referral sequence out of range: {seq}")
     return f"{case_ref}-{seq:02d}"
+
+
+def attachment_prefix(case_ref: str) -> str:
+    """S3 prefix of a case's attachments: everything under it goes at deletion and anonymisation."""
+    return f"referrals/{case_ref}/"

@@ -20,7 +20,7 @@ from ville import devstack
 from ville.bootstrap import ensure_aws_resources, migrate
 from ville.db import SessionFactory, make_engine
 from ville.settings import Settings
-from ville.temporal import ALL_SEARCH_ATTRIBUTE_KEYS, data_converter
+from ville.temporal import ALL_SEARCH_ATTRIBUTE_KEYS, data_converter, register_search_attributes
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +92,7 @@ async def time_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=str(BIN / "temporal-test-server"),
         data_converter=data_converter(settings),
     )
+    await register_search_attributes(env.client, "default")
     try:
         yield env
     finally:

@@ -31,9 +31,7 @@ def ensure_bundled_referentiels(session: Session) -> list[str]:
         ref = load_referentiel(doc)  # a broken shipped file must fail loudly, never be stored
         if ref.version not in existing:
             session.add(
-                ReferentielVersion(
-                    version=ref.version, effective_from=ref.effective_from, data=doc, source="bundled"
-                )
+                ReferentielVersion(version=ref.version, effective_from=ref.effective_from, data=doc, source="bundled")
             )
             added.append(ref.version)
     if added:

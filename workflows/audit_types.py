@@ -1,12 +1,12 @@
 """Dataclasses and activity names shared by the audit workflows, their activities and the API.
 
 Kept free of heavy imports (no boto3, SQLModel or reportlab) so that the workflow sandbox can load it.
+Dates travel as ISO strings (`2027-03-01`): Temporal's default JSON converter has no `date` support.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 
@@ -14,6 +14,8 @@ class AuditActivity:
     """Activity names: workflows call them by these names, activities register under them."""
 
     PLAN_CAMPAIGN = "audit.plan_campaign"
+    START_INSPECTIONS = "audit.start_inspections"
+    START_CAMPAIGN = "audit.start_campaign"
     SET_CAMPAIGN_STATUS = "audit.set_campaign_status"
     ADD_SITE = "audit.add_campaign_site"
     WITHDRAW_SITE = "audit.withdraw_campaign_site"
@@ -86,9 +88,9 @@ class Notice:
 class CampaignCarry:
     """State handed over by continue-as-new: compact, task ids and statuses only."""
 
-    window_start: date
-    window_end: date
-    review_deadline: date
+    window_start: str  # ISO date
+    window_end: str  # ISO date
+    review_deadline: str  # ISO date
     to_start: list[int] = field(default_factory=list)
     statuses: dict[str, str] = field(default_factory=dict)  # task id -> TaskState value | unassigned | pending
     finished: list[int] = field(default_factory=list)
@@ -105,11 +107,27 @@ class AuditCampaignInput:
     """Start of a campaign (or its continuation with `carry`)."""
 
     campaign_id: int
-    start_on: date | None = None  # a scheduled campaign (re-audit) waits for this Paris day
-    wave_size: int = 100  # children started per workflow task
-    max_children_per_run: int = 500  # continue-as-new after this many starts: bounds pending children
+    start_on: str | None = None  # ISO date: a scheduled campaign (re-audit) waits for this Paris day
+    wave_size: int = 200  # inspections started per activity
     max_history_events: int = 10_000  # continue-as-new beyond this history length
     carry: CampaignCarry | None = None
+
+
+@dataclass
+class StartInspections:
+    """Activity input: start the inspection workflows of these tasks (idempotent)."""
+
+    campaign_id: int
+    task_ids: list[int]
+    search_attributes: bool
+
+
+@dataclass
+class StartCampaign:
+    """Activity input: start a (follow-up) campaign workflow, idempotently."""
+
+    campaign: AuditCampaignInput
+    search_attributes: bool
 
 
 @dataclass
@@ -118,9 +136,9 @@ class PlanResult:
 
     task_ids: list[int]
     unassigned: int
-    window_start: date
-    window_end: date
-    review_deadline: date
+    window_start: str  # ISO date
+    window_end: str  # ISO date
+    review_deadline: str  # ISO date
 
 
 @dataclass
@@ -215,8 +233,8 @@ class CampaignProgress:
 
     campaign_id: int
     phase: str
-    window_start: date
-    window_end: date
+    window_start: str | None  # ISO date
+    window_end: str | None  # ISO date
     total_tasks: int
     started: int
     finished: int
@@ -231,7 +249,7 @@ class ResultsRequest:
     """Compute site results as of a Paris day."""
 
     campaign_id: int
-    today: date
+    today: str  # ISO date
 
 
 @dataclass
@@ -254,7 +272,7 @@ class ReauditPlan:
     """The follow-up campaign created for failing sites, if any."""
 
     campaign_id: int | None
-    start_on: date | None
+    start_on: str | None  # ISO date
     sites: int = 0
 
 
@@ -305,10 +323,10 @@ class TaskContext:
     inspector_id: int | None
     inspector_available: bool
     round: int
-    window_start: date
-    window_end: date
-    due_on: date
-    review_deadline: date
+    window_start: str  # ISO date
+    window_end: str  # ISO date
+    due_on: str  # ISO date
+    review_deadline: str  # ISO date
     accept_hours: int
     quality_user_id: int | None
     referentiel_version: str
@@ -316,6 +334,7 @@ class TaskContext:
     submissions: int = 0
     send_backs: int = 0
     late: bool = False
+    answers: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -338,7 +357,7 @@ class SubmitChecklist:
     """Inspector's checklist: answers per criterion code, evidence keys per criterion code."""
 
     inspector_id: int
-    visit_date: date
+    visit_date: str  # ISO date
     answers: dict[str, Any]
     evidence: dict[str, list[str]] = field(default_factory=dict)
     comment: str = ""
@@ -456,7 +475,7 @@ class SubmissionRecord:
     task_id: int
     round: int
     inspector_id: int
-    visit_date: date
+    visit_date: str  # ISO date
     answers: dict[str, Any]
     evidence: dict[str, list[str]]
     comment: str

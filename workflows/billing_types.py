@@ -143,6 +143,7 @@ class InvoicePaymentInput:
 
     invoice_number: str
     sepa_debit_on: str | None = None  # ISO date: present a SEPA debit on that day
+    sepa_retry_business_days: int = 5  # a rejected debit is presented once more after this delay
 
 
 @dataclass

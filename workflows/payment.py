@@ -28,7 +28,6 @@ STRIPE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interv
 CALL = timedelta(seconds=60)
 CARD_RESULT_WAIT = timedelta(minutes=30)  # 3-D Secure and similar: the webhook normally arrives in seconds
 SEPA_RECHECK = timedelta(days=2)
-SEPA_RETRY_AFTER_BUSINESS_DAYS = 5
 IDLE_CLOSE = timedelta(days=7)
 DECLINE_FR = {
     "card_declined": "Votre carte a été refusée par votre banque. Essayez une autre carte ou un autre moyen "
@@ -50,13 +49,21 @@ class InvoicePaymentWorkflow:
         self.settled = False
         self.status = "open"
         self.sepa_on: str | None = inp.sepa_debit_on
+        self.sepa_retry_days = inp.sepa_retry_business_days
         self.events: dict[str, StripeEventSignal] = {}
+        self.card_requests: dict[int, IntentRequest] = {}
+        self.card_results: dict[int, PaymentAttemptResult] = {}
+        self.awaited: set[str] = set()  # PaymentIntents an attempt of this run is following
+        self.reconciled: set[str] = set()
         self.last_activity = workflow.now()
 
     @workflow.run
     async def run(self, inp: InvoicePaymentInput) -> InvoicePaymentResult:
         """Serve attempts until the invoice is settled, or close after a week without any."""
         while not self.settled:
+            if self.card_requests:
+                await self._run_card_attempts()
+                continue
             if self.sepa_on and not self.busy:
                 await self._sepa_debit(self.sepa_on)
                 continue
@@ -65,6 +72,19 @@ class InvoicePaymentWorkflow:
                 break
         await workflow.wait_condition(lambda: not self.busy and workflow.all_handlers_finished())
         return InvoicePaymentResult(self.number, self.status, self.attempts)
+
+    def _orphans(self) -> list[str]:
+        """Events about PaymentIntents no attempt of this run follows (e.g. after a restart)."""
+        return [pi for pi in self.events if pi not in self.awaited and pi not in self.reconciled]
+
+    async def _reconcile_orphans(self) -> None:
+        for pi_id in self._orphans():
+            self.reconciled.add(pi_id)
+            status = await workflow.execute_activity_method(
+                PaymentActivities.retrieve_intent, pi_id, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+            )
+            if status.status in ("succeeded", "failed"):
+                await self._record(0, status)
 
     async def _wait(self, condition: object, timeout: timedelta) -> bool:
         try:
@@ -82,11 +102,20 @@ class InvoicePaymentWorkflow:
         self.attempts += 1
         attempt = self.attempts
         self.last_activity = workflow.now()
-        try:
-            intent = IntentRequest(self.number, attempt, "card", req.amount_cents, req.payment_method_id)
-            return await self._charge(intent, CARD_RESULT_WAIT)
-        finally:
-            self.busy = False
+        # the main loop runs the attempt: one place drives every Stripe call of this invoice
+        self.card_requests[attempt] = IntentRequest(
+            self.number, attempt, "card", req.amount_cents, req.payment_method_id
+        )
+        await workflow.wait_condition(lambda: attempt in self.card_results)
+        return self.card_results.pop(attempt)
+
+    async def _run_card_attempts(self) -> None:
+        for attempt, intent in sorted(self.card_requests.items()):
+            try:
+                self.card_results[attempt] = await self._charge(intent, CARD_RESULT_WAIT)
+            finally:
+                del self.card_requests[attempt]
+                self.busy = False
 
     @pay_by_card.validator
     def _validate_card(self, req: CardPaymentRequest) -> None:
@@ -108,6 +137,7 @@ class InvoicePaymentWorkflow:
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else "Paiement impossible."
             return PaymentAttemptResult(intent.attempt, "failed", None, message)
+        self.awaited.add(pi_id)
         status = await workflow.execute_activity_method(
             PaymentActivities.confirm_intent, pi_id, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
         )
@@ -174,6 +204,7 @@ class InvoicePaymentWorkflow:
             )
         except ActivityError:
             return None
+        self.awaited.add(pi_id)
         status = await workflow.execute_activity_method(
             PaymentActivities.confirm_intent, pi_id, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
         )
@@ -192,8 +223,8 @@ class InvoicePaymentWorkflow:
             PaymentActivities.mandate_active, self.number, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
         )
         if mandate_active:
-            # first rejection: present the debit once more a week later
-            self.sepa_on = add_business_days(debit_day, SEPA_RETRY_AFTER_BUSINESS_DAYS).isoformat()
+            # first rejection: present the debit once more a few business days later
+            self.sepa_on = add_business_days(debit_day, self.sepa_retry_days).isoformat()
         else:
             await self._notify("sepa_fallback", f"sepa-fallback:{self.number}", "email", {})
 
@@ -207,7 +238,13 @@ class InvoicePaymentWorkflow:
     @workflow.query
     def state(self) -> dict[str, object]:
         """Attempts, whether one is in flight, and the invoice status last recorded."""
-        return {"attempts": self.attempts, "busy": self.busy, "status": self.status, "sepa_on": self.sepa_on}
+        return {
+            "attempts": self.attempts,
+            "busy": self.busy,
+            "status": self.status,
+            "sepa_on": self.sepa_on,
+            "events": sorted(self.events),
+        }
 
     async def _notify(self, template: str, key: str, channel: str, extra: dict[str, str]) -> None:
         account_id = await workflow.execute_activity_method(

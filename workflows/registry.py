@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
 from workflows.billing import BillingCycleWorkflow
 from workflows.payment import InvoicePaymentWorkflow
+from workflows.referrals import ReferralCaseWorkflow
 
-WORKFLOWS: Sequence[type] = [BillingCycleWorkflow, InvoicePaymentWorkflow]
+WORKFLOWS: Sequence[type] = [
+    BillingCycleWorkflow,
+    InvoicePaymentWorkflow,
+    ReferralCaseWorkflow,
+    AuditCampaignWorkflow,
+    InspectionWorkflow,
+]

@@ -2,9 +2,21 @@
 
 from fastapi import APIRouter
 
+from api.routes.audit import router as audit_router
+from api.routes.auth import router as auth_router
+from api.routes.billing_family import router as billing_family_router
+from api.routes.billing_operator import router as billing_operator_router
 from api.routes.codec import router as codec_router
 from api.routes.metrics import router as metrics_router
+from api.routes.referrals import router as referrals_router
+from api.routes.webhooks import router as webhooks_router
 
 ROUTERS: list[APIRouter] = []
+ROUTERS.append(auth_router)
+ROUTERS.append(billing_family_router)
+ROUTERS.append(billing_operator_router)
+ROUTERS.append(webhooks_router)
 ROUTERS.append(codec_router)
 ROUTERS.append(metrics_router)
+ROUTERS.append(referrals_router)
+ROUTERS.append(audit_router)

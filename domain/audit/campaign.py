@@ -66,9 +66,7 @@ def review_deadline(window_end: date, grace_days: int = REVIEW_GRACE_BUSINESS_DA
     return add_business_days(window_end, grace_days)
 
 
-def reminder_times(
-    due_on: date, after: datetime, days_before: Iterable[int] = REMINDER_DAYS_BEFORE
-) -> list[datetime]:
+def reminder_times(due_on: date, after: datetime, days_before: Iterable[int] = REMINDER_DAYS_BEFORE) -> list[datetime]:
     """Reminder instants (09:00 Paris, `days_before` the due date) still to come after `after`, sorted."""
     if after.tzinfo is None:
         raise ValueError("after must be timezone-aware")

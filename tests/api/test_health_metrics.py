@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from api.security import Principal
 from ville import devstack, metrics
 from ville.settings import Settings
 from ville.tracing import configure_tracing, temporal_interceptors, tracing_enabled
 
+ClientFactory = Callable[[Principal | None], httpx.AsyncClient]
 BUSINESS_METRICS = [
     "ville_invoices_issued",
     "ville_amount_collected_cents",
@@ -34,15 +38,15 @@ def _sample(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-async def test_health_probes(client_for) -> None:  # type: ignore[no-untyped-def]
-    client: httpx.AsyncClient = client_for(None)
+async def test_health_probes(client_for: ClientFactory) -> None:
+    client = client_for(None)
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": True, "temporal": True}
 
 
-async def test_metrics_are_served_without_auth_and_list_business_metrics(client_for) -> None:  # type: ignore[no-untyped-def]
+async def test_metrics_are_served_without_auth_and_list_business_metrics(client_for: ClientFactory) -> None:
     r = await client_for(None).get("/metrics")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
@@ -51,8 +55,8 @@ async def test_metrics_are_served_without_auth_and_list_business_metrics(client_
     assert "ville_invoices_issued_total" in r.text
 
 
-async def test_a_counter_increment_shows_on_metrics(client_for) -> None:  # type: ignore[no-untyped-def]
-    client: httpx.AsyncClient = client_for(None)
+async def test_a_counter_increment_shows_on_metrics(client_for: ClientFactory) -> None:
+    client = client_for(None)
     name = "ville_amount_collected_cents_total"
     before = _sample((await client.get("/metrics")).text, name, method="sepa")
     metrics.record_payment_collected("sepa", 12_345)
@@ -65,8 +69,6 @@ async def test_a_counter_increment_shows_on_metrics(client_for) -> None:  # type
 
 
 def test_amounts_must_be_integer_cents() -> None:
-    import pytest
-
     with pytest.raises(ValueError):
         metrics.record_payment_collected("card", 12.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError):

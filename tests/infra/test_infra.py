@@ -117,9 +117,7 @@ SECRET_PATTERNS = {
     "AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
 }
-_PASSWORD_ASSIGNMENT = re.compile(
-    r"(?i)\b[A-Za-z0-9_.-]*(?:password|passwd|pwd)\b[\"']?\s*(?:=|:\s)\s*(\S+)"
-)
+_PASSWORD_ASSIGNMENT = re.compile(r"(?i)\b[A-Za-z0-9_.-]*(?:password|passwd|pwd)\b[\"']?\s*(?:=|:\s)\s*(\S+)")
 _URL_CREDENTIALS = re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:([^@\s/]+)@")
 
 
@@ -266,7 +264,7 @@ def config_map_env(objects: list[dict[str, Any]], container: dict[str, Any]) -> 
 
 def kubernetes_validate() -> ModuleType:
     try:
-        import kubernetes_validate as kv  # noqa: PLC0415
+        import kubernetes_validate as kv
     except ImportError:
         pytest.fail("the PyPI package kubernetes-validate is missing: it belongs to the dev dependencies")
     return kv
@@ -404,7 +402,7 @@ def test_env_examples_name_real_settings() -> None:
     known = setting_names() | NON_SETTINGS_ENV
     defined, commented = parse_env_file(APP_ENV_EXAMPLE)
     assert not (set(defined) | commented) - known, "app.env.example names settings that do not exist"
-    assert CONTRACT_ENV <= set(defined) | commented, f"undocumented: {CONTRACT_ENV - set(defined) - commented}"
+    assert set(defined) | commented >= CONTRACT_ENV, f"undocumented: {CONTRACT_ENV - set(defined) - commented}"
     for name in secret_setting_names() & set(defined):
         if name == "DATABASE_URL":
             assert not secret_findings(defined[name])
@@ -511,9 +509,7 @@ def test_renderer_applies_patches(rendered: dict[str, list[dict[str, Any]]]) -> 
 
 
 @pytest.mark.parametrize("target", ["base", *OVERLAYS])
-def test_manifests_validate_against_kubernetes_schemas(
-    rendered: dict[str, list[dict[str, Any]]], target: str
-) -> None:
+def test_manifests_validate_against_kubernetes_schemas(rendered: dict[str, list[dict[str, Any]]], target: str) -> None:
     kv = kubernetes_validate()
     kinds = set()
     for obj in rendered[target]:
@@ -563,21 +559,25 @@ def test_workloads_are_hardened_and_sized(rendered: dict[str, list[dict[str, Any
 
 
 @pytest.mark.parametrize("target", ["base", *OVERLAYS])
-def test_deployments_have_probes_on_declared_ports(
-    rendered: dict[str, list[dict[str, Any]]], target: str
-) -> None:
+def test_deployments_have_probes_on_declared_ports(rendered: dict[str, list[dict[str, Any]]], target: str) -> None:
     for obj in [o for o in rendered[target] if o["kind"] == "Deployment"]:
         for c in containers(obj):
-            ports = {p["name"] for p in c["ports"]}
+            ports = {p["name"]: p["containerPort"] for p in c["ports"]}
             for probe in ("livenessProbe", "readinessProbe"):
                 assert probe in c, f"{obj['metadata']['name']}: no {probe}"
-                assert c[probe]["httpGet"]["port"] in ports
+                if "httpGet" in c[probe]:
+                    assert c[probe]["httpGet"]["port"] in ports
+                else:
+                    command = " ".join(c[probe]["exec"]["command"])
+                    port = re.search(r"//localhost:(\d+)/", command)
+                    assert port and int(port.group(1)) in ports.values(), command
     (api,) = containers(find(rendered[target], "Deployment", "ville-api"))
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert api["ports"][0]["containerPort"] == 8000
     (worker,) = containers(find(rendered[target], "Deployment", "ville-worker"))
-    assert worker["ports"][0]["containerPort"] == 9464
+    assert {p["containerPort"] for p in worker["ports"]} == {9464, 9465}
+    assert "localhost:9464/metrics" in " ".join(worker["livenessProbe"]["exec"]["command"])
     assert worker["command"] == ["python", "worker.py"]
 
 
@@ -596,9 +596,7 @@ def test_worker_has_time_to_drain(rendered: dict[str, list[dict[str, Any]]], tar
 
 
 @pytest.mark.parametrize("target", ["base", *OVERLAYS])
-def test_hpa_pdb_and_service_point_at_workloads(
-    rendered: dict[str, list[dict[str, Any]]], target: str
-) -> None:
+def test_hpa_pdb_and_service_point_at_workloads(rendered: dict[str, list[dict[str, Any]]], target: str) -> None:
     objects = rendered[target]
     deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
     hpa = find(objects, "HorizontalPodAutoscaler", "ville-worker")
@@ -644,7 +642,7 @@ def test_settings_come_from_config_map_and_external_secret(
             for name, ref in refs.items():
                 assert ref == {**ref, "name": SECRET_NAME, "key": name}
             provided = set(from_config) | set(refs)
-            assert CONTRACT_ENV - K8S_OPTIONAL_ENV <= provided, f"missing: {CONTRACT_ENV - provided}"
+            assert provided >= CONTRACT_ENV - K8S_OPTIONAL_ENV, f"missing: {CONTRACT_ENV - provided}"
             env_names.append(sorted(e["name"] for e in c.get("env", [])))
     assert all(names == env_names[0] for names in env_names), "api, worker and job must get the same env"
 

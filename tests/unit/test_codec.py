@@ -78,7 +78,7 @@ async def test_the_project_converter_encrypts_values() -> None:
     from ville.settings import Settings
     from ville.temporal import data_converter
 
-    converter: DataConverter = data_converter(Settings(env="test", _env_file=None))  # type: ignore[call-arg]
+    converter: DataConverter = data_converter(Settings(env="test", _env_file=None))
     [payload] = await converter.encode(["données personnelles"])
     assert payload.metadata["encoding"] == ENCODING
     assert await converter.decode([payload]) == ["données personnelles"]

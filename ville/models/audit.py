@@ -52,8 +52,8 @@ class AuditInspector(SQLModel, table=True):
     email: str = Field(max_length=254)
     phone: str | None = Field(default=None, max_length=30)
     capacity: int = Field(default=10, ge=0)
-    arrondissements: list = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
-    conflict_site_refs: list = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    arrondissements: list = Field(sa_column=Column(JSON, nullable=False))
+    conflict_site_refs: list = Field(sa_column=Column(JSON, nullable=False))
     active: bool = True
 
 
@@ -64,7 +64,7 @@ class ReferentielVersion(SQLModel, table=True):
 
     version: str = Field(primary_key=True, max_length=20)
     effective_from: date
-    data: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    data: dict = Field(sa_column=Column(JSON, nullable=False))
     source: str = Field(default="bundled", max_length=20)  # bundled | quality_team
     created_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = ts_field()
@@ -114,7 +114,7 @@ class AuditCampaignSite(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="audit_campaign.id", index=True)
     site_id: int = Field(foreign_key="audit_site.id")
-    modes: list = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    modes: list = Field(sa_column=Column(JSON, nullable=False))
     added_late: bool = False
     withdrawn: bool = False
     withdrawn_reason: str | None = Field(default=None, max_length=300)
@@ -155,8 +155,8 @@ class AuditTask(SQLModel, table=True):
     late: bool = False
     unassigned_reason: str | None = Field(default=None, max_length=40)
     visit_date: date | None = None
-    answers: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # type: ignore[type-arg]
-    evidence: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # type: ignore[type-arg]
+    answers: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    evidence: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     inspector_comment: str | None = Field(default=None, max_length=2000)
     submissions: int = 0
     send_backs: int = 0
@@ -211,11 +211,11 @@ class AuditSiteResult(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="audit_campaign.id", index=True)
     site_id: int = Field(foreign_key="audit_site.id")
-    modes_audited: list = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    modes_audited: list = Field(sa_column=Column(JSON, nullable=False))
     complete: bool = False  # every planned mode has an approved result
     score_permille: int | None = None  # score in tenths of a percent (875 = 87,5 %), as decided
     decision: str = Field(max_length=30)
-    failed_criteria: list = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    failed_criteria: list = Field(sa_column=Column(JSON, nullable=False))
     computed_at: datetime = ts_field()
 
 

@@ -1,0 +1,356 @@
+"""Facil'familles for families: my invoices, pay by card, SEPA mandate, delivery preference, payments."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Literal
+
+import stripe
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+from temporalio.client import WorkflowUpdateFailedError
+
+from activities.billing_store import BillingStore
+from activities.payment_store import payable_cents
+from activities.pdf import render_invoice
+from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
+from api.security import FamilyUser, Principal, not_found
+from domain.dunning import InvoiceStatus
+from ville.models.billing import (
+    DeliveryChannel,
+    FamilyAccount,
+    Invoice,
+    InvoiceLine,
+    MandateStatus,
+    Payment,
+    PaymentStatus,
+)
+from workflows.billing_types import CardPaymentRequest, PaymentAttemptResult
+from workflows.clients import pay_invoice_by_card
+
+router = APIRouter(prefix="/api/famille", tags=["famille"])
+
+
+class InvoiceSummary(BaseModel):
+    """One invoice in the family's list."""
+
+    number: str
+    period_key: str
+    issue_date: date
+    due_date: date
+    status: InvoiceStatus
+    amount_due_cents: int
+    remaining_cents: int
+
+
+class LineOut(BaseModel):
+    """One line of an invoice."""
+
+    child_first_name: str
+    activity_code: str
+    label: str
+    quantity: int
+    unit_price_cents: int
+    amount_cents: int
+
+
+class InvoiceDetail(InvoiceSummary):
+    """An invoice with its lines, what is payable now and how."""
+
+    tranche: int
+    lines_total_cents: int
+    previous_unpaid_cents: int
+    credit_applied_cents: int
+    payable_now_cents: int
+    payable_online: bool
+    lines: list[LineOut]
+
+
+class PaymentOut(BaseModel):
+    """A payment of the family."""
+
+    id: int
+    invoice_number: str
+    method: str
+    amount_cents: int
+    status: PaymentStatus
+    failure_reason: str | None
+    created_at: str
+
+
+class CardPaymentIn(BaseModel):
+    """Pay an invoice with a card saved on the page (SetupIntent confirmed by Stripe.js)."""
+
+    payment_method_id: str = Field(pattern=r"^pm_[A-Za-z0-9_]+$", max_length=64)
+    amount_cents: int = Field(gt=0, le=10_000_000)
+
+
+class SetupIntentOut(BaseModel):
+    """Client secret for Stripe.js to save a card or a SEPA mandate."""
+
+    client_secret: str
+    publishable_key: str
+
+
+class MandateConfirmIn(BaseModel):
+    """The SetupIntent confirmed by the page for a SEPA mandate."""
+
+    setup_intent_id: str = Field(pattern=r"^seti_[A-Za-z0-9_]+$", max_length=64)
+
+
+class PreferencesIn(BaseModel):
+    """How the family wants to receive invoices and reminders."""
+
+    delivery_channel: DeliveryChannel
+    sms_opt_in: bool
+
+
+class AccountOut(BaseModel):
+    """The family account, as the family sees it."""
+
+    ref: str
+    delivery_channel: DeliveryChannel
+    sms_opt_in: bool
+    mandate_status: MandateStatus
+    credit_cents: int
+    balance_cents: int
+
+
+def own_invoice(session: Session, principal: Principal, number: str) -> Invoice:
+    """The invoice if it belongs to the caller's account; 404 otherwise (never another family's)."""
+    invoice = session.exec(select(Invoice).where(Invoice.number == number)).first()
+    if invoice is None or invoice.account_id != principal.family_account_id:
+        raise not_found()
+    return invoice
+
+
+def _summary(i: Invoice) -> InvoiceSummary:
+    return InvoiceSummary(
+        number=i.number,
+        period_key=i.period_key,
+        issue_date=i.issue_date,
+        due_date=i.due_date,
+        status=i.status,
+        amount_due_cents=i.amount_due_cents,
+        remaining_cents=i.remaining_cents,
+    )
+
+
+@router.get("/factures")
+def my_invoices(principal: FamilyUser, session: SessionDep) -> list[InvoiceSummary]:
+    """The family's invoices, newest first."""
+    rows = session.exec(
+        select(Invoice).where(Invoice.account_id == principal.family_account_id).order_by(col(Invoice.id).desc())
+    ).all()
+    return [_summary(i) for i in rows]
+
+
+def invoice_detail(session: Session, invoice: Invoice) -> InvoiceDetail:
+    """Everything the invoice page shows."""
+    lines = session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(col(InvoiceLine.id)))
+    payable = invoice.status in (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE)
+    return InvoiceDetail(
+        **_summary(invoice).model_dump(),
+        tranche=invoice.tranche,
+        lines_total_cents=invoice.lines_total_cents,
+        previous_unpaid_cents=invoice.previous_unpaid_cents,
+        credit_applied_cents=invoice.credit_applied_cents,
+        payable_now_cents=payable_cents(session, invoice) if payable else 0,
+        payable_online=payable,
+        lines=[LineOut.model_validate(ln, from_attributes=True) for ln in lines],
+    )
+
+
+@router.get("/factures/{number}")
+def my_invoice(number: str, principal: FamilyUser, session: SessionDep) -> InvoiceDetail:
+    """One invoice with its lines per child."""
+    return invoice_detail(session, own_invoice(session, principal, number))
+
+
+@router.get("/factures/{number}/pdf")
+async def my_invoice_pdf(
+    number: str, principal: FamilyUser, session: SessionDep, s3: S3Dep, settings: SettingsDep, request: Request
+) -> dict[str, str]:
+    """A short-lived link to the invoice PDF (rendered from its immutable data, stored once)."""
+    invoice = own_invoice(session, principal, number)
+    key = f"invoices/{invoice.period_key}/{invoice.number}.pdf"
+    url = await asyncio.to_thread(
+        ensure_invoice_pdf,
+        request.app.state.billing_store,
+        s3,
+        settings.s3_bucket,
+        settings.public_base_url,
+        invoice.number,
+        key,
+    )
+    return {"url": url}
+
+
+def ensure_invoice_pdf(store: BillingStore, s3: object, bucket: str, base_url: str, number: str, key: str) -> str:
+    """Upload the invoice's PDF on first request, then presign a 5-minute download link."""
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except Exception:
+        doc = store.document(number, base_url)
+        if doc is None:
+            raise not_found() from None
+        s3.put_object(Bucket=bucket, Key=key, Body=render_invoice(doc), ContentType="application/pdf")
+    return str(
+        s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": bucket, "Key": key, "ResponseContentDisposition": f'inline; filename="{number}.pdf"'},
+            ExpiresIn=300,
+        )
+    )
+
+
+@router.post("/factures/{number}/carte/setup")
+async def card_setup(
+    number: str, principal: FamilyUser, session: SessionDep, request: Request, settings: SettingsDep
+) -> SetupIntentOut:
+    """Prepare Stripe.js to save a card for this payment."""
+    invoice = own_invoice(session, principal, number)
+    if invoice.status in (InvoiceStatus.TRANSFERRED, InvoiceStatus.PAID, InvoiceStatus.CANCELLED):
+        raise HTTPException(status.HTTP_409_CONFLICT, _not_payable_message(invoice.status))
+    secret = await asyncio.to_thread(_setup_intent, request, invoice.account_id, "card")
+    return SetupIntentOut(client_secret=secret, publishable_key=settings.stripe_publishable_key)
+
+
+def _setup_intent(request: Request, account_id: int, kind: Literal["card", "sepa_debit"]) -> str:
+    payments = request.app.state.payment_activities
+    customer = payments.ensure_customer(account_id)
+    intent = payments.stripe.v1.setup_intents.create(
+        params={"customer": customer, "payment_method_types": [kind], "usage": "off_session"}
+    )
+    return str(intent.client_secret)
+
+
+def _not_payable_message(s: InvoiceStatus) -> str:
+    if s is InvoiceStatus.TRANSFERRED:
+        return (
+            "Cette facture a été transmise au Trésor Public : elle ne peut plus être payée en ligne. "
+            "Réglez-la auprès du centre des finances publiques indiqué sur l'avis reçu."
+        )
+    return "Cette facture est déjà réglée."
+
+
+@router.post("/factures/{number}/carte")
+async def pay_by_card(
+    number: str,
+    body: CardPaymentIn,
+    principal: FamilyUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> PaymentAttemptResult:
+    """Charge the saved card through the invoice's payment workflow and answer with the outcome."""
+    invoice = own_invoice(session, principal, number)
+    if invoice.status in (InvoiceStatus.TRANSFERRED, InvoiceStatus.PAID, InvoiceStatus.CANCELLED):
+        raise HTTPException(status.HTTP_409_CONFLICT, _not_payable_message(invoice.status))
+    try:
+        return await pay_invoice_by_card(
+            temporal, settings.task_queue, number, CardPaymentRequest(body.payment_method_id, body.amount_cents)
+        )
+    except WorkflowUpdateFailedError as err:
+        message = str(err.cause.message) if err.cause is not None else "Paiement impossible."
+        raise HTTPException(status.HTTP_409_CONFLICT, message) from None
+
+
+@router.get("/paiements")
+def my_payments(principal: FamilyUser, session: SessionDep) -> list[PaymentOut]:
+    """The family's payments and their outcome."""
+    rows = session.exec(
+        select(Payment, Invoice.number)
+        .join(Invoice, col(Invoice.id) == Payment.invoice_id)
+        .where(Payment.account_id == principal.family_account_id)
+        .order_by(col(Payment.id).desc())
+    ).all()
+    return [
+        PaymentOut(
+            id=p.id,
+            invoice_number=n,
+            method=p.method.value,
+            amount_cents=p.amount_cents,
+            status=p.status,
+            failure_reason=p.failure_reason,
+            created_at=p.created_at.isoformat(),
+        )
+        for p, n in rows
+        if p.id is not None
+    ]
+
+
+@router.get("/compte")
+def my_account(principal: FamilyUser, session: SessionDep) -> AccountOut:
+    """Preferences, mandate, credit and balance of the family account."""
+    from activities.billing_store import credit_balances
+    from domain.ledger import receivable_account
+    from ville.models.billing import LedgerPosting
+
+    account = session.get(FamilyAccount, principal.family_account_id)
+    if account is None:
+        raise not_found()
+    postings = session.exec(select(LedgerPosting).where(LedgerPosting.account == receivable_account(account.ref)))
+    return AccountOut(
+        ref=account.ref,
+        delivery_channel=account.delivery_channel,
+        sms_opt_in=account.sms_opt_in,
+        mandate_status=account.mandate_status,
+        credit_cents=credit_balances(session, [account.ref]).get(account.ref, 0),
+        balance_cents=sum(p.debit_cents - p.credit_cents for p in postings),
+    )
+
+
+@router.put("/preferences")
+def set_preferences(body: PreferencesIn, principal: FamilyUser, session: SessionDep) -> AccountOut:
+    """Choose e-mail or post for invoices, and SMS reminders."""
+    account = session.get(FamilyAccount, principal.family_account_id)
+    if account is None:
+        raise not_found()
+    account.delivery_channel = body.delivery_channel
+    account.sms_opt_in = body.sms_opt_in
+    session.add(account)
+    session.commit()
+    return my_account(principal, session)
+
+
+@router.post("/mandat/setup")
+async def mandate_setup(principal: FamilyUser, request: Request, settings: SettingsDep) -> SetupIntentOut:
+    """Prepare Stripe.js to collect the IBAN and the SEPA mandate."""
+    assert principal.family_account_id is not None
+    secret = await asyncio.to_thread(_setup_intent, request, principal.family_account_id, "sepa_debit")
+    return SetupIntentOut(client_secret=secret, publishable_key=settings.stripe_publishable_key)
+
+
+@router.post("/mandat")
+async def mandate_confirm(
+    body: MandateConfirmIn, principal: FamilyUser, session: SessionDep, request: Request
+) -> AccountOut:
+    """Record the mandate once Stripe confirmed the SetupIntent (checked server-side)."""
+    account = session.get(FamilyAccount, principal.family_account_id)
+    if account is None:
+        raise not_found()
+    client: stripe.StripeClient = request.app.state.payment_activities.stripe
+    intent = await asyncio.to_thread(client.v1.setup_intents.retrieve, body.setup_intent_id)
+    if intent.customer != account.stripe_customer_id or intent.status != "succeeded":
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Mandat non confirmé par la banque.")
+    account.stripe_payment_method_id = str(intent.payment_method)
+    account.mandate_status = MandateStatus.active
+    account.sepa_rejections = 0
+    session.add(account)
+    session.commit()
+    return my_account(principal, session)
+
+
+@router.delete("/mandat")
+def mandate_revoke(principal: FamilyUser, session: SessionDep) -> AccountOut:
+    """Revoke the SEPA mandate: later invoices are paid by other means."""
+    account = session.get(FamilyAccount, principal.family_account_id)
+    if account is None:
+        raise not_found()
+    account.mandate_status = MandateStatus.revoked
+    session.add(account)
+    session.commit()
+    return my_account(principal, session)

@@ -1,0 +1,71 @@
+"""Stripe webhooks: signature verified, each event stored once, then signalled to its payment workflow."""
+
+from __future__ import annotations
+
+import asyncio
+
+import stripe
+import structlog
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from sqlalchemy.exc import IntegrityError
+from temporalio.common import WorkflowIDConflictPolicy
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.ratelimit import RateLimiter
+from ville.ids import invoice_payment_id
+from ville.models.billing import StripeEvent
+from workflows.billing_types import InvoicePaymentInput, StripeEventSignal
+from workflows.payment import InvoicePaymentWorkflow
+
+log = structlog.get_logger(__name__)
+router = APIRouter(tags=["webhooks"])
+webhook_limit = RateLimiter("webhooks", rate=2000, per=1, burst=4000)
+PAYMENT_INTENT_EVENTS = {
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.processing",
+    "payment_intent.canceled",
+}
+MAX_BODY = 512 * 1024
+
+
+@router.post("/webhooks/stripe", status_code=200, dependencies=[Depends(webhook_limit)])
+async def stripe_webhook(
+    request: Request, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> dict[str, str]:
+    """Receive a Stripe event (no user session: the signature is the authentication)."""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "Événement trop volumineux")
+    try:
+        event = stripe.Webhook.construct_event(
+            body, request.headers.get("stripe-signature", ""), settings.stripe_webhook_secret.get_secret_value()
+        )
+    except (ValueError, stripe.SignatureVerificationError):
+        log.warning("webhook.rejected")
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Signature invalide") from None
+    obj = event.data.object
+    if await asyncio.to_thread(session.get, StripeEvent, event.id) is not None:
+        log.info("webhook.duplicate", event_id=event.id)
+        return {"status": "duplicate"}
+    if event.type in PAYMENT_INTENT_EVENTS:
+        number = (getattr(obj, "metadata", None) or {}).get("invoice_number")
+        if number:
+            # signal first, store after: if Temporal is unreachable Stripe retries and nothing is lost;
+            # a concurrent duplicate signals twice and the workflow keeps one event per PaymentIntent
+            await temporal.start_workflow(
+                InvoicePaymentWorkflow.run,
+                InvoicePaymentInput(number),
+                id=invoice_payment_id(number),
+                task_queue=settings.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                start_signal=InvoicePaymentWorkflow.stripe_event.__name__,
+                start_signal_args=[StripeEventSignal(event.id, event.type, obj.id)],
+            )
+    session.add(StripeEvent(event_id=event.id, type=event.type, object_id=getattr(obj, "id", None)))
+    try:
+        await asyncio.to_thread(session.commit)
+    except IntegrityError:
+        return {"status": "duplicate"}
+    log.info("webhook.accepted", event_id=event.id, type=event.type)
+    return {"status": "accepted"}

@@ -1,0 +1,24 @@
+"""Client-side calls into the billing workflows, shared by the API, the activities and the tests."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+
+from ville.ids import invoice_payment_id
+from workflows.billing_types import CardPaymentRequest, InvoicePaymentInput, PaymentAttemptResult
+from workflows.payment import InvoicePaymentWorkflow
+
+
+async def pay_invoice_by_card(
+    client: Client, task_queue: str, invoice_number: str, request: CardPaymentRequest
+) -> PaymentAttemptResult:
+    """Start the invoice's payment workflow if needed, then run the card attempt and wait for its outcome."""
+    handle = await client.start_workflow(
+        InvoicePaymentWorkflow.run,
+        InvoicePaymentInput(invoice_number),
+        id=invoice_payment_id(invoice_number),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    return await handle.execute_update(InvoicePaymentWorkflow.pay_by_card, request)
