@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.payment_store import InvoiceNotPayable, PaymentStore
+from activities.stripe_client import metadata_value
 from domain.payments import PaymentMethod, PaymentRefused, apply_refund
 from ville.models.billing import FamilyAccount, Invoice, MandateStatus
 from workflows.billing_types import IntentRequest, IntentStatus, RecordedPayment
@@ -72,9 +73,12 @@ class PaymentActivities:
             "payment_method": pm,
             "payment_method_types": [req.method],
             "metadata": {"invoice_number": req.invoice_number, "payment_key": key},
-            "description": f"Facture {req.invoice_number}",
         }
-        pi = self.stripe.v1.payment_intents.create(params=params, options={"idempotency_key": key})
+        try:
+            pi = self.stripe.v1.payment_intents.create(params=params, options={"idempotency_key": key})
+        except stripe.InvalidRequestError as err:
+            # a request Stripe refuses will be refused again: fail the attempt, do not retry it
+            raise ApplicationError("Paiement impossible.", type="StripeInvalidRequest", non_retryable=True) from err
         self.store.attach_intent(key, pi.id)
         return str(pi.id)
 
@@ -155,7 +159,7 @@ class PaymentActivities:
             if payment.method in (PaymentMethod.CARD, PaymentMethod.SEPA_DEBIT) and pi:
                 # localstripe ignores idempotency keys: look for our own refund before creating one
                 existing = self.stripe.v1.refunds.list(params={"payment_intent": pi}).data
-                if not any((r.metadata or {}).get("key") == refund_key for r in existing):
+                if not any(metadata_value(r, "key") == refund_key for r in existing):
                     self.stripe.v1.refunds.create(
                         params={"payment_intent": pi, "amount": amount_cents, "metadata": {"key": refund_key}},
                         options={"idempotency_key": refund_key},

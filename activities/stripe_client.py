@@ -16,3 +16,11 @@ def make_stripe_client(settings: Settings) -> stripe.StripeClient:
         max_network_retries=2,
         http_client=stripe.HTTPXClient(allow_sync_methods=True),
     )
+
+
+def metadata_value(obj: object, key: str) -> str | None:
+    """A metadata entry of a Stripe object (stripe-python objects are not dicts)."""
+    metadata = getattr(obj, "metadata", None)
+    if metadata is None or key not in metadata:
+        return None
+    return str(metadata[key])

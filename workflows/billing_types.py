@@ -210,3 +210,14 @@ class InvoicePaymentResult:
     invoice_number: str
     status: str
     attempts: int
+
+
+@dataclass
+class PaymentState:
+    """Answer of the payment workflow's state query."""
+
+    attempts: int
+    busy: bool
+    invoice_status: str
+    sepa_on: str | None
+    webhook_intents: list[str]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from temporalio import workflow
@@ -20,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         InvoicePaymentInput,
         InvoicePaymentResult,
         PaymentAttemptResult,
+        PaymentState,
         StripeEventSignal,
     )
     from workflows.timing import sleep_until_morning
@@ -67,11 +69,22 @@ class InvoicePaymentWorkflow:
             if self.sepa_on and not self.busy:
                 await self._sepa_debit(self.sepa_on)
                 continue
-            idle = await self._wait(lambda: self.settled or (self.sepa_on is not None and not self.busy), IDLE_CLOSE)
-            if not idle and not self.busy and workflow.now() - self.last_activity >= IDLE_CLOSE:
+            if self._orphans():
+                await self._reconcile_orphans()
+                continue
+            woke = await self._wait(self._has_work, IDLE_CLOSE)
+            if not woke and not self.busy and workflow.now() - self.last_activity >= IDLE_CLOSE:
                 break
         await workflow.wait_condition(lambda: not self.busy and workflow.all_handlers_finished())
         return InvoicePaymentResult(self.number, self.status, self.attempts)
+
+    def _has_work(self) -> bool:
+        return (
+            self.settled
+            or bool(self.card_requests)
+            or (self.sepa_on is not None and not self.busy)
+            or bool(self._orphans())
+        )
 
     def _orphans(self) -> list[str]:
         """Events about PaymentIntents no attempt of this run follows (e.g. after a restart)."""
@@ -86,9 +99,9 @@ class InvoicePaymentWorkflow:
             if status.status in ("succeeded", "failed"):
                 await self._record(0, status)
 
-    async def _wait(self, condition: object, timeout: timedelta) -> bool:
+    async def _wait(self, condition: Callable[[], bool], timeout: timedelta) -> bool:
         try:
-            await workflow.wait_condition(condition, timeout=timeout)  # type: ignore[arg-type]
+            await workflow.wait_condition(condition, timeout=timeout)
             return True
         except TimeoutError:
             return False
@@ -236,15 +249,9 @@ class InvoicePaymentWorkflow:
         self.events.setdefault(event.payment_intent_id, event)
 
     @workflow.query
-    def state(self) -> dict[str, object]:
-        """Attempts, whether one is in flight, and the invoice status last recorded."""
-        return {
-            "attempts": self.attempts,
-            "busy": self.busy,
-            "status": self.status,
-            "sepa_on": self.sepa_on,
-            "events": sorted(self.events),
-        }
+    def state(self) -> PaymentState:
+        """Attempts, whether one is in flight, the invoice status last recorded, the webhooks seen."""
+        return PaymentState(self.attempts, self.busy, self.status, self.sepa_on, sorted(self.events))
 
     async def _notify(self, template: str, key: str, channel: str, extra: dict[str, str]) -> None:
         account_id = await workflow.execute_activity_method(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from sqlalchemy.exc import IntegrityError
 from temporalio.common import WorkflowIDConflictPolicy
 
+from activities.stripe_client import metadata_value
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.ratelimit import RateLimiter
 from ville.ids import invoice_payment_id
@@ -49,7 +50,7 @@ async def stripe_webhook(
         log.info("webhook.duplicate", event_id=event.id)
         return {"status": "duplicate"}
     if event.type in PAYMENT_INTENT_EVENTS:
-        number = (getattr(obj, "metadata", None) or {}).get("invoice_number")
+        number = metadata_value(obj, "invoice_number")
         if number:
             # signal first, store after: if Temporal is unreachable Stripe retries and nothing is lost;
             # a concurrent duplicate signals twice and the workflow keeps one event per PaymentIntent

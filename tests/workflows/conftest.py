@@ -7,8 +7,8 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -73,26 +73,52 @@ class BillingWorld:
     stripe: stripe.StripeClient
     families: dict[str, Family] = field(default_factory=dict)
 
-    def add_family(self, name: str, activities: dict[str, tuple[int, ...]], period: BillingPeriod,
-                   qf_cents: int | None = 60_000, channel: DeliveryChannel = DeliveryChannel.email,
-                   sms: bool = False, email: str | None = None) -> Family:  # fmt: skip
+    def add_family(
+        self,
+        name: str,
+        activities: dict[str, tuple[int, ...]],
+        period: BillingPeriod,
+        qf_cents: int | None = 60_000,
+        channel: DeliveryChannel = DeliveryChannel.email,
+        sms: bool = False,
+        email: str | None = None,
+    ) -> Family:
         """A family with one child attending `activities` (weekdays) over `period`."""
         with self.engine.begin() as c:
             acc_id = (c.execute(select(func.max(FamilyAccount.id))).scalar() or 0) + 1
             ref = f"FA-{acc_id:06d}"
-            c.execute(insert(FamilyAccount).values(
-                id=acc_id, ref=ref, arrondissement=12, qf_cents=qf_cents,
-                qf_valid_until=date(period.end.year + 1, 12, 31) if qf_cents else None,
-                delivery_channel=channel, sms_opt_in=sms,
-            ))  # fmt: skip
-            c.execute(insert(Payer).values(
-                account_id=acc_id, first_name="Camille", last_name=f"Test{name}",
-                email=email or f"{name.lower()}@familles.example", phone="+33612345678",
-                address="1 place de l'Hôtel de Ville, 75004 Paris",
-            ))  # fmt: skip
+            c.execute(
+                insert(FamilyAccount).values(
+                    id=acc_id,
+                    ref=ref,
+                    arrondissement=12,
+                    qf_cents=qf_cents,
+                    qf_valid_until=date(period.end.year + 1, 12, 31) if qf_cents else None,
+                    delivery_channel=channel,
+                    sms_opt_in=sms,
+                )
+            )
+            c.execute(
+                insert(Payer).values(
+                    account_id=acc_id,
+                    first_name="Camille",
+                    last_name=f"Test{name}",
+                    email=email or f"{name.lower()}@familles.example",
+                    phone="+33612345678",
+                    address="1 place de l'Hôtel de Ville, 75004 Paris",
+                )
+            )
             child_id = acc_id * 10
-            c.execute(insert(Child).values(id=child_id, account_id=acc_id, ref=f"EN-{child_id:07d}",
-                                           first_name="Léo", last_name=f"Test{name}", birth_date=date(2019, 3, 1)))  # fmt: skip
+            c.execute(
+                insert(Child).values(
+                    id=child_id,
+                    account_id=acc_id,
+                    ref=f"EN-{child_id:07d}",
+                    first_name="Léo",
+                    last_name=f"Test{name}",
+                    birth_date=date(2019, 3, 1),
+                )
+            )
         family = Family(acc_id, ref, [(child_id, "Léo")])
         self.families[name] = family
         self.add_attendance(family, activities, period)
@@ -105,8 +131,16 @@ class BillingWorld:
         while d <= period.end:
             for code, weekdays in activities.items():
                 if is_business_day(d) and d.weekday() in weekdays:
-                    rows.append({"child_id": family.children[0][0], "account_id": family.account_id,
-                                 "activity_code": code, "day": d, "registered": True, "source": "test"})  # fmt: skip
+                    rows.append(
+                        {
+                            "child_id": family.children[0][0],
+                            "account_id": family.account_id,
+                            "activity_code": code,
+                            "day": d,
+                            "registered": True,
+                            "source": "test",
+                        }
+                    )
             d += timedelta(days=1)
         with self.engine.begin() as c:
             c.execute(insert(Attendance), rows)
@@ -167,8 +201,9 @@ class BillingWorld:
             assert not unbalanced
             for fam in self.families.values():
                 receivable = s.execute(
-                    select(func.coalesce(func.sum(LedgerPosting.debit_cents - LedgerPosting.credit_cents), 0))
-                    .where(LedgerPosting.account == ledger.receivable_account(fam.ref))
+                    select(func.coalesce(func.sum(LedgerPosting.debit_cents - LedgerPosting.credit_cents), 0)).where(
+                        LedgerPosting.account == ledger.receivable_account(fam.ref)
+                    )
                 ).scalar_one()
                 open_due = sum(
                     i.remaining_cents
@@ -186,15 +221,18 @@ class BillingWorld:
 
 
 @pytest.fixture
-def billing_world(settings: Settings, stripe_client: stripe.StripeClient,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[BillingWorld]:  # fmt: skip
+def billing_world(
+    settings: Settings, stripe_client: stripe.StripeClient, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BillingWorld]:
     """A fresh migrated database with the catalogue and grids; same emulators as the session."""
     url = f"sqlite:///{tmp_path_factory.mktemp('billing') / 'billing.db'}"
     migrate(url)
     engine = make_engine(url)
     with engine.begin() as c:
-        c.execute(insert(Activity), [dict(zip(("code", "label", "family", "cesu_eligible"), a, strict=True))
-                                     for a in CATALOGUE])  # fmt: skip
+        c.execute(
+            insert(Activity),
+            [dict(zip(("code", "label", "family", "cesu_eligible"), a, strict=True)) for a in CATALOGUE],
+        )
         c.execute(insert(TariffGridVersion), [_grid_row(g) for g in json.loads(GRIDS_FILE.read_text())])
     world_settings = settings.model_copy(update={"database_url": url, "task_queue": f"billing-{uuid.uuid4().hex[:8]}"})
     yield BillingWorld(world_settings, SessionFactory(engine), engine, stripe_client)
@@ -253,6 +291,7 @@ def live_api(billing_world: BillingWorld, local_env: WorkflowEnvironment) -> Ite
         port=port,
         env={**{k: v for k, v in os.environ.items() if k.startswith("AWS_")}, **env},
     )
+    api.log_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"api-{port}.log"
     api.start()
     httpx.post(
         f"{s.stripe_api_base}/_config/webhooks/tests",
