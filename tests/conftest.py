@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -130,11 +131,12 @@ def stripe_client(settings: Settings) -> stripe.StripeClient:
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A throwaway PostgreSQL cluster (started as the postgres user); fails, never skips, if it cannot."""
-    initdb = shutil.which("initdb") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None)
+    initdb = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None) or shutil.which("initdb")
     if initdb is None:
         pytest.fail("PostgreSQL is not installed: run `make test` (it installs the postgresql package)")
     bindir = Path(initdb).parent
-    base = Path(tmp_path_factory.mktemp("pg"))
+    # not under pytest's tmp dir: it is private to root and the cluster runs as the postgres user
+    base = Path(tempfile.mkdtemp(prefix="ville-pg-"))
     datadir = base / "data"
     shutil.chown(base, "postgres", "postgres")
     port = devstack.free_port()
@@ -163,3 +165,4 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         subprocess.run(
             [*as_pg, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"], capture_output=True
         )
+        shutil.rmtree(base, ignore_errors=True)

@@ -59,6 +59,6 @@ def seed_demo(
 
 def _register_seeders() -> None:
     # Seeders register themselves on import; billing first, it creates the users' table rows others extend.
-    import ville.billing_demo  # noqa: F401
+    import ville.billing_demo
     import ville.referral_demo  # noqa: F401
     from ville import audit_demo  # noqa: F401

@@ -13,6 +13,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.billing import BillingActivities
+    from domain.periods import period_for, previous_period
     from ville.temporal import SA_BILLING_PERIOD, SA_BUSINESS_STATUS
     from workflows.billing_types import (
         BatchRequest,
@@ -40,6 +41,9 @@ class BillingCycleWorkflow:
 
     @workflow.init
     def __init__(self, inp: BillingCycleInput) -> None:
+        if not inp.period_key:
+            closed = previous_period(period_for(workflow.now().date(), inp.period_months))
+            inp = replace(inp, period_key=closed.key)
         self.inp = inp
         self.state = inp.state or CycleState()
         self._in_flight = 0

@@ -61,8 +61,9 @@ class CycleState:
 class BillingCycleInput:
     """Start a cycle for a period; `issue_date` defaults to the workflow's current date."""
 
-    period_key: str
+    period_key: str  # "" (scheduled runs): the last period closed before the workflow's current date
     dry_run: bool = False
+    period_months: int = 2
     batch_size: int = 500
     parallelism: int = 4
     issue_date: str | None = None

@@ -30,7 +30,7 @@ def main() -> None:
             with state.open("wb") as f:
                 pickle.dump(dict(store), f, protocol=pickle.HIGHEST_PROTOCOL)
 
-    store.dump_to_disk = dump  # type: ignore[method-assign]
+    store.dump_to_disk = dump
     web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)
 
 

@@ -109,7 +109,7 @@ class TariffGridVersion(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     effective_from: date
     effective_to: date | None = None
-    data: dict = Field(sa_column=Column(JSON, nullable=False))  # type: ignore[type-arg]
+    data: dict = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = ts_field()
 
 

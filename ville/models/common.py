@@ -15,9 +15,9 @@ def utcnow() -> datetime:
 
 def ts_field(nullable: bool = False, index: bool = False) -> datetime:
     """A timezone-aware timestamp column defaulting to now."""
-    return Field(  # type: ignore[no-any-return]
+    return Field(
         default_factory=utcnow if not nullable else None,
-        sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
+        sa_type=DateTime(timezone=True),
         nullable=nullable,
         index=index,
     )
@@ -25,4 +25,4 @@ def ts_field(nullable: bool = False, index: bool = False) -> datetime:
 
 def opt_ts_field() -> datetime | None:
     """A nullable timezone-aware timestamp column."""
-    return Field(default=None, sa_type=DateTime(timezone=True), nullable=True)  # type: ignore[call-overload,no-any-return]
+    return Field(default=None, sa_type=DateTime(timezone=True), nullable=True)

@@ -1,0 +1,136 @@
+"""RIF pages for partners: the referral behind a secure link (shared fields only), accept or refuse."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import SessionDep, TemporalDep
+from api.pages.common import guarded, render, signed_in
+from api.routes.referrals import (
+    LinkAcceptIn,
+    LinkRefuseIn,
+    _link_rate_limit,
+    _link_referral,
+    _links,
+    _partner_out,
+    link_accept,
+    link_refuse,
+    partner_referrals,
+)
+from domain.referrals import ReferralState, RefusalReason
+from ville.models.people import Role
+
+router = APIRouter(prefix="/partenaire", tags=["pages"], include_in_schema=False)
+REASONS = [(r.value, r.label) for r in RefusalReason]
+
+
+def _page(request: Request, session: SessionDep, token: str, status_code: int = 200, **extra: object) -> Response:
+    referral = _partner_out(session, _link_referral(session, _links(request), token))
+    return render(
+        request,
+        "partenaire_orientation.html",
+        status_code,
+        title=f"Orientation {referral.ref}",
+        referral=referral,
+        token=token,
+        reasons=REASONS,
+        open=referral.status == ReferralState.OPEN,
+        errors=extra.pop("errors", {}),
+        values=extra.pop("values", {}),
+        **extra,
+    )
+
+
+@router.get("/orientation", response_class=HTMLResponse)
+async def referral_page(request: Request, session: SessionDep, token: str = "") -> Response:
+    """The referral opened from the partner's secure link."""
+    try:
+        await _link_rate_limit(request)
+        done = request.query_params.get("fait")
+        notice = {"accepte": "Orientation acceptée.", "refuse": "Refus enregistré et transmis au relais."}.get(
+            done or ""
+        )
+        return _page(request, session, token, notice=notice)
+    except Exception as exc:
+        return guarded(request, exc)
+
+
+@router.post("/orientation/accepter", response_class=HTMLResponse)
+async def referral_accept(
+    request: Request,
+    session: SessionDep,
+    temporal: TemporalDep,
+    token: str = Form(""),
+    appointment_on: str = Form(""),
+    contact_made: str | None = Form(None),
+) -> Response:
+    """Accept with an appointment date, or say the family was contacted."""
+    # the link token itself is the secret: a forged cross-site form cannot know it (it plays the CSRF role)
+    try:
+        await _link_rate_limit(request)
+        values = {"appointment_on": appointment_on, "contact_made": contact_made or ""}
+        appointment: date | None = None
+        if appointment_on:
+            try:
+                appointment = date.fromisoformat(appointment_on)
+            except ValueError:
+                return _page(request, session, token, 422, values=values,
+                             errors={"appointment_on": "Date invalide (jj/mm/aaaa)."})  # fmt: skip
+        if appointment is None and contact_made != "oui":
+            return _page(request, session, token, 422, values=values,
+                         errors={"appointment_on": "Indiquez un rendez-vous ou cochez « famille contactée »."})  # fmt: skip
+        body = LinkAcceptIn(token=token, appointment_on=appointment, contact_made=contact_made == "oui")
+        try:
+            await link_accept(body, session, temporal, _links(request))
+        except HTTPException as exc:
+            if exc.status_code != 422:
+                raise
+            message = exc.detail["message"] if isinstance(exc.detail, dict) else str(exc.detail)
+            return _page(request, session, token, 422, values=values, errors={"appointment_on": message})
+    except Exception as exc:
+        return guarded(request, exc)
+    return RedirectResponse(f"/partenaire/orientation?token={token}&fait=accepte", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/orientation/refuser", response_class=HTMLResponse)
+async def referral_refuse(
+    request: Request,
+    session: SessionDep,
+    temporal: TemporalDep,
+    token: str = Form(""),
+    reason: str = Form(""),
+    message: str = Form(""),
+) -> Response:
+    """Refuse with a reason from the list (and a message, required for « Autre »)."""
+    try:
+        await _link_rate_limit(request)
+        values = {"reason": reason, "message": message}
+        if reason not in {r.value for r in RefusalReason}:
+            return _page(request, session, token, 422, values=values, errors={"reason": "Choisissez un motif."})
+        body = LinkRefuseIn(token=token, reason=RefusalReason(reason), message=message[:2000])
+        try:
+            await link_refuse(body, session, temporal, _links(request))
+        except HTTPException as exc:
+            if exc.status_code != 422:
+                raise
+            text = exc.detail["message"] if isinstance(exc.detail, dict) else str(exc.detail)
+            return _page(request, session, token, 422, values=values, errors={"message": text})
+    except Exception as exc:
+        return guarded(request, exc)
+    return RedirectResponse(f"/partenaire/orientation?token={token}&fait=refuse", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/orientations", response_class=HTMLResponse)
+def referrals_page(request: Request, session: SessionDep) -> Response:
+    """Referrals sent to the signed-in partner's organisation."""
+    try:
+        principal = signed_in(request, Role.partner)
+    except Exception as exc:
+        return guarded(request, exc)
+    return render(
+        request, "partenaire_orientations.html", title="Orientations reçues",
+        referrals=partner_referrals(principal, session, False),
+    )  # fmt: skip

@@ -1,0 +1,208 @@
+"""Benchmark: the real billing cycle (BillingCycleWorkflow) on the embedded stack, N seeded families.
+
+Run: ``.venv/bin/python -m bench.billing_cycle --families 1000 [--families 10000] [--baseline]``.
+Each size gets a fresh database; the worker is ``worker.py`` in a subprocess (its peak RSS is read
+from /proc/<pid>/status VmHWM). ``--baseline`` also runs the naive per-family shape and each stage alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bench.stack import (
+    Stack,
+    bench_today,
+    embedded_stack,
+    issue_date_for,
+    seed,
+    table,
+    vm_hwm_mb,
+    write_result,
+)
+from bench.temporal_counts import history_counts
+from ville import devstack
+from ville.billing_demo import billing_period_to_seed
+from ville.db import engine_for
+from ville.ids import billing_cycle_id
+from ville.models.billing import Invoice
+from ville.temporal import connect, register_search_attributes
+from workflows.billing import BillingCycleWorkflow
+from workflows.billing_types import BillingCycleInput, CyclePhase
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_worker(stack: Stack, db_file: Path, task_queue: str, name: str = "worker") -> devstack.Service:
+    """`worker.py` in a subprocess on the stack, one database and task queue; returns once it is connected."""
+    # below the ephemeral range: polling a port in it can self-connect (and then steal it from the worker)
+    metrics_port = next(p for p in range(20_000 + os.getpid() % 5_000 * 2, 32_000, 2) if _free(p) and _free(p + 1))
+    env = {
+        **stack.env,
+        "DATABASE_URL": f"sqlite:///{db_file}",
+        "TASK_QUEUE": task_queue,
+        "METRICS_PORT": str(metrics_port),
+    }
+    # the business metrics server starts after the client connected: its port means "ready to poll"
+    svc = devstack.Service(name, [sys.executable, str(ROOT / "worker.py")], port=metrics_port + 1, env=env)
+    svc.log_file = stack.root / f"{name}.log"
+    return svc.start()
+
+
+def _free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+async def run_cycle(stack: Stack, families: int, today: date, batch_size: int = 500) -> dict[str, Any]:
+    """Seed `families`, run one cycle to AWAITING_DUE_DATE, and measure it."""
+    db = stack.fresh_db(f"cycle-{families}")
+    task_queue = f"bench-cycle-{families}"
+    settings = stack.settings_for(db, task_queue)
+    seed_s = seed(settings, families, today)
+    period = billing_period_to_seed(today)
+    issue = issue_date_for(period)
+    client = await connect(settings)
+    await register_search_attributes(client, settings.temporal_namespace)
+    worker = start_worker(stack, db, task_queue, f"worker-{families}")
+    wf_id = f"{billing_cycle_id(period.key)}-{families}"
+    try:
+        t0 = time.perf_counter()
+        handle = await client.start_workflow(
+            BillingCycleWorkflow.run,
+            BillingCycleInput(period.key, batch_size=batch_size, issue_date=issue.isoformat()),
+            id=wf_id,
+            task_queue=task_queue,
+        )
+        queries = 0
+        while True:
+            progress = await handle.query(BillingCycleWorkflow.progress)
+            queries += 1
+            if progress.phase is CyclePhase.AWAITING_DUE_DATE:
+                break
+            if progress.failed_batches:
+                raise RuntimeError(f"batches failed: {progress.failed_batches}")
+            await asyncio.sleep(0.25)  # polling the query, as the tests do; bounded by the cycle itself
+        wall = time.perf_counter() - t0
+        assert worker.proc is not None
+        rss = vm_hwm_mb(worker.proc.pid)
+        counts = await history_counts(client, wf_id, handle.first_execution_run_id)
+        await handle.terminate("benchmark done")
+    finally:
+        worker.stop()
+    with engine_for(settings.database_url).connect() as c:
+        issued = c.execute(select(func.count()).select_from(Invoice)).scalar_one()
+    t = progress.totals
+    return {
+        "families_seeded": families,
+        "families_billed": progress.families,
+        "invoices": issued,
+        "emails": t.emails,
+        "letters": t.letters,
+        "batches": progress.batches_total,
+        "batch_size": batch_size,
+        "period": period.key,
+        "issue_date": issue.isoformat(),
+        "seed_s": round(seed_s, 2),
+        "wall_s": round(wall, 2),
+        "families_per_s": round(progress.families / wall, 1),
+        "history": counts,
+        "actions_per_family": round(counts["actions"] / max(1, progress.families), 4),
+        "progress_queries": queries,
+        "worker_peak_rss_mb": round(rss, 1) if rss else None,
+    }
+
+
+def cycle_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
+    """Printable rows of one cycle result."""
+    h = r["history"]
+    return [
+        ("families billed / invoices", f"{r['families_billed']} / {r['invoices']}"),
+        ("e-mails / letters", f"{r['emails']} / {r['letters']}"),
+        ("batches (size)", f"{r['batches']} ({r['batch_size']})"),
+        ("seeding", f"{r['seed_s']} s"),
+        ("cycle wall time", f"{r['wall_s']} s"),
+        ("families/s", f"{r['families_per_s']}"),
+        (
+            "Temporal actions",
+            f"{h['actions']} = {h['workflow_starts']} runs + {h['activities_scheduled']} activities"
+            f" + {h.get('signals', 0)} signals",
+        ),
+        ("actions per family", f"{r['actions_per_family']}"),
+        ("history events (max per run)", f"{h['events']} ({h['max_events_per_run']})"),
+        ("worker peak RSS", f"{r['worker_peak_rss_mb']} MB"),
+    ]
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the requested sizes (and the baseline) on one embedded stack."""
+    from bench import naive
+
+    today = bench_today()
+    out: dict[str, Any] = {"today": today.isoformat(), "cycles": {}}
+    with embedded_stack(keep=args.keep) as stack:
+        for n in args.families:
+            r = await run_cycle(stack, n, today, args.batch_size)
+            out["cycles"][str(n)] = r
+            print(table(cycle_rows(r), f"BillingCycleWorkflow, {n} families"), "\n", flush=True)
+        if args.baseline:
+            out["baseline"] = await naive.run_baseline(stack, args.baseline_families, today)
+            print(table(naive.baseline_rows(out["baseline"]), "Baseline"), "\n", flush=True)
+    out["ratios"] = ratios(out)
+    if out["ratios"]:
+        print(table([(k, str(v)) for k, v in out["ratios"].items()], "Ratios"), flush=True)
+    return out
+
+
+def ratios(out: dict[str, Any]) -> dict[str, Any]:
+    """Real cycle vs naive, vs the slowest stage alone, and 100k vs 10k."""
+    cycles = out["cycles"]
+    res: dict[str, Any] = {}
+    if not cycles:
+        return res
+    largest = cycles[max(cycles, key=int)]
+    base = out.get("baseline")
+    if base:
+        res["cycle_vs_naive"] = f"{largest['families_per_s'] / base['naive']['families_per_s']:.1f}x (target >= 20x)"
+        slowest = min(base["stages"].items(), key=lambda kv: kv[1]["per_s"])
+        res["slowest_stage"] = f"{slowest[0]} at {slowest[1]['per_s']}/s"
+        res["cycle_vs_slowest_stage"] = (
+            f"{100 * largest['families_per_s'] / slowest[1]['per_s']:.0f} % (target >= 70 %)"
+        )
+    if "100000" in cycles and "10000" in cycles:
+        res["100k_vs_10k"] = f"{cycles['100000']['families_per_s'] / cycles['10000']['families_per_s']:.2f}"
+    return res
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--families", type=int, action="append", help="repeatable; default 1000")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--baseline", action="store_true", help="also the naive shape and each stage alone")
+    p.add_argument("--baseline-families", type=int, default=2000)
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    args = p.parse_args(argv)
+    args.families = args.families or [1000]
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point."""
+    args = parse(argv)
+    out = asyncio.run(main_async(args))
+    print("results:", write_result("billing_cycle", out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""The embedded stack of a benchmark run: Temporal dev server (SQLite, WAL), localstripe, moto, fresh databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from domain.calendar import next_business_day_on_or_after
+from domain.due_dates import due_date
+from domain.periods import BillingPeriod, period_for
+from ville import devstack
+from ville.billing_demo import billing_period_to_seed
+from ville.bootstrap import ensure_aws_resources, migrate
+from ville.settings import Settings
+
+log = structlog.get_logger(__name__)
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def bench_today(now: date | None = None) -> date:
+    """A 'today' whose last closed period is billed in the future, so the cycle waits for its due date."""
+    now = now or datetime.now(UTC).date()
+    return period_for(now).end + timedelta(days=6)
+
+
+def issue_date_for(period: BillingPeriod) -> date:
+    """First business day after the period."""
+    return next_business_day_on_or_after(period.end + timedelta(days=1))
+
+
+@dataclass
+class Stack:
+    """Running emulators and where they listen."""
+
+    root: Path
+    env: dict[str, str]
+    settings: Settings
+    services: list[devstack.Service] = field(default_factory=list)
+
+    def settings_for(self, db_file: Path, task_queue: str) -> Settings:
+        """Settings of the stack pointed at one database file and task queue."""
+        return self.settings.model_copy(update={"database_url": f"sqlite:///{db_file}", "task_queue": task_queue})
+
+    def fresh_db(self, name: str, template: Path | None = None) -> Path:
+        """A migrated SQLite database (a copy of `template` if given)."""
+        path = self.root / f"{name}.db"
+        if template is not None:
+            shutil.copyfile(template, path)
+        else:
+            migrate(f"sqlite:///{path}")
+        return path
+
+
+@contextmanager
+def embedded_stack(keep: bool = False) -> Iterator[Stack]:
+    """Start Temporal (on a SQLite file), localstripe and moto on free loopback ports; stop them at exit."""
+    root = Path(tempfile.mkdtemp(prefix="ville-bench-"))
+    ports = {k: devstack.free_port() for k in ("temporal", "stripe", "aws", "api")}
+    env = {
+        **devstack.emulator_env(ports["temporal"], ports["stripe"], ports["aws"]),
+        "ENV": "dev",
+        "DATA_DIR": str(root),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['api']}",
+        "LOG_FORMAT": "json",
+    }
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        temporal_address=env["TEMPORAL_ADDRESS"],
+        stripe_api_base=env["STRIPE_API_BASE"],
+        aws_endpoint_url=env["AWS_ENDPOINT_URL"],
+        data_dir=root,
+        public_base_url=env["PUBLIC_BASE_URL"],
+    )
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        os.environ[k] = env[k]
+    services = [
+        devstack.temporal_dev_server(root / "temporal.db", ports["temporal"], None),
+        devstack.localstripe(ports["stripe"]),
+        devstack.moto(ports["aws"]),
+    ]
+    stack = Stack(root, env, settings)
+    try:
+        for s in services:
+            s.log_file = root / f"{s.name}.log"
+            stack.services.append(s.start())
+        ensure_aws_resources(settings)
+        yield stack
+    finally:
+        for s in reversed(stack.services):
+            s.stop()
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def seed(settings: Settings, families: int, today: date) -> float:
+    """Seed the deterministic demo data; returns seconds."""
+    from ville.demo import seed_demo
+
+    t0 = time.perf_counter()
+    seed_demo(settings, families=families, today=today, force=True)
+    return time.perf_counter() - t0
+
+
+def vm_hwm_mb(pid: int) -> float | None:
+    """Peak resident set size of a process (VmHWM), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    """Write a JSON result under bench/results/."""
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"{name}-{stamp}.json"
+    path.write_text(json.dumps(data, indent=2, default=str))
+    return path
+
+
+def table(rows: list[tuple[str, str]], title: str) -> str:
+    """A two-column plain-text table."""
+    width = max(len(k) for k, _ in rows)
+    lines = [title, "-" * len(title)] + [f"{k:<{width}}  {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+__all__ = [
+    "Stack",
+    "bench_today",
+    "billing_period_to_seed",
+    "due_date",
+    "embedded_stack",
+    "issue_date_for",
+    "seed",
+    "table",
+    "vm_hwm_mb",
+    "write_result",
+]
