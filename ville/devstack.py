@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -19,6 +20,11 @@ from ville.temporal import SEARCH_ATTRIBUTES
 log = structlog.get_logger(__name__)
 BIN = Path(sys.executable).parent
 _SA_TYPES = {1: "Text", 2: "Keyword", 3: "Int", 4: "Double", 5: "Bool", 6: "Datetime", 7: "KeywordList"}
+
+
+def _die_with_parent() -> None:
+    # Linux: the child gets SIGTERM if the process that started it dies (a killed test run leaves no orphan)
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -62,6 +68,7 @@ class Service:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         if wait and self.port:
             wait_for_port(self.port, self.proc)

@@ -2,6 +2,10 @@
 
 from fastapi import APIRouter
 
+from api.pages.common import router as pages_common_router
+from api.pages.family import router as pages_family_router
+from api.pages.inspector import router as pages_inspector_router
+from api.pages.partner import router as pages_partner_router
 from api.routes.audit import router as audit_router
 from api.routes.auth import router as auth_router
 from api.routes.billing_family import router as billing_family_router
@@ -20,3 +24,7 @@ ROUTERS.append(codec_router)
 ROUTERS.append(metrics_router)
 ROUTERS.append(referrals_router)
 ROUTERS.append(audit_router)
+ROUTERS.append(pages_common_router)
+ROUTERS.append(pages_family_router)
+ROUTERS.append(pages_inspector_router)
+ROUTERS.append(pages_partner_router)

@@ -251,8 +251,13 @@ async def billing_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
 
 
 @asynccontextmanager
-async def running_worker(client: Client, world: BillingWorld) -> AsyncIterator[Worker]:
-    """The real workflows and activities on the world's database and the emulators."""
+async def running_worker(
+    client: Client, world: BillingWorld, max_cached_workflows: int = 1000
+) -> AsyncIterator[Worker]:
+    """The real workflows and activities on the world's database and the emulators.
+
+    `max_cached_workflows=0` replays every workflow from its history on each task (determinism check).
+    """
     executor = ThreadPoolExecutor(max_workers=16)
     worker = Worker(
         client,
@@ -260,6 +265,7 @@ async def running_worker(client: Client, world: BillingWorld) -> AsyncIterator[W
         workflows=WORKFLOWS,
         activities=build_activities(world.settings, client),
         activity_executor=executor,
+        max_cached_workflows=max_cached_workflows,
     )
     async with worker:
         yield worker

@@ -1,0 +1,161 @@
+"""Browser fixtures: the real API (uvicorn) on a billing world, a worker, Debian chromium, axe-core."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+from sqlalchemy import insert
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from tests.workflows.conftest import BIN, BillingWorld, Family, billing_world, eventually  # noqa: F401
+from ville import devstack
+from ville.ids import billing_cycle_id
+from ville.models.people import Role, UserAccount
+from workflows.billing import BillingCycleWorkflow
+from workflows.billing_types import BillingCycleInput, CyclePhase
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "tests" / "e2e" / "vendor" / "axe.min.js"
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+WIDTHS = (360, 1280)
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core, vendored on first use by scripts/fetch-axe.sh (npm registry)."""
+    if not AXE.is_file() or AXE.stat().st_size == 0:
+        subprocess.run([str(ROOT / "scripts" / "fetch-axe.sh")], check=True, timeout=120)
+    return AXE.read_text()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's chromium driven by Playwright (no downloaded browser)."""
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        yield b
+        await b.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A fresh browser context (no cookies) per test; CSP stays enforced, violations are recorded."""
+    context = await browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
+    p = await context.new_page()
+    p.set_default_timeout(15_000)
+    violations: list[str] = []
+    p.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    p.csp_violations = violations  # type: ignore[attr-defined]
+    yield p
+    await context.close()
+
+
+@pytest.fixture
+def site(billing_world: BillingWorld, local_env: WorkflowEnvironment) -> Iterator[str]:  # noqa: F811
+    """The real API in ENV=dev (sign-in links shown on the page) on the world's database, with webhooks."""
+    port = devstack.free_port()
+    s = billing_world.settings
+    env = {
+        "ENV": "dev",
+        "DATABASE_URL": s.database_url,
+        "TEMPORAL_ADDRESS": local_env.client.service_client.config.target_host,
+        "TASK_QUEUE": s.task_queue,
+        "STRIPE_API_BASE": s.stripe_api_base or "",
+        "STRIPE_JS_URL": s.stripe_js_url,
+        "AWS_ENDPOINT_URL": s.aws_endpoint_url or "",
+        "S3_BUCKET": s.s3_bucket,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "LOG_LEVEL": "WARNING",
+    }
+    api = devstack.Service(
+        "api",
+        [str(BIN / "uvicorn"), "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
+        port=port,
+        env={**{k: v for k, v in os.environ.items() if k.startswith("AWS_")}, **env},
+    )
+    api.log_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"api-e2e-{port}.log"
+    api.start()
+    httpx.post(
+        f"{s.stripe_api_base}/_config/webhooks/tests",
+        data={"url": f"http://127.0.0.1:{port}/webhooks/stripe", "secret": s.stripe_webhook_secret.get_secret_value()},
+        timeout=10,
+    ).raise_for_status()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        api.stop()
+
+
+def add_user(world: BillingWorld, family: Family, email: str) -> None:
+    """A family user who signs in by magic link."""
+    with world.engine.begin() as c:
+        c.execute(
+            insert(UserAccount).values(
+                email=email, display_name="Camille Test", role=Role.family, family_account_id=family.account_id
+            )
+        )
+
+
+async def issue(client: Client, world: BillingWorld, period_key: str, issue_date: str) -> None:
+    """Run the period's billing cycle until its invoices are issued and delivered."""
+
+    async def issued() -> bool:
+        handle = client.get_workflow_handle_for(BillingCycleWorkflow.run, billing_cycle_id(period_key))
+        return (await handle.query(BillingCycleWorkflow.progress)).phase == CyclePhase.AWAITING_DUE_DATE
+
+    await client.start_workflow(
+        BillingCycleWorkflow.run,
+        BillingCycleInput(period_key, batch_size=10, parallelism=2, issue_date=issue_date),
+        id=billing_cycle_id(period_key),
+        task_queue=world.settings.task_queue,
+    )
+    await eventually(issued)
+
+
+async def sign_in(page: Page, base: str, email: str) -> None:
+    """Ask for a link on /connexion and follow the dev link shown on the page."""
+    await page.goto(f"{base}/connexion")
+    await page.get_by_label("Adresse e-mail").fill(email)
+    await page.get_by_role("button", name="Recevoir un lien de connexion").click()
+    await page.get_by_role("heading", name="Lien envoyé").wait_for()
+    await page.locator("#dev-link").click()
+    await page.wait_for_url(f"{base}/famille/factures")
+
+
+async def check_page(page: Page, axe: str, name: str, exclude: list[str] | None = None) -> list[dict[str, Any]]:
+    """Run axe-core on the page, save screenshots at 360 and 1280 px, return serious/critical violations."""
+    # page.evaluate runs through the DevTools protocol, outside the page's CSP: no bypass_csp needed
+    await page.evaluate(axe)
+    result = await page.evaluate(
+        "async (exclude) => await axe.run({include: [document], exclude: exclude.map(s => [s])}, "
+        "{resultTypes: ['violations']})",
+        exclude or [],
+    )
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width in WIDTHS:
+        await page.set_viewport_size({"width": width, "height": 900})
+        await page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
