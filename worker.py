@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import signal
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.attendance import AttendanceIngest, AttendanceQueueConsumer
 from activities.registry import build_activities
+from ville.aws import aws_client
+from ville.db import SessionFactory, engine_for
 from ville.log_context import LogContextInterceptor
 from ville.logging import configure_logging
 from ville.metrics import serve_business_metrics, worker_runtime
@@ -57,10 +60,30 @@ async def run(settings: Settings) -> None:
         worker = build_worker(client, settings, executor)
         log.info("worker.started", task_queue=settings.task_queue, workflows=len(WORKFLOWS))
         async with worker:
+            consumer = asyncio.create_task(consume_attendance(settings, stop))
             await stop.wait()
             log.info("worker.stopping")
+            await consumer
     metrics_server.shutdown()
     log.info("worker.stopped")
+
+
+async def consume_attendance(settings: Settings, stop: asyncio.Event) -> None:
+    """Ingest attendance messages from SQS until stopped (when a queue is configured)."""
+    if not settings.sqs_attendance_queue_url:
+        return
+    consumer = AttendanceQueueConsumer(
+        aws_client(settings, "sqs"),
+        settings.sqs_attendance_queue_url,
+        AttendanceIngest(SessionFactory(engine_for(settings.database_url))),
+    )
+    log.info("attendance.consumer_started")
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(consumer.poll_once, datetime.now(UTC).date(), 5)
+        except Exception:
+            log.exception("attendance.consumer_error")
+            await asyncio.sleep(5)  # back off before polling again; the messages stay in the queue
 
 
 def main() -> None:

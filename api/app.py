@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
 
+from activities.attendance import AttendanceIngest
 from activities.billing_store import BillingStore
 from activities.notifications import Notifier
 from activities.payment_store import PaymentStore
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         app.state.sessions, aws_client(settings, "ses"), aws_client(settings, "sns"), settings
     )
     app.state.billing_store = BillingStore(app.state.sessions)
+    app.state.attendance = AttendanceIngest(app.state.sessions)
     app.state.payment_activities = PaymentActivities(make_stripe_client(settings), PaymentStore(app.state.sessions))
     stripe_js_origin = settings.stripe_js_url.split("/js.stripe.com")[0].rstrip("/")
     csp = (

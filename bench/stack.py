@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
@@ -56,6 +57,8 @@ class Stack:
         """A migrated SQLite database (a copy of `template` if given)."""
         path = self.root / f"{name}.db"
         if template is not None:
+            with sqlite3.connect(template) as c:  # fold the WAL into the file before copying it
+                c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             shutil.copyfile(template, path)
         else:
             migrate(f"sqlite:///{path}")

@@ -80,6 +80,7 @@ def _dev(args: argparse.Namespace) -> int:
             if s.name == "moto":
                 # moto keeps state in memory only: recreate bucket, sender and queue at each start
                 ensure_aws_resources(settings)
+                env["SQS_ATTENDANCE_QUEUE_URL"] = settings.sqs_attendance_queue_url or ""
                 migrate(settings.database_url)
                 _seed_if_empty(settings, args.families)
             if s.name == "localstripe":

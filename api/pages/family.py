@@ -76,7 +76,12 @@ def invoices_page(request: Request, session: SessionDep) -> Response:
         return guarded(request, exc)
     invoices = my_invoices(principal, session)
     return render(
-        request, "famille_factures.html", title="Mes factures", invoices=invoices, status_fr=STATUS_FR, period=_period_fr
+        request,
+        "famille_factures.html",
+        title="Mes factures",
+        invoices=invoices,
+        status_fr=STATUS_FR,
+        period=_period_fr,
     )
 
 
@@ -110,9 +115,7 @@ def invoice_page(request: Request, number: str, session: SessionDep, settings: S
 
 
 @router.get("/factures/{number}/pdf")
-async def invoice_pdf(
-    request: Request, number: str, session: SessionDep, s3: S3Dep, settings: SettingsDep
-) -> Response:
+async def invoice_pdf(request: Request, number: str, session: SessionDep, s3: S3Dep, settings: SettingsDep) -> Response:
     """Redirect to a short-lived link to the invoice PDF."""
     try:
         principal = signed_in(request, Role.family)

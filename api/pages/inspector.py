@@ -50,9 +50,7 @@ def missions_page(request: Request, session: SessionDep) -> Response:
     )
 
 
-def _task_page(
-    request: Request, session: Any, task_id: int, status_code: int = 200, **extra: Any
-) -> HTMLResponse:
+def _task_page(request: Request, session: Any, task_id: int, status_code: int = 200, **extra: Any) -> HTMLResponse:
     principal = signed_in(request, Role.inspector)
     task = my_task(task_id, principal, session)
     return render(

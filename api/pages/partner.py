@@ -24,6 +24,7 @@ from domain.referrals import ReferralState, RefusalReason
 from ville.models.people import Role
 
 router = APIRouter(prefix="/partenaire", tags=["pages"], include_in_schema=False)
+MISSING_ANSWER = "Indiquez un rendez-vous ou cochez « famille contactée »."
 REASONS = [(r.value, r.label) for r in RefusalReason]
 
 
@@ -81,7 +82,7 @@ async def referral_accept(
                              errors={"appointment_on": "Date invalide (jj/mm/aaaa)."})  # fmt: skip
         if appointment is None and contact_made != "oui":
             return _page(request, session, token, 422, values=values,
-                         errors={"appointment_on": "Indiquez un rendez-vous ou cochez « famille contactée »."})  # fmt: skip
+                         errors={"appointment_on": MISSING_ANSWER})  # fmt: skip
         body = LinkAcceptIn(token=token, appointment_on=appointment, contact_made=contact_made == "oui")
         try:
             await link_accept(body, session, temporal, _links(request))

@@ -144,18 +144,20 @@ async def check_page(page: Page, axe: str, name: str, exclude: list[str] | None 
     """Run axe-core on the page, save screenshots at 360 and 1280 px, return serious/critical violations."""
     # page.evaluate runs through the DevTools protocol, outside the page's CSP: no bypass_csp needed
     await page.evaluate(axe)
-    result = await page.evaluate(
-        "async (exclude) => await axe.run({include: [document], exclude: exclude.map(s => [s])}, "
-        "{resultTypes: ['violations']})",
-        exclude or [],
-    )
+    violations: list[dict[str, Any]] = []
     SHOTS.mkdir(parents=True, exist_ok=True)
-    for width in WIDTHS:
+    for width in WIDTHS:  # narrow screens reveal other problems (scrolling regions, reflow)
         await page.set_viewport_size({"width": width, "height": 900})
+        result = await page.evaluate(
+            "async (exclude) => await axe.run({include: [document], exclude: exclude.map(s => [s])}, "
+            "{resultTypes: ['violations']})",
+            exclude or [],
+        )
+        violations += result["violations"]
         await page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
     await page.set_viewport_size({"width": 1280, "height": 900})
     return [
         {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
-        for v in result["violations"]
+        for v in violations
         if v["impact"] in ("serious", "critical")
     ]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
 
 from ville.settings import Settings
 from ville.temporal import data_converter
@@ -47,3 +48,13 @@ async def test_history_replays_deterministically(path: Path) -> None:
     assert len(json.loads(path.read_text())["events"]) > 3
     result = await _replayer().replay_workflow(history)
     assert result.replay_failure is None
+
+
+async def test_a_changed_command_sequence_is_caught() -> None:
+    """The guard is live: a history whose first activity differs from what the code schedules fails."""
+    path = next(p for p in HISTORIES if p.stem.startswith("BillingCycleWorkflow"))
+    data = json.loads(path.read_text())
+    scheduled = next(e for e in data["events"] if "activityTaskScheduledEventAttributes" in e)
+    scheduled["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "renamed_activity"
+    with pytest.raises(NondeterminismError):
+        await _replayer().replay_workflow(WorkflowHistory.from_json(path.stem, json.dumps(data)))

@@ -1,0 +1,62 @@
+"""Attendance from schools and centres: bulk JSON and CSV import, per-record errors, idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, UploadFile, status
+from pydantic import BaseModel, Field
+
+from activities.attendance import MAX_RECORDS, AttendanceIngest, AttendanceRecord, records_from_csv
+from api.security import BillingOperator
+
+router = APIRouter(prefix="/api/pointages", tags=["pointages"])
+MAX_CSV_BYTES = 5 * 1024 * 1024
+
+
+class AttendanceBatch(BaseModel):
+    """Up to 10,000 records; each is checked on its own."""
+
+    records: list[dict[str, Any]] = Field(
+        max_length=MAX_RECORDS, json_schema_extra={"items": AttendanceRecord.model_json_schema()}
+    )
+
+
+class IngestOut(BaseModel):
+    """Accepted, already known, and refused records (with the field and the reason)."""
+
+    accepted: int
+    duplicates: int
+    errors: list[dict[str, Any]]
+
+
+def _ingest(request: Request, records: list[dict[str, Any]], source: str) -> IngestOut:
+    ingest: AttendanceIngest = request.app.state.attendance
+    result = ingest.ingest(records, source, datetime.now(UTC).date())
+    return IngestOut(accepted=result.accepted, duplicates=result.duplicates, errors=[asdict(e) for e in result.errors])
+
+
+@router.post("", status_code=status.HTTP_200_OK)
+async def post_attendance(body: AttendanceBatch, principal: BillingOperator, request: Request) -> IngestOut:
+    """Record a batch of pointages; sending the same batch again changes nothing."""
+    return await asyncio.to_thread(_ingest, request, body.records, "api")
+
+
+@router.post("/csv")
+async def import_csv(file: UploadFile, principal: BillingOperator, request: Request) -> IngestOut:
+    """Import a CSV export (`child_ref;activity_code;day;registered`)."""
+    if file.content_type not in ("text/csv", "application/vnd.ms-excel", "text/plain"):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "Fichier CSV attendu")
+    raw = await file.read(MAX_CSV_BYTES + 1)
+    if len(raw) > MAX_CSV_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "Fichier trop volumineux (5 Mo au plus)")
+    try:
+        records = records_from_csv(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"CSV illisible : {err}") from None
+    if len(records) > MAX_RECORDS:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"{MAX_RECORDS} lignes au plus")
+    return await asyncio.to_thread(_ingest, request, records, "csv")
