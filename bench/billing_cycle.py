@@ -21,6 +21,8 @@ from sqlalchemy import func, select
 from bench.stack import (
     Stack,
     bench_today,
+    cpu_delta,
+    cpu_snapshot,
     embedded_stack,
     issue_date_for,
     seed,
@@ -77,6 +79,8 @@ async def run_cycle(stack: Stack, families: int, today: date, batch_size: int = 
     worker = start_worker(stack, db, task_queue, f"worker-{families}")
     wf_id = f"{billing_cycle_id(period.key)}-{families}"
     try:
+        services = [*stack.services, worker]
+        cpu0 = cpu_snapshot(services)
         t0 = time.perf_counter()
         handle = await client.start_workflow(
             BillingCycleWorkflow.run,
@@ -94,6 +98,7 @@ async def run_cycle(stack: Stack, families: int, today: date, batch_size: int = 
                 raise RuntimeError(f"batches failed: {progress.failed_batches}")
             await asyncio.sleep(0.25)  # polling the query, as the tests do; bounded by the cycle itself
         wall = time.perf_counter() - t0
+        cpu = cpu_delta(cpu0, cpu_snapshot(services))
         assert worker.proc is not None
         rss = vm_hwm_mb(worker.proc.pid)
         counts = await history_counts(client, wf_id, handle.first_execution_run_id)
@@ -120,6 +125,8 @@ async def run_cycle(stack: Stack, families: int, today: date, batch_size: int = 
         "actions_per_family": round(counts["actions"] / max(1, progress.families), 4),
         "progress_queries": queries,
         "worker_peak_rss_mb": round(rss, 1) if rss else None,
+        "cpu_s": cpu,
+        "cpu_utilisation": round(sum(cpu.values()) / wall / (os.cpu_count() or 1), 2),
     }
 
 
@@ -141,6 +148,8 @@ def cycle_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ("actions per family", f"{r['actions_per_family']}"),
         ("history events (max per run)", f"{h['events']} ({h['max_events_per_run']})"),
         ("worker peak RSS", f"{r['worker_peak_rss_mb']} MB"),
+        ("CPU seconds by process", ", ".join(f"{k} {v}" for k, v in r["cpu_s"].items())),
+        ("CPU utilisation (all cores)", f"{100 * r['cpu_utilisation']:.0f} %"),
     ]
 
 

@@ -126,6 +126,27 @@ def vm_hwm_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (children excluded), in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(services: list[devstack.Service]) -> dict[str, float]:
+    """CPU seconds of each running service and of this process."""
+    snap = {s.name: cpu_seconds(s.proc.pid) for s in services if s.proc is not None}
+    snap["bench (this process)"] = cpu_seconds(os.getpid())
+    return snap
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds spent by each service between two snapshots."""
+    return {k: round(after[k] - before.get(k, 0.0), 1) for k in after}
+
+
 def write_result(name: str, data: dict[str, Any]) -> Path:
     """Write a JSON result under bench/results/."""
     RESULTS.mkdir(exist_ok=True)
@@ -145,6 +166,8 @@ def table(rows: list[tuple[str, str]], title: str) -> str:
 __all__ = [
     "Stack",
     "bench_today",
+    "cpu_delta",
+    "cpu_snapshot",
     "billing_period_to_seed",
     "due_date",
     "embedded_stack",

@@ -7,6 +7,10 @@ The histories this run leaves are then replayed once more by the Replayer.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -18,17 +22,30 @@ from domain.payments import PaymentMethod
 from tests.workflows.conftest import DECLINED_CARD, BillingWorld, eventually, running_worker
 from tests.workflows.test_billing_cycle import CANTINE, CRECHE_AND_CANTINE, SEPT, _phase_is, pay_card
 from ville.ids import billing_cycle_id, invoice_payment_id
-from ville.temporal import data_converter
+from ville.settings import Settings
+from ville.temporal import ALL_SEARCH_ATTRIBUTE_KEYS, data_converter
 from workflows.billing import BillingCycleWorkflow
 from workflows.billing_types import BillingCycleInput, CyclePhase
 from workflows.registry import WORKFLOWS
 
+BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 
-async def test_billing_scenario_without_workflow_cache(
-    billing_world: BillingWorld, local_env: WorkflowEnvironment
-) -> None:
+
+@pytest.fixture(scope="module")
+async def dev_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server of this module's own: workflow ids (billing-cycle-2026-09, FF-2026-...) never collide."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(BIN / "temporal"),
+        data_converter=data_converter(settings),
+        search_attributes=ALL_SEARCH_ATTRIBUTE_KEYS,
+    )
+    yield env
+    await env.shutdown()
+
+
+async def test_billing_scenario_without_workflow_cache(billing_world: BillingWorld, dev_env: WorkflowEnvironment) -> None:
     """Cycle in several batches with continue-as-new, a declined then a good card, CESU + card."""
-    world, client = billing_world, local_env.client
+    world, client = billing_world, dev_env.client
     names = ("SansCacheA", "SansCacheB", "SansCacheC", "SansCacheD", "SansCacheE")
     fams = [world.add_family(n, CRECHE_AND_CANTINE if i % 2 else CANTINE, SEPT) for i, n in enumerate(names)]
     for fam in fams:
