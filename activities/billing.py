@@ -24,6 +24,7 @@ from domain.dunning import DunningKind, InvoiceStatus, default_ladder
 from domain.money import format_eur
 from domain.periods import BillingPeriod, period_from_key
 from ville.ids import invoice_payment_id
+from ville.metrics import INVOICES_ISSUED
 from ville.models.billing import DeliveryChannel, FamilyAccount, Invoice, MandateStatus, Notification, Payer
 from ville.settings import Settings
 from workflows.billing_types import (
@@ -102,6 +103,7 @@ class BillingActivities:
             date.fromisoformat(req.due_date),
         )
         log.info("billing.batch_issued", period=req.period_key, lo=req.lo, hi=req.hi, invoices=totals.invoices)
+        INVOICES_ISSUED.inc(totals.invoices)
         return _view(totals)
 
     @activity.defn

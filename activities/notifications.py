@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from ville.db import SessionFactory
+from ville.metrics import NOTIFICATIONS_FAILED, NOTIFICATIONS_SENT
 from ville.models.billing import Notification
 from ville.settings import Settings
 
@@ -103,6 +104,11 @@ class Notifier:
                 results = list(pool.map(lambda r: (r.key, self._deliver(r, contacts.get(r.key))), todo))
         sent = [(k, pid) for k, pid in results if pid is not None]
         failed = [k for k, pid in results if pid is None]
+        channel_of = {r.key: r.channel for r in todo}
+        for key, _ in sent:
+            NOTIFICATIONS_SENT.labels(channel=channel_of[key]).inc()
+        for key in failed:
+            NOTIFICATIONS_FAILED.labels(channel=channel_of[key]).inc()
         with self.sessions() as s:
             for key, provider_id in sent:
                 s.execute(

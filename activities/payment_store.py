@@ -23,6 +23,7 @@ from domain.payments import (
 from domain.sepa import MandateStatus as SepaStatus
 from domain.sepa import SepaState, after_debit_result
 from ville.db import SessionFactory
+from ville.metrics import PAYMENTS_FAILED, record_payment_collected
 from ville.models.billing import (
     FamilyAccount,
     Invoice,
@@ -116,6 +117,7 @@ class PaymentStore:
             post_entries(s, entries)
             payment.status = PaymentStatus.succeeded
             payment.settled_at = datetime.now(UTC)
+            record_payment_collected(payment.method.value, payment.amount_cents)
             if payment.method is PaymentMethod.SEPA_DEBIT:
                 self._sepa_result(account, success=True)
             s.flush()
@@ -130,6 +132,7 @@ class PaymentStore:
                 return False, account.mandate_status is MandateStatus.active
             payment.status = PaymentStatus.failed
             payment.failure_reason = reason[:120]
+            PAYMENTS_FAILED.labels(reason=reason[:40]).inc()
             if payment.method is PaymentMethod.SEPA_DEBIT:
                 self._sepa_result(account, success=False)
             return True, account.mandate_status is MandateStatus.active

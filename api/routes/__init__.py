@@ -6,8 +6,8 @@ from api.pages.common import router as pages_common_router
 from api.pages.family import router as pages_family_router
 from api.pages.inspector import router as pages_inspector_router
 from api.pages.partner import router as pages_partner_router
-from api.routes.audit import router as audit_router
 from api.routes.attendance import router as attendance_router
+from api.routes.audit import router as audit_router
 from api.routes.auth import router as auth_router
 from api.routes.billing_family import router as billing_family_router
 from api.routes.billing_operator import router as billing_operator_router

@@ -14,6 +14,7 @@ from activities.stripe_client import metadata_value
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.ratelimit import RateLimiter
 from ville.ids import invoice_payment_id
+from ville.metrics import WEBHOOKS_RECEIVED
 from ville.models.billing import StripeEvent
 from workflows.billing_types import InvoicePaymentInput, StripeEventSignal
 from workflows.payment import InvoicePaymentWorkflow
@@ -46,6 +47,7 @@ async def stripe_webhook(
         log.warning("webhook.rejected")
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Signature invalide") from None
     obj = event.data.object
+    WEBHOOKS_RECEIVED.labels(type=event.type).inc()
     if await asyncio.to_thread(session.get, StripeEvent, event.id) is not None:
         log.info("webhook.duplicate", event_id=event.id)
         return {"status": "duplicate"}
