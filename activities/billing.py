@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
 import csv
+import functools
 import io
+import threading
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import select, update
@@ -47,6 +51,32 @@ def _payer_contact(s: Any, account_id: int) -> Contact | None:
     if payer is None:
         return None
     return Contact(payer.email, payer.phone, f"{payer.first_name} {payer.last_name}")
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _heartbeating(fn: _F) -> _F:
+    """Heartbeat from a side thread while a long batch step runs: the server notices a dead worker in seconds."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = contextvars.copy_context()  # the activity's own context: each beat reaches this attempt
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(5.0):
+                ctx.run(activity.heartbeat)
+
+        thread = threading.Thread(target=beat, name="batch-heartbeat", daemon=True)
+        thread.start()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            stop.set()
+            thread.join()
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _view(t: BatchTotals) -> BatchTotalsView:
@@ -93,6 +123,7 @@ class BillingActivities:
         return _view(self.store.preview_batch(self._period(req.period_key), req.lo, req.hi))
 
     @activity.defn
+    @_heartbeating
     def issue_batch(self, req: BatchRequest) -> BatchTotalsView:
         """Compute, number and store the batch's invoices with their ledger entries (one transaction)."""
         totals = self.store.issue_batch(
@@ -107,6 +138,7 @@ class BillingActivities:
         return _view(totals)
 
     @activity.defn
+    @_heartbeating
     def archive_batch(self, req: BatchRequest) -> BatchTotalsView:
         """Render the batch's invoices and archive them in S3 as one object (5-year retention)."""
         docs = self.store.documents(req.period_key, req.lo, req.hi, self.settings.public_base_url)
@@ -126,6 +158,7 @@ class BillingActivities:
         return BatchTotalsView(invoices=len(docs))
 
     @activity.defn
+    @_heartbeating
     def deliver_batch(self, req: BatchRequest) -> BatchTotalsView:
         """E-mail the families who chose e-mail; one print file for those who chose post."""
         docs = self.store.documents(req.period_key, req.lo, req.hi, self.settings.public_base_url)

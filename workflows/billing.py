@@ -33,6 +33,8 @@ BATCH_RETRY = RetryPolicy(
 )
 SHORT = timedelta(minutes=2)
 BATCH_TIMEOUT = timedelta(minutes=15)
+# Batch activities heartbeat every few seconds: a killed worker's batch is retried after this, not 15 minutes.
+BATCH_HEARTBEAT = timedelta(seconds=20)
 
 
 @workflow.defn
@@ -150,7 +152,7 @@ class BillingCycleWorkflow:
         self, fn: Callable[[BillingActivities, BatchRequest], BatchTotalsView], req: BatchRequest
     ) -> BatchTotalsView:
         return await workflow.execute_activity_method(
-            fn, req, start_to_close_timeout=BATCH_TIMEOUT, retry_policy=BATCH_RETRY
+            fn, req, start_to_close_timeout=BATCH_TIMEOUT, heartbeat_timeout=BATCH_HEARTBEAT, retry_policy=BATCH_RETRY
         )
 
     def _add(self, t: BatchTotalsView) -> None:
