@@ -276,7 +276,7 @@ class ReferralActivities:
             assert inp.link_expires_at is not None
             claims = LinkClaims(referral.ref, str(referral.organization_id), inp.link_expires_at)
             ctx |= {
-                "link": f"{self.base_url}/api/rif/link?token={self.links.partner_token(claims)}",
+                "link": f"{self.base_url}/partenaire/orientation?token={self.links.partner_token(claims)}",
                 "link_expires": _fr(inp.link_expires_at),
             }
             template = {
