@@ -164,9 +164,7 @@ class PaymentStore:
             existing = s.execute(select(Payment).where(Payment.key == key)).scalar_one_or_none()
             if existing is not None:
                 return existing
-            invoice = s.execute(
-                select(Invoice).where(Invoice.number == invoice_number).with_for_update()
-            ).scalar_one()
+            invoice = s.execute(select(Invoice).where(Invoice.number == invoice_number).with_for_update()).scalar_one()
             ensure_payable(invoice)
             if amount_cents <= 0:
                 raise ValueError("amount must be positive")
@@ -291,4 +289,3 @@ class PaymentStore:
             s.add(PaymentAllocation(payment_id=payment.id, invoice_id=invoice.id, amount_cents=applied))
             payment.status = PaymentStatus.succeeded
             payment.settled_at = datetime.now(UTC)
-

@@ -23,9 +23,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [
-            {"field": ".".join(str(p) for p in err["loc"]), "message": str(err["msg"])} for err in exc.errors()
-        ]
+        fields = [{"field": ".".join(str(p) for p in err["loc"]), "message": str(err["msg"])} for err in exc.errors()]
         return JSONResponse(
             error_body("validation_error", "Données invalides", fields),
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -66,7 +66,9 @@ def _free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-async def run_cycle(stack: Stack, families: int, today: date, batch_size: int = 500) -> dict[str, Any]:
+async def run_cycle(
+    stack: Stack, families: int, today: date, batch_size: int = 500, workers: int = 1
+) -> dict[str, Any]:
     """Seed `families`, run one cycle to AWAITING_DUE_DATE, and measure it."""
     db = stack.fresh_db(f"cycle-{families}")
     task_queue = f"bench-cycle-{families}"
@@ -76,10 +78,10 @@ async def run_cycle(stack: Stack, families: int, today: date, batch_size: int = 
     issue = issue_date_for(period)
     client = await connect(settings)
     await register_search_attributes(client, settings.temporal_namespace)
-    worker = start_worker(stack, db, task_queue, f"worker-{families}")
+    procs = [start_worker(stack, db, task_queue, f"worker-{families}-{i + 1}") for i in range(workers)]
     wf_id = f"{billing_cycle_id(period.key)}-{families}"
     try:
-        services = [*stack.services, worker]
+        services = [*stack.services, *procs]
         cpu0 = cpu_snapshot(services)
         t0 = time.perf_counter()
         handle = await client.start_workflow(
@@ -99,12 +101,12 @@ async def run_cycle(stack: Stack, families: int, today: date, batch_size: int = 
             await asyncio.sleep(0.25)  # polling the query, as the tests do; bounded by the cycle itself
         wall = time.perf_counter() - t0
         cpu = cpu_delta(cpu0, cpu_snapshot(services))
-        assert worker.proc is not None
-        rss = vm_hwm_mb(worker.proc.pid)
+        rss = max(vm_hwm_mb(w.proc.pid) or 0.0 for w in procs if w.proc is not None)
         counts = await history_counts(client, wf_id, handle.first_execution_run_id)
         await handle.terminate("benchmark done")
     finally:
-        worker.stop()
+        for w in procs:
+            w.stop()
     with engine_for(settings.database_url).connect() as c:
         issued = c.execute(select(func.count()).select_from(Invoice)).scalar_one()
     t = progress.totals
@@ -116,6 +118,7 @@ async def run_cycle(stack: Stack, families: int, today: date, batch_size: int = 
         "letters": t.letters,
         "batches": progress.batches_total,
         "batch_size": batch_size,
+        "worker_processes": workers,
         "period": period.key,
         "issue_date": issue.isoformat(),
         "seed_s": round(seed_s, 2),
@@ -147,7 +150,7 @@ def cycle_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         ),
         ("actions per family", f"{r['actions_per_family']}"),
         ("history events (max per run)", f"{h['events']} ({h['max_events_per_run']})"),
-        ("worker peak RSS", f"{r['worker_peak_rss_mb']} MB"),
+        ("worker peak RSS (per process)", f"{r['worker_peak_rss_mb']} MB x {r['worker_processes']} process(es)"),
         ("CPU seconds by process", ", ".join(f"{k} {v}" for k, v in r["cpu_s"].items())),
         ("CPU utilisation (all cores)", f"{100 * r['cpu_utilisation']:.0f} %"),
     ]
@@ -161,9 +164,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"today": today.isoformat(), "cycles": {}}
     with embedded_stack(keep=args.keep) as stack:
         for n in args.families:
-            r = await run_cycle(stack, n, today, args.batch_size)
+            r = await run_cycle(stack, n, today, args.batch_size, args.workers)
             out["cycles"][str(n)] = r
-            print(table(cycle_rows(r), f"BillingCycleWorkflow, {n} families"), "\n", flush=True)
+            title = f"BillingCycleWorkflow, {n} families, {args.workers} worker process(es)"
+            print(table(cycle_rows(r), title), "\n", flush=True)
         if args.baseline:
             out["baseline"] = await naive.run_baseline(stack, args.baseline_families, today)
             print(table(naive.baseline_rows(out["baseline"]), "Baseline"), "\n", flush=True)
@@ -198,6 +202,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--families", type=int, action="append", help="repeatable; default 1000")
     p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--workers", type=int, default=1, help="worker.py processes (replicas)")
     p.add_argument("--baseline", action="store_true", help="also the naive shape and each stage alone")
     p.add_argument("--baseline-families", type=int, default=2000)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")

@@ -219,10 +219,11 @@ def run_stages(stack: Any, db_file: Any, families: int, today: date) -> dict[str
     notifier = Notifier(sessions, aws_client(settings, "ses"), aws_client(settings, "sns"), settings)
     with sessions() as s:
         from sqlalchemy import select
+        from sqlmodel import col
 
         from ville.models.billing import Invoice
 
-        acc_of = dict(s.execute(select(Invoice.number, Invoice.account_id)).tuples().all())
+        acc_of: dict[str, int] = dict(s.execute(select(col(Invoice.number), col(Invoice.account_id))).tuples().all())
     reqs = [_email(n, acc_of[n], d) for n, ch, d in docs if ch == DeliveryChannel.email.value]
     t0 = time.perf_counter()
     outcome = notifier.send_many(reqs)

@@ -18,10 +18,8 @@ from typing import Any
 import structlog
 
 from domain.calendar import next_business_day_on_or_after
-from domain.due_dates import due_date
 from domain.periods import BillingPeriod, period_for
 from ville import devstack
-from ville.billing_demo import billing_period_to_seed
 from ville.bootstrap import ensure_aws_resources, migrate
 from ville.settings import Settings
 
@@ -78,7 +76,7 @@ def embedded_stack(keep: bool = False) -> Iterator[Stack]:
         "LOG_FORMAT": "json",
     }
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         temporal_address=env["TEMPORAL_ADDRESS"],
         stripe_api_base=env["STRIPE_API_BASE"],
         aws_endpoint_url=env["AWS_ENDPOINT_URL"],
@@ -168,8 +166,6 @@ __all__ = [
     "bench_today",
     "cpu_delta",
     "cpu_snapshot",
-    "billing_period_to_seed",
-    "due_date",
     "embedded_stack",
     "issue_date_for",
     "seed",

@@ -93,9 +93,7 @@ def business_days_between(a: date, b: date) -> int:
     for offset in range(1, extra + 1):
         if (wd + offset) % 7 < 5:
             weekdays += 1
-    holidays = sum(
-        1 for year in range(a.year, b.year + 1) for h in _holidays(year) if a < h <= b and h.weekday() < 5
-    )
+    holidays = sum(1 for year in range(a.year, b.year + 1) for h in _holidays(year) if a < h <= b and h.weekday() < 5)
     return weekdays - holidays
 
 

@@ -104,9 +104,7 @@ def steps_due(
     return ready
 
 
-def next_step_date(
-    ladder: Sequence[DunningStep], due_date: date, done_kinds: Collection[DunningKind]
-) -> date | None:
+def next_step_date(ladder: Sequence[DunningStep], due_date: date, done_kinds: Collection[DunningKind]) -> date | None:
     """Date of the earliest step not yet done (for a durable timer), or None when the ladder is done."""
     dates = [s.on(due_date) for s in ladder if s.kind not in done_kinds]
     return min(dates, default=None)

@@ -249,9 +249,7 @@ def compute_invoice(
         )
 
     keyed = [line(c, a, g, LineKind.UNIT, q, None, cu) for (c, a, g, cu), q in units.items()]
-    keyed += [
-        line(c, a, g, LineKind.MONTHLY_FLAT, 1, m, m < period.start) for (c, a, m), (_, g) in flats.items()
-    ]
+    keyed += [line(c, a, g, LineKind.MONTHLY_FLAT, 1, m, m < period.start) for (c, a, m), (_, g) in flats.items()]
     for (c, a, g, cu), q in surcharges.items():
         sort_key, surcharge = line(c, a, g, LineKind.SURCHARGE, q, None, cu)
         if surcharge.unit_price_cents:

@@ -102,9 +102,7 @@ def _by_activity(amounts: Mapping[str, Cents], debit: bool) -> list[Posting]:
             raise UnbalancedEntry(f"negative amount for {code}")
         if amount:
             account = revenue_account(code)
-            postings.append(
-                Posting(account, debit_cents=amount) if debit else Posting(account, credit_cents=amount)
-            )
+            postings.append(Posting(account, debit_cents=amount) if debit else Posting(account, credit_cents=amount))
     return postings
 
 
@@ -114,9 +112,7 @@ def _transfer(key: str, kind: EntryKind, debit_account: str, credit_acc: str, am
     ).validate()
 
 
-def entry_for_invoice(
-    invoice_number: str, account_ref: str, lines_by_activity: Mapping[str, Cents]
-) -> JournalEntry:
+def entry_for_invoice(invoice_number: str, account_ref: str, lines_by_activity: Mapping[str, Cents]) -> JournalEntry:
     """Invoice issued: debit the family's receivable, credit each activity's revenue."""
     revenue = _by_activity(lines_by_activity, debit=False)
     total = sum(p.credit_cents for p in revenue)
@@ -124,9 +120,7 @@ def entry_for_invoice(
     return JournalEntry(f"invoice:{invoice_number}", EntryKind.INVOICE, postings).validate()
 
 
-def entry_for_payment(
-    payment_ref: str, account_ref: str, method: PaymentMethod, amount_cents: Cents
-) -> JournalEntry:
+def entry_for_payment(payment_ref: str, account_ref: str, method: PaymentMethod, amount_cents: Cents) -> JournalEntry:
     """Payment received (the whole amount, excess included): debit cash, credit receivable."""
     return _transfer(
         f"payment:{payment_ref}",

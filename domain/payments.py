@@ -115,9 +115,7 @@ class BilledLine(Protocol):
     def amount_cents(self) -> Cents: ...
 
 
-def cesu_eligible_cents(
-    lines: Iterable[BilledLine], allowed: Collection[str] = CESU_ELIGIBLE_ACTIVITIES
-) -> Cents:
+def cesu_eligible_cents(lines: Iterable[BilledLine], allowed: Collection[str] = CESU_ELIGIBLE_ACTIVITIES) -> Cents:
     """Share of an invoice payable by CESU: the lines (surcharges included) of allowed activities."""
     return sum(line.amount_cents for line in lines if line.activity_code in allowed)
 

@@ -368,9 +368,7 @@ class LinkClaims:
             raise ValueError("referral_ref and partner_ref are required")
 
     @classmethod
-    def issue(
-        cls, referral_ref: str, partner_ref: str, issued: datetime, days: int = LINK_VALIDITY_DAYS
-    ) -> LinkClaims:
+    def issue(cls, referral_ref: str, partner_ref: str, issued: datetime, days: int = LINK_VALIDITY_DAYS) -> LinkClaims:
         """Claims for a link issued at `issued`, valid `days` days."""
         return cls(referral_ref, partner_ref, link_expiry(issued, days))
 
@@ -390,9 +388,7 @@ class LinkClaims:
     @classmethod
     def from_payload(cls, payload: Mapping[str, str]) -> LinkClaims:
         """Inverse of `as_payload` (after the signature was checked)."""
-        return cls(
-            payload["referral_ref"], payload["partner_ref"], datetime.fromisoformat(payload["expires_at"])
-        )
+        return cls(payload["referral_ref"], payload["partner_ref"], datetime.fromisoformat(payload["expires_at"]))
 
 
 # --- cases: needs, contact, consent, references ------------------------------------------------
@@ -487,9 +483,7 @@ class CaseBusinessStatus(StrEnum):
     ANONYMISED = "anonymised"
 
 
-def case_business_status(
-    status: CaseStatus, referrals: Mapping[str, tuple[ReferralState, bool]]
-) -> CaseBusinessStatus:
+def case_business_status(status: CaseStatus, referrals: Mapping[str, tuple[ReferralState, bool]]) -> CaseBusinessStatus:
     """Operator status of a case from its status and each referral's (state, escalated)."""
     if status is not CaseStatus.OPEN:
         return CaseBusinessStatus(status.value)
@@ -499,9 +493,7 @@ def case_business_status(
     return CaseBusinessStatus.AWAITING_PARTNER if active else CaseBusinessStatus.OPEN
 
 
-def validate_consent(
-    scope: set[ConsentScope], channel: ContactChannel, has_email: bool, has_phone: bool
-) -> list[str]:
+def validate_consent(scope: set[ConsentScope], channel: ContactChannel, has_email: bool, has_phone: bool) -> list[str]:
     """French error messages for a case's consent and contact channel (empty list = valid)."""
     errors: list[str] = []
     if ConsentScope.SHARE_WITH_PARTNERS not in scope:

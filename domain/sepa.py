@@ -33,9 +33,7 @@ class SepaState:
         return self.status is MandateStatus.ACTIVE
 
 
-def after_debit_result(
-    state: SepaState, success: bool, max_rejections: int = MAX_CONSECUTIVE_REJECTIONS
-) -> SepaState:
+def after_debit_result(state: SepaState, success: bool, max_rejections: int = MAX_CONSECUTIVE_REJECTIONS) -> SepaState:
     """New state after a debit result: success resets the count; the 2nd rejection in a row suspends."""
     if not state.is_active:
         raise ValueError(f"mandate {state.mandate_ref} is suspended: no debit result expected")

@@ -171,9 +171,7 @@ def _load_price(raw: Any, where: str) -> ActivityPrice:
         raise GridError(f"{where}.per_tranche: expected a list of {NUM_TRANCHES} amounts in cents")
     per_tranche = tuple(_non_negative_int(v, f"{where}.per_tranche[{i}]") for i, v in enumerate(tranches))
     pct = _non_negative_int(raw.get("unregistered_surcharge_pct", 0), f"{where}.unregistered_surcharge_pct")
-    fixed = _non_negative_int(
-        raw.get("unregistered_surcharge_cents", 0), f"{where}.unregistered_surcharge_cents"
-    )
+    fixed = _non_negative_int(raw.get("unregistered_surcharge_cents", 0), f"{where}.unregistered_surcharge_cents")
     if pct and fixed:
         raise GridError(f"{where}: give either a surcharge percentage or a fixed surcharge, not both")
     if pct and kind is PriceKind.MONTHLY_FLAT:
@@ -207,8 +205,7 @@ def _load_grid(raw: Any, where: str) -> TariffGrid:
         effective_from=start,
         effective_to=end,
         prices={
-            _text(code, f"{where}.prices key"): _load_price(p, f"{where}.prices.{code}")
-            for code, p in prices.items()
+            _text(code, f"{where}.prices key"): _load_price(p, f"{where}.prices.{code}") for code, p in prices.items()
         },
         label=str(raw.get("label", "")),
     )
@@ -218,9 +215,7 @@ def load_grids(json_like: Sequence[Mapping[str, Any]]) -> list[TariffGrid]:
     """Validate and build grids from JSON-like data; sorted by start date, ids unique, no overlap."""
     if not isinstance(json_like, Sequence) or isinstance(json_like, str | bytes):
         raise GridError("expected a list of grids")
-    grids = sorted(
-        (_load_grid(g, f"grids[{i}]") for i, g in enumerate(json_like)), key=lambda g: g.effective_from
-    )
+    grids = sorted((_load_grid(g, f"grids[{i}]") for i, g in enumerate(json_like)), key=lambda g: g.effective_from)
     ids = [g.id for g in grids]
     if len(set(ids)) != len(ids):
         raise GridError(f"duplicate grid ids: {sorted({i for i in ids if ids.count(i) > 1})}")

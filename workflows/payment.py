@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.timing import sleep_until_morning
 
 STRIPE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-CALL = timedelta(seconds=60)
+CALL = timedelta(seconds=30)  # a Stripe call that takes longer is retried (the intent is recorded first)
 CARD_RESULT_WAIT = timedelta(minutes=30)  # 3-D Secure and similar: the webhook normally arrives in seconds
 SEPA_RECHECK = timedelta(days=2)
 IDLE_CLOSE = timedelta(days=7)

@@ -108,9 +108,7 @@ def validate_submission(
                 )
             )
     for code in sorted(set(evidence) - set(applicable)):
-        errors.append(
-            FieldError(evidence_field(code), f"Preuve rattachée à un critère non applicable : {code}.")
-        )
+        errors.append(FieldError(evidence_field(code), f"Preuve rattachée à un critère non applicable : {code}."))
     if not window_start <= visit_date <= window_end:
         errors.append(
             FieldError(

@@ -171,9 +171,7 @@ _DECISION_LABELS = {
 }
 
 
-def decide_label(
-    score: SiteScore, threshold_pct: Decimal | int | str, blocking_failed: bool = False
-) -> LabelDecision:
+def decide_label(score: SiteScore, threshold_pct: Decimal | int | str, blocking_failed: bool = False) -> LabelDecision:
     """Refused below the threshold or on any blocking failure; with reservations if anything failed.
 
     The rounded `score.percent` is compared, so a published « 85,0 % » always meets an 85 % threshold.

@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy import insert
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.conftest import BIN, BillingWorld, Family, billing_world, eventually  # noqa: F401
@@ -126,6 +127,7 @@ async def issue(client: Client, world: BillingWorld, period_key: str, issue_date
         BillingCycleInput(period_key, batch_size=10, parallelism=2, issue_date=issue_date),
         id=billing_cycle_id(period_key),
         task_queue=world.settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,  # tests share one dev server
     )
     await eventually(issued)
 

@@ -74,7 +74,7 @@ def _patch_worker() -> None:
         await _fetch(self._replay_client, self._replay_seen.runs)  # type: ignore[attr-defined]
 
     Worker.__init__ = init  # type: ignore[method-assign]
-    Worker.__aexit__ = aexit  # type: ignore[method-assign]
+    Worker.__aexit__ = aexit  # type: ignore[method-assign,assignment]
 
 
 def pytest_configure(config: pytest.Config) -> None:

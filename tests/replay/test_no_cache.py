@@ -43,11 +43,14 @@ async def dev_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-async def test_billing_scenario_without_workflow_cache(billing_world: BillingWorld, dev_env: WorkflowEnvironment) -> None:
+async def test_billing_scenario_without_workflow_cache(
+    billing_world: BillingWorld, dev_env: WorkflowEnvironment
+) -> None:
     """Cycle in several batches with continue-as-new, a declined then a good card, CESU + card."""
     world, client = billing_world, dev_env.client
     names = ("SansCacheA", "SansCacheB", "SansCacheC", "SansCacheD", "SansCacheE")
-    fams = [world.add_family(n, CRECHE_AND_CANTINE if i % 2 else CANTINE, SEPT) for i, n in enumerate(names)]
+    plans: list[dict[str, tuple[int, ...]]] = [CANTINE, CRECHE_AND_CANTINE]  # type: ignore[list-item]
+    fams = [world.add_family(n, plans[i % 2], SEPT) for i, n in enumerate(names)]
     for fam in fams:
         world.save_card(fam)
 

@@ -30,7 +30,7 @@ def _history(path: Path) -> WorkflowHistory:
 
 
 def _replayer() -> Replayer:
-    settings = Settings(env="test", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(env="test", _env_file=None)
     return Replayer(workflows=WORKFLOWS, data_converter=data_converter(settings))
 
 

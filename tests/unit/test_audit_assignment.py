@@ -44,9 +44,7 @@ def check_invariants(
             assert a.task.arrondissement in inspector.arrondissements
     final = {i.ref: existing.get(i.ref, 0) + plan.load().get(i.ref, 0) for i in inspectors}
     for inspector in inspectors:
-        assert plan.load().get(inspector.ref, 0) <= max(
-            0, inspector.capacity - existing.get(inspector.ref, 0)
-        )
+        assert plan.load().get(inspector.ref, 0) <= max(0, inspector.capacity - existing.get(inspector.ref, 0))
     # greedy maximality: nobody left with spare capacity could have taken an unassigned task
     for u in plan.unassigned:
         assert not [i for i in inspectors if i.can_audit(u.task) and final[i.ref] < i.capacity]
@@ -93,9 +91,7 @@ def test_conflicts_and_area_are_respected_but_remote_modes_go_anywhere() -> None
     assert got[("mairie-12", CALL)] in {"west", "south"}
     assert got[("piscine-5", VISIT)] == "south"
     assert got[("piscine-5", EMAIL)] in {"east", "west"}  # south already has one: balance
-    assert [(u.task.ref, u.reason) for u in plan.unassigned] == [
-        ("mairie-12-visit", UnassignedReason.ALL_CONFLICTED)
-    ]
+    assert [(u.task.ref, u.reason) for u in plan.unassigned] == [("mairie-12-visit", UnassignedReason.ALL_CONFLICTED)]
     check_invariants(plan, sites, inspectors)
 
 
@@ -126,9 +122,7 @@ def test_visits_in_the_same_arrondissement_are_grouped_on_ties() -> None:
 def test_plan_is_deterministic_whatever_the_input_order() -> None:
     rng = random.Random(7)
     sites = [site(f"S{i:03d}", rng.randint(1, 20), VISIT, CALL) for i in range(200)]
-    inspectors = [
-        Inspector(f"I{j:02d}", rng.randint(5, 15), frozenset(rng.sample(range(1, 21), 6))) for j in range(20)
-    ]
+    inspectors = [Inspector(f"I{j:02d}", rng.randint(5, 15), frozenset(rng.sample(range(1, 21), 6))) for j in range(20)]
     plan = plan_assignments(sites, inspectors)
     for _ in range(3):
         rng.shuffle(sites)

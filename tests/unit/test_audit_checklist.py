@@ -51,10 +51,7 @@ def test_every_applicable_criterion_must_be_answered() -> None:
     answers["E06.1"] = None
     errors = check(answers)
     assert fields(errors) == ["answers.E06.1", "answers.P01.2"]
-    assert (
-        errors[1].message
-        == "Critère P01.2 « Propreté des vestiaires et des douches (0 à 4) » : réponse manquante."
-    )
+    assert errors[1].message == "Critère P01.2 « Propreté des vestiaires et des douches (0 à 4) » : réponse manquante."
 
 
 def test_answers_must_have_the_right_type_and_range() -> None:
@@ -119,6 +116,4 @@ def test_inverted_window_is_a_programming_error() -> None:
 def test_validate_answers_ignores_evidence_and_date() -> None:
     answers = passing_answers(REF, "mairie", "email") | {"E10.1": Decimal(9)}
     assert validate_answers(REF, "mairie", "email", answers) == []
-    assert fields(validate_submission(REF, "mairie", "email", answers, {}, END, START, END)) == [
-        "evidence.E10.1"
-    ]
+    assert fields(validate_submission(REF, "mairie", "email", answers, {}, END, START, END)) == ["evidence.E10.1"]

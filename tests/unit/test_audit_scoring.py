@@ -53,9 +53,7 @@ REF = bundled_referentiel()
 def all_pass(site_type: str, mode: str) -> dict[str, object]:
     answers: dict[str, object] = {}
     for c in REF.criteria_for(site_type, mode):
-        answers[c.code] = {AnswerType.YES_NO: True, AnswerType.SCALE: c.scale_max, AnswerType.MEASURE: 0}[
-            c.answer_type
-        ]
+        answers[c.code] = {AnswerType.YES_NO: True, AnswerType.SCALE: c.scale_max, AnswerType.MEASURE: 0}[c.answer_type]
     return answers
 
 
@@ -220,9 +218,7 @@ def test_aggregate_by_site_type_and_arrondissement() -> None:
     assert (parcs.count, parcs.granted, parcs.refused, parcs.granted_with_reservations) == (2, 1, 1, 0)
     possible = sum(c.weight for c in REF.criteria_for("parc", "visit"))
     # mean of 100 % and (possible - 3) / possible, PA01.1 weighing 3
-    expected = (Decimal(2 * possible - 3) / Decimal(2 * possible) * 100).quantize(
-        Decimal("0.1"), ROUND_HALF_UP
-    )
+    expected = (Decimal(2 * possible - 3) / Decimal(2 * possible) * 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
     assert parcs.average_percent == expected
     twelfth = summary.by_arrondissement[12]
     assert (twelfth.count, twelfth.granted, twelfth.granted_with_reservations) == (2, 1, 1)

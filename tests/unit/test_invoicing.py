@@ -149,9 +149,7 @@ def test_monthly_flat_once_per_month_with_fixed_surcharge() -> None:
 
 
 def test_no_surcharge_line_when_the_grid_has_none() -> None:
-    draft = compute_invoice(
-        PERIOD, family(), [item("C1", "etude", date(2026, 9, 7), registered=False)], GRIDS
-    )
+    draft = compute_invoice(PERIOD, family(), [item("C1", "etude", date(2026, 9, 7), registered=False)], GRIDS)
     assert [ln.kind for ln in draft.lines] == [LineKind.UNIT]
 
 
@@ -231,10 +229,7 @@ def test_invoice_totals_and_money_conservation(fam: FamilySnapshot, items: list[
     assert draft.amount_due_cents >= 0
     assert draft.credit_remaining_cents >= 0
     assert draft.credit_applied_cents + draft.credit_remaining_cents == fam.credit_cents
-    assert (
-        draft.lines_total_cents + fam.previous_unpaid_cents
-        == draft.amount_due_cents + draft.credit_applied_cents
-    )
+    assert draft.lines_total_cents + fam.previous_unpaid_cents == draft.amount_due_cents + draft.credit_applied_cents
     assert draft.credit_remaining_cents == 0 or draft.amount_due_cents == 0
     assert sum(draft.lines_by_activity().values()) == draft.lines_total_cents
 
@@ -263,9 +258,7 @@ def test_invoice_totals_and_money_conservation(fam: FamilySnapshot, items: list[
 
 @settings(max_examples=100)
 @given(_families, st.lists(_items, max_size=40), st.randoms(use_true_random=False))
-def test_invoice_does_not_depend_on_item_order(
-    fam: FamilySnapshot, items: list[AttendanceItem], rnd: Any
-) -> None:
+def test_invoice_does_not_depend_on_item_order(fam: FamilySnapshot, items: list[AttendanceItem], rnd: Any) -> None:
     shuffled = list(items)
     rnd.shuffle(shuffled)
     first: InvoiceDraft = compute_invoice(PERIOD, fam, items, GRIDS)

@@ -63,9 +63,7 @@ def test_check_gapless() -> None:
     st.integers(min_value=0, max_value=300),
     st.sets(st.integers(min_value=0, max_value=299)),
 )
-def test_assigned_numbers_are_gapless_and_removals_are_found(
-    start: int, count: int, removed: set[int]
-) -> None:
+def test_assigned_numbers_are_gapless_and_removals_are_found(start: int, count: int, removed: set[int]) -> None:
     numbers = assign_numbers(2026, start, count)
     assert check_gapless(numbers, from_first=False) == []
     kept = [i for i in range(count) if i not in removed]

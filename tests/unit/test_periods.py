@@ -57,9 +57,7 @@ def test_period_from_key() -> None:
         period_from_key("2026-10")
 
 
-@pytest.mark.parametrize(
-    "key", ["2026-13", "2026-00", "26-09", "2026-9", "2026-09-01", "0000-01", " 2026-09"]
-)
+@pytest.mark.parametrize("key", ["2026-13", "2026-00", "26-09", "2026-9", "2026-09-01", "0000-01", " 2026-09"])
 def test_period_from_key_rejects_malformed(key: str) -> None:
     with pytest.raises(ValueError):
         period_from_key(key, months=1)

@@ -195,9 +195,7 @@ def test_ties_resolve_escalate_before_remind_and_expire_first() -> None:
     second = next_referral_action(S.OPEN, at_ten, OPENED, False, None, at_ten, True)
     assert second == NextAction(A.REMIND, at_ten)
     expiry = OPENED + timedelta(days=30)
-    assert next_referral_action(S.OPEN, expiry, OPENED, False, None, expiry, False) == NextAction(
-        A.EXPIRE, expiry
-    )
+    assert next_referral_action(S.OPEN, expiry, OPENED, False, None, expiry, False) == NextAction(A.EXPIRE, expiry)
 
 
 @pytest.mark.parametrize("state", [S.PENDING, S.ACCEPTED, S.REFUSED, S.EXPIRED, S.CANCELLED])
@@ -233,13 +231,10 @@ def test_case_cannot_close_with_active_referrals_unless_forced_with_a_reason() -
     assert active_referrals(referrals) == ("R-1", "R-3")
     errors = validate_close_case(CloseCase(CaseOutcome.RESOLVED), referrals)
     assert errors == [
-        "Impossible de clôturer : 2 orientation(s) en attente de réponse (R-1, R-3). "
-        "Annulez-les ou forcez la clôture."
+        "Impossible de clôturer : 2 orientation(s) en attente de réponse (R-1, R-3). Annulez-les ou forcez la clôture."
     ]
     forced = CloseCase(CaseOutcome.FAMILY_UNREACHABLE, force=True)
-    assert validate_close_case(forced, referrals) == [
-        "Une clôture forcée doit être motivée par un commentaire."
-    ]
+    assert validate_close_case(forced, referrals) == ["Une clôture forcée doit être motivée par un commentaire."]
     justified = CloseCase(CaseOutcome.FAMILY_UNREACHABLE, comment="Trois appels sans réponse", force=True)
     assert validate_close_case(justified, referrals) == []
 

@@ -27,7 +27,7 @@ from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
 from activities.notifications import NotificationActivities, Notifier
-from domain.audit.campaign import PARIS, paris_time
+from domain.audit.campaign import PARIS, paris_day_end, paris_time
 from domain.audit.referentiel import AnswerType, Direction, Referentiel, load_referentiel
 from domain.audit.task_states import TaskState
 from ville.audit_store import ensure_bundled_referentiels, referentiel_document
@@ -400,8 +400,13 @@ async def test_campaign_end_to_end(
         await drv.submit(drv.task(late_task.id))
         await drv.approve(late_task.id)
 
-        # time skips to the window end, then the campaign concludes (the result follows continue-as-new)
-        result = await first_run.result()
+        # to the window end, then the campaign concludes; time is moved by hand, not by awaiting the result,
+        # so that it stops before the re-audit's opening (that campaign must not start in this test)
+        with time_env.auto_time_skipping_disabled():
+            await time_env.sleep(
+                paris_day_end(world.window_end) + timedelta(hours=2) - await time_env.get_current_time()
+            )
+            result = await first_run.result()  # follows continue-as-new
 
     # results: 20 sites (one withdrawn, one added), three refused, one with reservations
     summary = result.summary
@@ -459,7 +464,9 @@ async def test_campaign_end_to_end(
     pdf = s3.get_object(Bucket=settings.s3_bucket, Key=result.report.pdf_key)["Body"].read()
     assert pdf.startswith(b"%PDF") and len(pdf) > 2000
 
-    # the re-audit workflow waits (durable timer) for its window; stop it, the test is over
+    # the re-audit workflow waits (durable timer) for its window, nothing planned yet; stop it, the test is over
     reaudit = client.get_workflow_handle(audit_campaign_id(follow_up.id))
     assert (await reaudit.describe()).status == WorkflowExecutionStatus.RUNNING
+    with sessions() as s:
+        assert not s.exec(select(AuditTask).where(AuditTask.campaign_id == follow_up.id)).all()
     await reaudit.terminate("fin du test")

@@ -65,6 +65,8 @@ async def issue(client: Client, world: BillingWorld, period_key: str, issue_date
         BillingCycleInput(period_key, batch_size=3, parallelism=2, issue_date=issue_date),
         id=billing_cycle_id(period_key),
         task_queue=world.settings.task_queue,
+        # tests share one dev server: a cycle left by another test's world is ended, not reused
+        id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
     )
     await eventually(lambda: _phase_is(client, period_key, CyclePhase.AWAITING_DUE_DATE))
 

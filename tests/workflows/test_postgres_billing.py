@@ -36,7 +36,9 @@ def test_issue_batches_on_postgres(postgres_url: str) -> None:
     with engine.connect() as c:
         numbers = list(c.execute(select(Invoice.number).where(Invoice.period_key == period.key)).scalars())
         assert len(numbers) == attending and check_gapless(numbers) == []
-        debit, credit = c.execute(select(func.sum(LedgerPosting.debit_cents), func.sum(LedgerPosting.credit_cents))).one()
+        debit, credit = c.execute(
+            select(func.sum(LedgerPosting.debit_cents), func.sum(LedgerPosting.credit_cents))
+        ).one()
         assert debit == credit > 0
         assert c.execute(text("SELECT count(*) FROM attendance WHERE invoice_id IS NULL")).scalar_one() == 0
     engine.dispose()

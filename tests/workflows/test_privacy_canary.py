@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY, generate_latest
 from sqlalchemy import update
 from structlog.testing import capture_logs
 from temporalio.api.common.v1 import Payload
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecution
 from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.conftest import GOOD_IBAN, BillingWorld, eventually, running_worker
@@ -64,7 +64,7 @@ def _payloads(msg: Message, path: str = "") -> Iterator[tuple[str, Payload]]:
     for field, value in msg.ListFields():
         if field.type != field.TYPE_MESSAGE:
             continue
-        if field.message_type.GetOptions().map_entry:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
             for k, v in value.items():
                 if isinstance(v, Message):
                     yield from _payloads(v, f"{path}.{field.name}[{k}]")
@@ -123,7 +123,7 @@ async def test_no_personal_data_in_temporal_logs_or_metrics(
     # --- Temporal, read raw: a client with the default converter sees what the server stores ---------
     raw = await Client.connect(client.service_client.config.target_host, namespace="default")
     expected = {billing_cycle_id("2026-09"), f"invoice-payment-{invoice.number}"}
-    executions = []
+    executions: list[WorkflowExecution] = []
 
     async def listed() -> bool:
         executions[:] = [e async for e in raw.list_workflows()]
