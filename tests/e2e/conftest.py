@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 from sqlalchemy import insert
@@ -16,8 +14,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
-from tests.workflows.conftest import BIN, BillingWorld, Family, billing_world, eventually  # noqa: F401
-from ville import devstack
+from tests.workflows.conftest import BIN, BillingWorld, Family, billing_world, eventually, serve_api  # noqa: F401
 from ville.ids import billing_cycle_id
 from ville.models.people import Role, UserAccount
 from workflows.billing import BillingCycleWorkflow
@@ -72,37 +69,8 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 @pytest.fixture
 def site(billing_world: BillingWorld, local_env: WorkflowEnvironment) -> Iterator[str]:  # noqa: F811
     """The real API in ENV=dev (sign-in links shown on the page) on the world's database, with webhooks."""
-    port = devstack.free_port()
-    s = billing_world.settings
-    env = {
-        "ENV": "dev",
-        "DATABASE_URL": s.database_url,
-        "TEMPORAL_ADDRESS": local_env.client.service_client.config.target_host,
-        "TASK_QUEUE": s.task_queue,
-        "STRIPE_API_BASE": s.stripe_api_base or "",
-        "STRIPE_JS_URL": s.stripe_js_url,
-        "AWS_ENDPOINT_URL": s.aws_endpoint_url or "",
-        "S3_BUCKET": s.s3_bucket,
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "LOG_LEVEL": "WARNING",
-    }
-    api = devstack.Service(
-        "api",
-        [str(BIN / "uvicorn"), "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
-        port=port,
-        env={**{k: v for k, v in os.environ.items() if k.startswith("AWS_")}, **env},
-    )
-    api.log_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"api-e2e-{port}.log"
-    api.start()
-    httpx.post(
-        f"{s.stripe_api_base}/_config/webhooks/tests",
-        data={"url": f"http://127.0.0.1:{port}/webhooks/stripe", "secret": s.stripe_webhook_secret.get_secret_value()},
-        timeout=10,
-    ).raise_for_status()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        api.stop()
+    with serve_api(billing_world, local_env, ENV="dev", LOG_LEVEL="WARNING") as url:
+        yield url
 
 
 def add_user(world: BillingWorld, family: Family, email: str) -> None:

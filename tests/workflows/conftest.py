@@ -8,7 +8,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -272,30 +272,32 @@ async def running_worker(
     executor.shutdown()
 
 
-@pytest.fixture
-def live_api(billing_world: BillingWorld, local_env: WorkflowEnvironment) -> Iterator[str]:
+@contextmanager
+def serve_api(world: BillingWorld, env: WorkflowEnvironment, **overrides: str) -> Iterator[str]:
     """The real API (uvicorn) on the world's database and the dev server, receiving localstripe's webhooks."""
     import httpx
 
     from ville import devstack
 
     port = devstack.free_port()
-    s = billing_world.settings
-    env = {
+    s = world.settings
+    variables = {
         "ENV": "test",
         "DATABASE_URL": s.database_url,
-        "TEMPORAL_ADDRESS": local_env.client.service_client.config.target_host,
+        "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
         "TASK_QUEUE": s.task_queue,
         "STRIPE_API_BASE": s.stripe_api_base or "",
+        "STRIPE_JS_URL": s.stripe_js_url,
         "AWS_ENDPOINT_URL": s.aws_endpoint_url or "",
         "S3_BUCKET": s.s3_bucket,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        **overrides,
     }
     api = devstack.Service(
         "api",
         [str(BIN / "uvicorn"), "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
         port=port,
-        env={**{k: v for k, v in os.environ.items() if k.startswith("AWS_")}, **env},
+        env={**{k: v for k, v in os.environ.items() if k.startswith("AWS_")}, **variables},
     )
     api.log_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"api-{port}.log"
     api.start()
@@ -308,6 +310,13 @@ def live_api(billing_world: BillingWorld, local_env: WorkflowEnvironment) -> Ite
         yield f"http://127.0.0.1:{port}"
     finally:
         api.stop()
+
+
+@pytest.fixture
+def live_api(billing_world: BillingWorld, local_env: WorkflowEnvironment) -> Iterator[str]:
+    """The real API in ENV=test for the world's tests."""
+    with serve_api(billing_world, local_env) as url:
+        yield url
 
 
 async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 30.0) -> None:
