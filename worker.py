@@ -41,6 +41,9 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         graceful_shutdown_timeout=timedelta(seconds=300),
+        # eager execution keeps a workflow's activities on the worker that scheduled them: with several
+        # replicas that leaves the others idle (measured: 2 workers 137 → 148 families/s without it)
+        disable_eager_activity_execution=True,
         interceptors=[LogContextInterceptor()],
     )
 

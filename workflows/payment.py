@@ -188,27 +188,27 @@ class InvoicePaymentWorkflow:
             self.sepa_on = on
 
     async def _sepa_debit(self, on: str) -> None:
+        # the family may still pay by card until the debit day: only the debit itself holds the invoice
+        await sleep_until_morning(date.fromisoformat(on))
         self.busy = True
         try:
-            await sleep_until_morning(date.fromisoformat(on))
             remaining = await workflow.execute_activity_method(
                 PaymentActivities.invoice_remaining,
                 self.number,
                 start_to_close_timeout=CALL,
                 retry_policy=STRIPE_RETRY,
             )
-            if remaining <= 0:
-                self.settled = True
-                self.sepa_on = None
-                return
-            self.attempts += 1
-            intent = IntentRequest(self.number, self.attempts, "sepa_debit", remaining)
-            result = await self._sepa_attempt(intent, date.fromisoformat(on))
+            result = None
+            if remaining > 0:
+                self.attempts += 1
+                intent = IntentRequest(self.number, self.attempts, "sepa_debit", remaining)
+                result = await self._sepa_attempt(intent, date.fromisoformat(on))
+            self.settled = remaining <= 0 or self.settled
             self.sepa_on = None
-            if result is not None and result.status == "declined":
-                await self._after_sepa_rejection(date.fromisoformat(on))
         finally:
             self.busy = False
+        if result is not None and result.status == "declined":
+            await self._after_sepa_rejection(date.fromisoformat(on))
 
     async def _sepa_attempt(self, intent: IntentRequest, debit_day: date) -> PaymentAttemptResult | None:
         try:

@@ -133,6 +133,20 @@ async def test_every_way_to_pay(billing_world: BillingWorld, local_env: Workflow
         await eventually(lambda: _saw_webhook(handle, paid.payment_intent_id or ""))
         world.assert_ledger_consistent()
 
+        # the same event again, then an older "processing" event arriving late: nothing changes
+        pi_id = paid.payment_intent_id or ""
+        for event_id, kind in (
+            ("evt_dup_1", "payment_intent.succeeded"),
+            ("evt_dup_1", "payment_intent.succeeded"),
+            ("evt_late_1", "payment_intent.processing"),
+        ):
+            answer = _post_event(live_api, world, event_id, kind, pi_id, card_inv.number)
+            assert answer in ("accepted", "duplicate")
+        await eventually(lambda: _workflow_closed_or_idle(client, card_inv.number))
+        assert world.invoice_of(card, "2026-09").paid_cents == card_inv.amount_due_cents
+        assert _succeeded_intents(world).count(pi_id) == 1
+        world.assert_ledger_consistent()
+
         # CESU at the counter for the crèche share, then the rest by card
         cesu_inv = world.invoice_of(cesu, "2026-09")
         store = PaymentStore(world.sessions)
@@ -197,6 +211,41 @@ async def test_every_way_to_pay(billing_world: BillingWorld, local_env: Workflow
             if pi.status == "succeeded" and (metadata_value(pi, "invoice_number") or "").startswith("FF-")
         }
         assert ours <= theirs and len(ours) == 6  # card, CESU rest, overpayment, avoir rest, SEPA, fallback card
+
+
+def _post_event(api: str, world: BillingWorld, event_id: str, kind: str, pi_id: str, number: str) -> str:
+    """A correctly signed Stripe event posted to the live API, as Stripe would."""
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    import httpx
+
+    body = json.dumps(
+        {
+            "id": event_id,
+            "object": "event",
+            "type": kind,
+            "data": {"object": {"id": pi_id, "object": "payment_intent", "metadata": {"invoice_number": number}}},
+        }
+    ).encode()
+    t = int(time.time())
+    secret = world.settings.stripe_webhook_secret.get_secret_value().encode()
+    sig = hmac.new(secret, f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    r = httpx.post(
+        f"{api}/webhooks/stripe",
+        content=body,
+        timeout=10,
+        headers={"stripe-signature": f"t={t},v1={sig}", "content-type": "application/json"},
+    )
+    r.raise_for_status()
+    return str(r.json()["status"])
+
+
+async def _workflow_closed_or_idle(client: Client, number: str) -> bool:
+    state = await client.get_workflow_handle(invoice_payment_id(number)).query(InvoicePaymentWorkflow.state)
+    return not state.busy
 
 
 async def _saw_webhook(handle: object, pi_id: str) -> bool:
