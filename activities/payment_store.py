@@ -66,15 +66,23 @@ def payable_cents(s: Session, invoice: Invoice) -> int:
     return sum(i.remaining_cents for i in open_older)
 
 
-def ensure_payable(invoice: Invoice) -> None:
-    """Refuse payment on a transferred, cancelled or settled invoice, with the page's French message."""
-    if invoice.status is InvoiceStatus.TRANSFERRED:
-        raise InvoiceNotPayable(
+def not_payable_reason(status: InvoiceStatus) -> str | None:
+    """Why an invoice in this status cannot be paid online (French, shown as is), or None."""
+    if status is InvoiceStatus.TRANSFERRED:
+        return (
             "Cette facture a été transmise au Trésor Public : elle ne peut plus être payée en ligne. "
             "Le paiement se fait désormais auprès du centre des finances publiques indiqué sur l'avis reçu."
         )
-    if invoice.status not in PAYABLE_STATUSES:
-        raise InvoiceNotPayable("Cette facture est déjà réglée.")
+    if status not in PAYABLE_STATUSES:
+        return "Cette facture est déjà réglée."
+    return None
+
+
+def ensure_payable(invoice: Invoice) -> None:
+    """Refuse payment on a transferred, cancelled or settled invoice, with the page's French message."""
+    reason = not_payable_reason(invoice.status)
+    if reason is not None:
+        raise InvoiceNotPayable(reason)
 
 
 class PaymentStore:

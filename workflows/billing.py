@@ -31,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
 BATCH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_attempts=5, non_retryable_error_types=["PeriodNotClosed"]
 )
-SHORT = timedelta(minutes=2)
 BATCH_TIMEOUT = timedelta(minutes=15)
 # Batch activities heartbeat every few seconds: a killed worker's batch is retried after this, not 15 minutes.
 BATCH_HEARTBEAT = timedelta(seconds=20)

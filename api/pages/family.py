@@ -7,11 +7,11 @@ import asyncio
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from activities.payment_store import not_payable_reason
 from api.deps import S3Dep, SessionDep, SettingsDep
 from api.pages.common import check_csrf, guarded, render, signed_in
 from api.routes.billing_family import (
     PreferencesIn,
-    _not_payable_message,
     ensure_invoice_pdf,
     invoice_detail,
     my_account,
@@ -96,9 +96,7 @@ def invoice_page(request: Request, number: str, session: SessionDep, settings: S
     children: dict[str, list[object]] = {}
     for line in detail.lines:
         children.setdefault(line.child_first_name, []).append(line)
-    blocked = None
-    if detail.status in (InvoiceStatus.TRANSFERRED, InvoiceStatus.PAID, InvoiceStatus.CANCELLED):
-        blocked = _not_payable_message(detail.status) if detail.status is not InvoiceStatus.CANCELLED else None
+    blocked = None if detail.status is InvoiceStatus.CANCELLED else not_payable_reason(detail.status)
     return render(
         request,
         "famille_facture.html",

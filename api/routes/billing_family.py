@@ -12,17 +12,19 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 from temporalio.client import WorkflowUpdateFailedError
 
-from activities.billing_store import BillingStore
-from activities.payment_store import payable_cents
+from activities.billing_store import BillingStore, credit_balances
+from activities.payment_store import InvoiceNotPayable, ensure_payable, payable_cents
 from activities.pdf import render_invoice
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.security import FamilyUser, Principal, not_found
 from domain.dunning import InvoiceStatus
+from domain.ledger import receivable_account
 from ville.models.billing import (
     DeliveryChannel,
     FamilyAccount,
     Invoice,
     InvoiceLine,
+    LedgerPosting,
     MandateStatus,
     Payment,
     PaymentStatus,
@@ -212,8 +214,7 @@ async def card_setup(
 ) -> SetupIntentOut:
     """Prepare Stripe.js to save a card for this payment."""
     invoice = own_invoice(session, principal, number)
-    if invoice.status in (InvoiceStatus.TRANSFERRED, InvoiceStatus.PAID, InvoiceStatus.CANCELLED):
-        raise HTTPException(status.HTTP_409_CONFLICT, _not_payable_message(invoice.status))
+    _check_payable(invoice)
     secret = await asyncio.to_thread(_setup_intent, request, invoice.account_id, "card")
     return SetupIntentOut(client_secret=secret, publishable_key=settings.stripe_publishable_key)
 
@@ -227,13 +228,12 @@ def _setup_intent(request: Request, account_id: int, kind: Literal["card", "sepa
     return str(intent.client_secret)
 
 
-def _not_payable_message(s: InvoiceStatus) -> str:
-    if s is InvoiceStatus.TRANSFERRED:
-        return (
-            "Cette facture a été transmise au Trésor Public : elle ne peut plus être payée en ligne. "
-            "Réglez-la auprès du centre des finances publiques indiqué sur l'avis reçu."
-        )
-    return "Cette facture est déjà réglée."
+def _check_payable(invoice: Invoice) -> None:
+    """409 with the page's French message for a transferred, cancelled or settled invoice."""
+    try:
+        ensure_payable(invoice)
+    except InvoiceNotPayable as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, err.message_fr) from None
 
 
 @router.post("/factures/{number}/carte")
@@ -247,8 +247,7 @@ async def pay_by_card(
 ) -> PaymentAttemptResult:
     """Charge the saved card through the invoice's payment workflow and answer with the outcome."""
     invoice = own_invoice(session, principal, number)
-    if invoice.status in (InvoiceStatus.TRANSFERRED, InvoiceStatus.PAID, InvoiceStatus.CANCELLED):
-        raise HTTPException(status.HTTP_409_CONFLICT, _not_payable_message(invoice.status))
+    _check_payable(invoice)
     try:
         return await pay_invoice_by_card(
             temporal, settings.task_queue, number, CardPaymentRequest(body.payment_method_id, body.amount_cents)
@@ -285,10 +284,6 @@ def my_payments(principal: FamilyUser, session: SessionDep) -> list[PaymentOut]:
 @router.get("/compte")
 def my_account(principal: FamilyUser, session: SessionDep) -> AccountOut:
     """Preferences, mandate, credit and balance of the family account."""
-    from activities.billing_store import credit_balances
-    from domain.ledger import receivable_account
-    from ville.models.billing import LedgerPosting
-
     account = session.get(FamilyAccount, principal.family_account_id)
     if account is None:
         raise not_found()
