@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from activities.pdf import DocLine, InvoiceDocument
 from domain import ledger
-from domain.dunning import PAYABLE_STATUSES, InvoiceStatus
+from domain.dunning import PAYABLE_STATUSES, status_after_payment
 from domain.invoicing import AttendanceItem, FamilySnapshot, InvoiceDraft, compute_invoice
 from domain.numbering import assign_numbers
 from domain.periods import BillingPeriod
@@ -238,9 +238,7 @@ class BillingStore:
                 "amount_due_cents": d.amount_due_cents,
                 "paid_cents": 0,
                 # an invoice whose own charges are covered by credit is settled at once
-                "status": (
-                    InvoiceStatus.PAID if d.amount_due_cents - d.previous_unpaid_cents <= 0 else InvoiceStatus.ISSUED
-                ),
+                "status": status_after_payment(max(0, d.amount_due_cents - d.previous_unpaid_cents), 0),
                 "delivery_channel": acc.delivery_channel,
                 "reminders_sent": 0,
                 "created_at": now,

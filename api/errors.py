@@ -9,6 +9,7 @@ from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +43,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("api.unexpected_error", error_type=type(exc).__name__)
         return JSONResponse(error_body("internal_error", "Erreur interne"), status_code=500)
+
+
+def temporal_refusal(err: RPCError, closed_message: str) -> HTTPException:
+    """A Temporal call that failed outright: 409 when the process has ended, 503 when Temporal is unreachable."""
+    if err.status is RPCStatusCode.NOT_FOUND:
+        return HTTPException(status.HTTP_409_CONFLICT, closed_message)
+    log.warning("temporal.call_failed", status=str(err.status))
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Service momentanément indisponible")
 
 
 def field_error(field: str, message: str, status_code: int = 422) -> HTTPException:

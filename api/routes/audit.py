@@ -23,7 +23,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
-from api.errors import field_error
+from api.errors import field_error, temporal_refusal
 from api.security import Principal, not_found, require
 from domain.audit.referentiel import AuditMode, Referentiel, ReferentielError, load_referentiel
 from domain.audit.task_states import TaskState
@@ -430,10 +430,7 @@ def _campaign_handle(temporal: Client, campaign_id: int) -> WorkflowHandle[Audit
 def _refused(err: WorkflowUpdateFailedError | RPCError) -> NoReturn:
     """Map a refused update to HTTP by its error type: 404, 409 or 422 with the offending fields."""
     if isinstance(err, RPCError):
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise HTTPException(status.HTTP_409_CONFLICT, "Ce processus est clos : action impossible.") from err
-        log.warning("audit.temporal_unavailable", status=str(err.status))
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Service momentanément indisponible") from err
+        raise temporal_refusal(err, "Ce processus est clos : action impossible.") from err
     cause = err.cause
     if not isinstance(cause, ApplicationError):
         log.warning("audit.update_failed", error=type(cause).__name__)

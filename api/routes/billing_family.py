@@ -11,13 +11,15 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from activities.billing_store import BillingStore, credit_balances
 from activities.payment_store import InvoiceNotPayable, ensure_payable, payable_cents
 from activities.pdf import render_invoice
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
+from api.errors import temporal_refusal
 from api.security import FamilyUser, Principal, not_found
-from domain.dunning import InvoiceStatus
+from domain.dunning import PAYABLE_STATUSES, InvoiceStatus
 from domain.ledger import receivable_account
 from ville.models.billing import (
     DeliveryChannel,
@@ -152,7 +154,7 @@ def my_invoices(principal: FamilyUser, session: SessionDep) -> list[InvoiceSumma
 def invoice_detail(session: Session, invoice: Invoice) -> InvoiceDetail:
     """Everything the invoice page shows."""
     lines = session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(col(InvoiceLine.id)))
-    payable = invoice.status in (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE)
+    payable = invoice.status in PAYABLE_STATUSES
     return InvoiceDetail(
         **_summary(invoice).model_dump(),
         tranche=invoice.tranche,
@@ -252,6 +254,8 @@ async def pay_by_card(
         return await pay_invoice_by_card(
             temporal, settings.task_queue, number, CardPaymentRequest(body.payment_method_id, body.amount_cents)
         )
+    except RPCError as err:
+        raise temporal_refusal(err, "Paiement impossible pour le moment, réessayez.") from err
     except WorkflowUpdateFailedError as err:
         message = str(err.cause.message) if err.cause is not None else "Paiement impossible."
         raise HTTPException(status.HTTP_409_CONFLICT, message) from None

@@ -20,10 +20,10 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
-from api.errors import field_error
+from api.errors import field_error, temporal_refusal
 from api.ratelimit import RateLimiter
 from api.security import Principal, not_found, require
 from domain.hsds import ServiceStatus, csv_tables, parse_directory
@@ -498,9 +498,7 @@ def _handle(temporal: Client, case_ref: str) -> WorkflowHandle[ReferralCaseWorkf
 def _rejected(err: WorkflowUpdateFailedError | RPCError) -> NoReturn:
     """Map a refused update to HTTP: 404 unknown referral, 409 illegal transition, 422 business rule."""
     if isinstance(err, RPCError):
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise HTTPException(status.HTTP_409_CONFLICT, "Ce dossier n'accepte plus de modification.") from err
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Service momentanément indisponible") from err
+        raise temporal_refusal(err, "Ce dossier n'accepte plus de modification.") from err
     cause = err.cause
     if isinstance(cause, ApplicationError):
         if cause.type == NOT_FOUND:

@@ -184,12 +184,13 @@ async def test_every_way_to_pay(billing_world: BillingWorld, local_env: Workflow
 
         # SEPA: the bank answers asynchronously (webhook); one debit succeeds, the other is rejected
         # twice, the mandate is suspended, the family is told, and pays by card
-        today = datetime.now(UTC).date().isoformat()
+        # a due date already passed: the debit goes at once, whatever the hour the test runs at
+        due = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
         for fam in (sepa, sepa_bad):
             number = world.invoice_of(fam, "2026-09").number
             await client.start_workflow(
                 InvoicePaymentWorkflow.run,
-                InvoicePaymentInput(number, sepa_debit_on=today, sepa_retry_business_days=0),
+                InvoicePaymentInput(number, sepa_debit_on=due, sepa_retry_business_days=0),
                 id=invoice_payment_id(number),
                 task_queue=world.settings.task_queue,
             )
