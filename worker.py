@@ -1,7 +1,7 @@
 """The Temporal worker: every workflow and activity of the platform, with graceful shutdown.
 
-Observability: SDK metrics on 127.0.0.1:METRICS_PORT/metrics (Temporal runtime's Prometheus exporter),
-business metrics of activities on 127.0.0.1:METRICS_PORT+1/metrics (prometheus_client; see ville/metrics.py),
+Observability: SDK metrics on METRICS_BIND_HOST:METRICS_PORT/metrics (Temporal runtime's Prometheus exporter),
+business metrics of activities on METRICS_BIND_HOST:METRICS_PORT+1/metrics (prometheus_client; see ville/metrics.py),
 workflow/activity ids on every log line (ville/log_context.py), traces when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 """
 

@@ -25,8 +25,6 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from ville.settings import Settings
 
-METRICS_BIND_HOST = "127.0.0.1"
-
 INVOICES_ISSUED = Counter("ville_invoices_issued", "Factures émises (invoices issued).")
 AMOUNT_COLLECTED_CENTS = Counter(
     "ville_amount_collected_cents",
@@ -63,13 +61,13 @@ def record_billing_progress(period: str, done: int, total: int) -> None:
 
 
 def worker_runtime(settings: Settings) -> Runtime:
-    """A Temporal runtime exporting SDK metrics on 127.0.0.1:METRICS_PORT (create once per process)."""
+    """A Temporal runtime exporting SDK metrics on METRICS_BIND_HOST:METRICS_PORT (create once per process)."""
     return Runtime(
-        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{METRICS_BIND_HOST}:{settings.metrics_port}"))
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{settings.metrics_bind_host}:{settings.metrics_port}"))
     )
 
 
 def serve_business_metrics(settings: Settings, registry: CollectorRegistry = REGISTRY) -> WSGIServer:
-    """Serve this process's business metrics on 127.0.0.1:METRICS_PORT+1 (a daemon thread; `shutdown()`)."""
-    server, _thread = start_http_server(settings.metrics_port + 1, addr=METRICS_BIND_HOST, registry=registry)
+    """Serve this process's business metrics on METRICS_BIND_HOST:METRICS_PORT+1 (a daemon thread; `shutdown()`)."""
+    server, _thread = start_http_server(settings.metrics_port + 1, addr=settings.metrics_bind_host, registry=registry)
     return server

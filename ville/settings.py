@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     billing_batch_size: int = 500
     due_day_of_month: int = 25
     metrics_port: int = 9464
+    # loopback by default; containers set 0.0.0.0 so that Prometheus can scrape the worker's ports
+    metrics_bind_host: str = "127.0.0.1"
     otel_exporter_otlp_endpoint: str | None = None
 
     @model_validator(mode="after")
