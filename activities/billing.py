@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.billing_store import OPEN_STATUSES, BatchTotals, BillingStore, post_entries
 from activities.notifications import Contact, NotificationRequest, Notifier, register_resolver
-from activities.pdf import render_invoice, render_many
+from activities.pdf import render_invoices, render_many, render_pool
 from domain import ledger
 from domain.due_dates import due_date
 from domain.dunning import DunningKind, InvoiceStatus, default_ladder
@@ -143,11 +143,12 @@ class BillingActivities:
         """Render the batch's invoices and archive them in S3 as one object (5-year retention)."""
         docs = self.store.documents(req.period_key, req.lo, req.hi, self.settings.public_base_url)
         if docs:
+            pdfs = render_invoices([doc for _, _, doc in docs], render_pool(self.settings.pdf_render_processes))
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-                for number, _, doc in docs:
+                for (number, _, _), pdf in zip(docs, pdfs, strict=True):
                     # fixed timestamp: the archive of a batch is byte-identical when a retry rewrites it
-                    z.writestr(zipfile.ZipInfo(f"{number}.pdf", (2000, 1, 1, 0, 0, 0)), render_invoice(doc))
+                    z.writestr(zipfile.ZipInfo(f"{number}.pdf", (2000, 1, 1, 0, 0, 0)), pdf)
             self.s3.put_object(
                 Bucket=self.settings.s3_bucket,
                 Key=archive_key(req),

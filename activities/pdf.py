@@ -10,9 +10,12 @@ clock, SOURCE_DATE_EPOCH or hash seed), so a copy re-rendered on demand equals t
 from __future__ import annotations
 
 import io
+import multiprocessing
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -701,6 +704,37 @@ def render_invoice(doc: InvoiceDocument) -> bytes:
     _draw_invoice(_Pen(canvas, A4[1]), doc)
     canvas.save()
     return buf.getvalue()
+
+
+def render_invoices(docs: Sequence[InvoiceDocument], pool: Executor | None = None, chunk: int = 50) -> list[bytes]:
+    """One PDF per invoice, in order; rendered by chunks in `pool` (worker processes) when one is given."""
+    if pool is None or len(docs) <= chunk:
+        return [render_invoice(doc) for doc in docs]
+    chunks = [docs[i : i + chunk] for i in range(0, len(docs), chunk)]
+    return [pdf for rendered in pool.map(_render_chunk, chunks) for pdf in rendered]
+
+
+def _render_chunk(docs: Sequence[InvoiceDocument]) -> list[bytes]:
+    return [render_invoice(doc) for doc in docs]
+
+
+_pool_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+def render_pool(processes: int) -> Executor | None:
+    """This process's rendering pool, started on first use; None when `processes` < 1 (render in the caller).
+
+    Rendering is CPU-bound Python (reportlab): in worker processes it leaves the activity threads' GIL.
+    Spawned, not forked, because the worker process runs threads (forking them is unsafe).
+    """
+    global _pool
+    if processes < 1:
+        return None
+    with _pool_lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+        return _pool
 
 
 def render_many(docs: Sequence[InvoiceDocument], *, duplex: bool = False) -> bytes:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Dev-only values: refused outside ENV=dev so that a forgotten variable never reaches production.
@@ -57,6 +58,8 @@ class Settings(BaseSettings):
 
     billing_period_months: int = 2
     billing_batch_size: int = 500
+    # processes rendering invoice PDFs beside the worker (0: render on the activity thread)
+    pdf_render_processes: int = Field(default_factory=lambda: os.cpu_count() or 1)
     due_day_of_month: int = 25
     metrics_port: int = 9464
     # loopback by default; containers set 0.0.0.0 so that Prometheus can scrape the worker's ports

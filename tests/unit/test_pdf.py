@@ -24,7 +24,9 @@ from activities.pdf import (
     _wrap,
     render_attestation,
     render_invoice,
+    render_invoices,
     render_many,
+    render_pool,
     render_receipt,
     render_report,
 )
@@ -138,6 +140,14 @@ def test_invoice_bytes_do_not_depend_on_the_process_or_environment() -> None:
         env=env,
     ).stdout
     assert other == render_invoice(make_invoice())
+
+
+def test_rendering_in_the_process_pool_gives_the_same_pdfs_in_order() -> None:
+    docs = [make_invoice(n_lines=1 + n % 5, number=f"FF-2026-{n:06d}") for n in range(1, 121)]
+    pool = render_pool(2)
+    assert pool is not None and render_pool(2) is pool  # one pool per process
+    assert render_invoices(docs, pool, chunk=25) == [render_invoice(d) for d in docs]
+    assert render_pool(0) is None
 
 
 def test_different_invoices_give_different_bytes() -> None:
