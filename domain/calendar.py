@@ -5,7 +5,9 @@ from __future__ import annotations
 import calendar as _stdlib_calendar
 from datetime import date, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
+PARIS = ZoneInfo("Europe/Paris")  # the City's clock: due dates, quiet hours and displayed times
 _ONE_DAY = timedelta(days=1)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from api.deps import SessionDep, SettingsDep, SignerDep
 from api.routes.auth import HOME_BY_ROLE, MagicLinkRequest, request_magic_link, sign_in_limit
 from api.security import SESSION_COOKIE, Principal, TokenSigner, current_principal
-from domain.calendar import format_date_fr
+from domain.calendar import PARIS, format_date_fr
 from domain.money import format_eur
 from ville.models.people import Role
 
@@ -28,7 +28,9 @@ def _date_fr(value: date | datetime | None) -> str:
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        return f"{format_date_fr(value.date())} à {value:%H:%M}"
+        # the database hands back naive UTC timestamps; people read Paris time
+        local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(PARIS)
+        return f"{format_date_fr(local.date())} à {local:%H:%M}"
     return format_date_fr(value)
 
 
