@@ -36,6 +36,7 @@ test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: install
+	@scripts/ensure-system-packages.sh wrk
 	$(VENV)/bin/python -m bench.run_all
 
 chaos: install

@@ -25,7 +25,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
-from activities.notifications import Contact, NotificationRequest, Notifier, register_resolver
+from activities.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
 from domain.audit.assignment import AuditTask as DomainTask
 from domain.audit.assignment import Inspector, SiteToAudit, plan_assignments, reassign
 from domain.audit.campaign import inspection_due_date, reaudit_window, review_deadline
@@ -71,6 +71,7 @@ from workflows.audit_types import (
     CampaignSiteAdd,
     CampaignSiteWithdrawal,
     CampaignStatusChange,
+    DueDateRecord,
     InspectionInput,
     ManualAssignment,
     PlanResult,
@@ -328,6 +329,7 @@ class AuditActivities:
             self.schedule_reaudit,
             self.build_report,
             self.notify_site_managers,
+            self.record_due_date,
         ]
 
     # --- campaign ------------------------------------------------------------------------------
@@ -599,6 +601,19 @@ class AuditActivities:
             assignment.reason = reason[:300] or None
             assignment.ended_at = utcnow()
             s.add(assignment)
+
+    @activity.defn(name=AuditActivity.RECORD_DUE_DATE)
+    def record_due_date(self, record: DueDateRecord) -> None:
+        """Persist a moved due date and the late flag that goes with it (idempotent)."""
+        with self.sessions() as s:
+            task = _task(s, record.task_id)
+            if task.frozen:
+                return
+            task.due_on = date.fromisoformat(record.due_on)
+            task.late = record.late
+            task.updated_at = utcnow()
+            s.add(task)
+            s.commit()
 
     @activity.defn(name=AuditActivity.REASSIGN_TASK)
     def reassign_task(self, request: ReassignRequest) -> ReassignOutcome:
@@ -905,7 +920,8 @@ class AuditActivities:
                 )
             )
         outcome = self.notifier.send_many(requests)
-        return outcome.sent + outcome.already_sent
+        raise_if_retryable(outcome)
+        return outcome.sent + outcome.already_sent + outcome.scheduled
 
 
 # --- report --------------------------------------------------------------------------------------

@@ -13,14 +13,21 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
 from activities.billing_store import OPEN_STATUSES, BatchTotals, BillingStore, post_entries
-from activities.notifications import Contact, NotificationRequest, Notifier, register_resolver
+from activities.notifications import (
+    Contact,
+    NotificationRequest,
+    Notifier,
+    raise_if_retryable,
+    register_resolver,
+    register_still_wanted,
+)
 from activities.pdf import render_invoices, render_many, render_pool
 from domain import ledger
 from domain.due_dates import due_date
@@ -54,6 +61,21 @@ def _payer_contact(s: Any, account_id: int) -> Contact | None:
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@register_still_wanted("invoice_reminder")
+def _invoices_still_unpaid(s: Any, numbers: set[str]) -> set[str]:
+    """A reminder that waited for the family's hours is dropped if its invoice was paid or transferred since."""
+    settled = s.execute(
+        select(Invoice.number).where(
+            Invoice.number.in_(numbers),
+            or_(
+                Invoice.status.not_in(OPEN_STATUSES),
+                Invoice.amount_due_cents - Invoice.previous_unpaid_cents <= Invoice.paid_cents,  # remaining 0
+            ),
+        )
+    )
+    return numbers - set(settled.scalars())
 
 
 def _heartbeating(fn: _F) -> _F:
@@ -184,8 +206,7 @@ class BillingActivities:
             if channel == DeliveryChannel.email.value
         ]
         outcome = self.notifier.send_many(emails)
-        if outcome.failed:
-            raise ApplicationError(f"{outcome.failed} e-mails not sent; they will be retried", type="DeliveryFailed")
+        raise_if_retryable(outcome)  # an unreachable person is listed for operators, not retried forever
         letters = [(n, d) for n, c, d in docs if c == DeliveryChannel.post.value]
         if letters:
             self.s3.put_object(
@@ -294,8 +315,7 @@ class BillingActivities:
                     )
                 )
         outcome = self.notifier.send_many(requests)
-        if outcome.failed:
-            raise ApplicationError(f"{outcome.failed} reminders not sent; retrying", type="DeliveryFailed")
+        raise_if_retryable(outcome)
         log.info("billing.reminded", period=period_key, step=kind.value, invoices=len(unpaid))
         return len(unpaid)
 

@@ -114,9 +114,9 @@ class BillingStore:
     # --- issue ----------------------------------------------------------------------------------
 
     def compute_batch(
-        self, s: Session, period: BillingPeriod, lo: int, hi: int
+        self, s: Session, period: BillingPeriod, lo: int, hi: int, grids: Sequence[TariffGrid] | None = None
     ) -> tuple[list[tuple[Any, InvoiceDraft]], int]:
-        """Drafts for accounts lo < id <= hi that have no invoice for the period yet."""
+        """Drafts for accounts lo < id <= hi that have no invoice for the period yet (`grids`: the voted ones)."""
         accounts = s.execute(
             select(
                 FamilyAccount.id,
@@ -137,26 +137,7 @@ class BillingStore:
                 )
             ).scalars()
         )
-        items: dict[int, list[AttendanceItem]] = defaultdict(list)
-        rows = s.execute(
-            select(
-                Attendance.account_id,
-                Child.ref,
-                Child.first_name,
-                Attendance.activity_code,
-                Attendance.day,
-                Attendance.registered,
-            )
-            .join(Child, Child.id == Attendance.child_id)
-            .where(
-                Attendance.account_id > lo,
-                Attendance.account_id <= hi,
-                Attendance.invoice_id.is_(None),
-                Attendance.day <= period.end,
-            )
-        )
-        for acc, cref, cname, code, day, registered in rows:
-            items[acc].append(AttendanceItem(cref, cname, code, day, registered))
+        items = _attendance_items(s, lo, hi, Attendance.invoice_id.is_(None), Attendance.day <= period.end)
         unpaid: dict[int, int] = defaultdict(int)
         for acc, due, paid, prev in s.execute(
             select(
@@ -170,7 +151,7 @@ class BillingStore:
         ):
             unpaid[acc] += max(0, due - prev - paid)
         credits = credit_balances(s, [a.ref for a in accounts])
-        grids = load_tariff_grids(s)
+        grids = load_tariff_grids(s) if grids is None else grids
         drafts = []
         for acc in accounts:
             if acc.id in issued:
@@ -182,11 +163,45 @@ class BillingStore:
                 drafts.append((acc, draft))
         return drafts, len(issued)
 
-    def preview_batch(self, period: BillingPeriod, lo: int, hi: int) -> BatchTotals:
-        """Totals the batch would issue, writing nothing."""
+    def preview_batch(
+        self, period: BillingPeriod, lo: int, hi: int, grids: Sequence[TariffGrid] | None = None
+    ) -> BatchTotals:
+        """Totals the batch would issue (with other grids if given), writing nothing."""
         with self.sessions() as s:
-            drafts, already = self.compute_batch(s, period, lo, hi)
+            drafts, already = self.compute_batch(s, period, lo, hi, grids)
         return _totals(drafts, already)
+
+    def reprice_issued(
+        self, period: BillingPeriod, lo: int, hi: int, proposed: Sequence[TariffGrid]
+    ) -> dict[int, tuple[int, InvoiceDraft, InvoiceDraft]]:
+        """Price again the items billed on the period's invoices, with the voted grids and with `proposed`.
+
+        Accounts lo < id <= hi with an invoice for the period; each keeps its invoice's tranche, so the voted
+        grids reproduce the invoice's lines, and only the items they billed are priced with `proposed`.
+        Returns {account id: (tranche, voted draft, proposed draft)}: a dry run through the cycle's own
+        `compute_invoice`; nothing is written.
+        """
+        with self.sessions() as s:
+            invoices = s.execute(
+                select(Invoice.account_id, FamilyAccount.ref, Invoice.tranche)
+                .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)
+                .where(Invoice.period_key == period.key, Invoice.account_id > lo, Invoice.account_id <= hi)
+                .order_by(Invoice.account_id)
+            ).all()
+            billed = select(Invoice.id).where(
+                Invoice.period_key == period.key, Invoice.account_id > lo, Invoice.account_id <= hi
+            )
+            items = _attendance_items(s, lo, hi, Attendance.invoice_id.in_(billed))
+            voted = load_tariff_grids(s)
+        out: dict[int, tuple[int, InvoiceDraft, InvoiceDraft]] = {}
+        for acc_id, ref, tranche in invoices:
+            family = FamilySnapshot(ref, tranche)
+            mine = items.get(acc_id, [])
+            old = compute_invoice(period, family, mine, voted)
+            left_out = {id(r.item) for r in old.rejected_items}
+            billable = [it for it in mine if id(it) not in left_out]
+            out[acc_id] = (tranche, old, compute_invoice(period, family, billable, proposed))
+        return out
 
     def issue_batch(self, period: BillingPeriod, lo: int, hi: int, issue_date: date, due: date) -> BatchTotals:
         """Issue the batch's invoices in one transaction: numbers, lines, ledger, attendance marked billed."""
@@ -329,6 +344,26 @@ class BillingStore:
             if row is None:
                 return None
             return _document(row, _lines_by_invoice(s, [row[0].id]), base_url)
+
+
+def _attendance_items(s: Session, lo: int, hi: int, *where: Any) -> dict[int, list[AttendanceItem]]:
+    """Attendance items of accounts lo < id <= hi matching `where`, by account id."""
+    items: dict[int, list[AttendanceItem]] = defaultdict(list)
+    rows = s.execute(
+        select(
+            Attendance.account_id,
+            Child.ref,
+            Child.first_name,
+            Attendance.activity_code,
+            Attendance.day,
+            Attendance.registered,
+        )
+        .join(Child, Child.id == Attendance.child_id)
+        .where(Attendance.account_id > lo, Attendance.account_id <= hi, *where)
+    )
+    for acc, cref, cname, code, day, registered in rows:
+        items[acc].append(AttendanceItem(cref, cname, code, day, registered))
+    return items
 
 
 def _lines_by_invoice(s: Session, ids: list[int]) -> dict[int, list[DocLine]]:

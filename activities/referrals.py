@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.notifications import Contact, NotificationRequest, Notifier, register_resolver
+from activities.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
 from domain.calendar import format_date_fr
 from domain.hsds import ServiceStatus
 from domain.referrals import (
@@ -243,7 +243,8 @@ class ReferralActivities:
         if not requests:
             return NoticeResult(channel, 0)
         outcome = self.notifier.send_many(requests)
-        sent = outcome.sent + outcome.already_sent
+        raise_if_retryable(outcome)
+        sent = outcome.sent + outcome.already_sent + outcome.scheduled
         if outcome.failed:
             log.warning("referral.notice_failed", case_ref=inp.case_ref, kind=inp.kind.value, failed=outcome.failed)
         return NoticeResult(channel if sent else "failed", sent)

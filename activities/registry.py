@@ -10,10 +10,12 @@ from temporalio.client import Client
 from activities.audit import AuditActivities
 from activities.billing import BillingActivities
 from activities.billing_store import BillingStore
+from activities.delivery import TemporalDeliveryScheduler, load_rhythms
 from activities.notifications import NotificationActivities, Notifier
 from activities.payment_store import PaymentStore
 from activities.payments import PaymentActivities
 from activities.referrals import ReferralActivities
+from activities.simulation import SimulationActivities
 from activities.stripe_client import make_stripe_client
 from ville.aws import aws_client
 from ville.db import SessionFactory, engine_for
@@ -24,12 +26,21 @@ def build_activities(settings: Settings, client: Client | None = None) -> list[C
     """Instantiate the activity classes for this process and return their bound activities."""
     sessions = SessionFactory(engine_for(settings.database_url))
     s3 = aws_client(settings, "s3")
-    notifier = Notifier(sessions, aws_client(settings, "ses"), aws_client(settings, "sns"), settings)
+    # Rhythm-aware delivery needs the client: non-urgent messages outside allowed hours wait in a workflow.
+    scheduler = (
+        TemporalDeliveryScheduler(client, settings.task_queue)
+        if client is not None and settings.rhythm_delivery
+        else None
+    )
+    notifier = Notifier(
+        sessions, aws_client(settings, "ses"), aws_client(settings, "sns"), settings, scheduler, load_rhythms
+    )
     notifications = NotificationActivities(notifier)
     billing = BillingActivities(BillingStore(sessions), notifier, s3, settings, client)
     payments = PaymentActivities(make_stripe_client(settings), PaymentStore(sessions))
     return [
         notifications.send_notifications,
+        notifications.deliver_due_notifications,
         billing.plan_cycle,
         billing.preview_batch,
         billing.issue_batch,
@@ -46,4 +57,5 @@ def build_activities(settings: Settings, client: Client | None = None) -> list[C
         payments.invoice_remaining,
         *ReferralActivities(sessions, s3, notifier, settings).activities(),
         *AuditActivities(sessions, s3, notifier, settings, client).activities(),
+        *SimulationActivities(sessions, s3, settings).activities(),
     ]

@@ -67,10 +67,14 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.state.attendance = AttendanceIngest(app.state.sessions)
     app.state.payment_activities = PaymentActivities(make_stripe_client(settings), PaymentStore(app.state.sessions))
     stripe_js_origin = settings.stripe_js_url.split("/js.stripe.com")[0].rstrip("/")
+    # inspectors' evidence goes from the browser straight to S3 by presigned URL (moto's origin in dev)
+    s3_origins = settings.aws_endpoint_url or (
+        f"https://{settings.s3_bucket}.s3.{settings.aws_region}.amazonaws.com https://{settings.s3_bucket}.s3.amazonaws.com"
+    )
     csp = (
         "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
         f"script-src 'self' {stripe_js_origin}; frame-src {stripe_js_origin}; "
-        f"connect-src 'self' {stripe_js_origin} {settings.stripe_api_base or 'https://api.stripe.com'}; "
+        f"connect-src 'self' {stripe_js_origin} {settings.stripe_api_base or 'https://api.stripe.com'} {s3_origins}; "
         "frame-ancestors 'none'; form-action 'self'"
     )
     app.state.codec = payload_codec(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlmodel import Session
 from temporalio.client import Client
 
@@ -42,3 +42,7 @@ TemporalDep = Annotated[Client, Depends(_temporal)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SignerDep = Annotated[TokenSigner, Depends(_signer)]
 S3Dep = Annotated[Any, Depends(_s3)]
+
+# a row id in a path: bounded so that a huge number answers 422, not an overflow in the database driver (500)
+DB_ID_MAX = 2_147_483_647
+DbId = Annotated[int, Path(ge=1, le=DB_ID_MAX)]

@@ -39,10 +39,99 @@ def install_error_handlers(app: FastAPI) -> None:
             body = error_body(_code(exc.status_code), str(detail))
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
+    install_openapi_errors(app)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("api.unexpected_error", error_type=type(exc).__name__)
         return JSONResponse(error_body("internal_error", "Erreur interne"), status_code=500)
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "ErrorBody",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["field", "message"],
+                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+        }
+    },
+}
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+_DESCRIPTIONS = {
+    "400": "Requête invalide",
+    "401": "Authentification requise",
+    "403": "Accès refusé pour ce rôle",
+    "404": "Introuvable (ou appartenant à un autre compte)",
+    "409": "Conflit avec l'état du processus",
+    "413": "Trop volumineux",
+    "415": "Type de contenu non pris en charge",
+    "422": "Données invalides",
+    "429": "Trop de requêtes",
+    "503": "Service momentanément indisponible",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: these statuses answer the error envelope (`document_errors` adds its schema)."""
+    return {code: {"description": _DESCRIPTIONS.get(str(code), "Erreur")} for code in codes}
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document tell the truth about errors: every error answers the one envelope.
+
+    422 is ours, not FastAPI's `HTTPValidationError`; operations with a body answer 400 when it cannot be read;
+    operations that require a session answer 401 and 403; those with a path parameter answer 404 for a missing
+    or foreign id.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["ErrorBody"] = ERROR_SCHEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            wanted = [code for code in responses if code[:1] in ("4", "5")]
+            if "requestBody" in operation:
+                wanted.append("400")  # a body that cannot be read at all (not JSON, not a form)
+            if operation.get("security"):
+                wanted += ["401", "403"]
+            if "{" in path:
+                wanted.append("404")
+            for code in wanted:
+                entry = responses.setdefault(code, {})
+                entry.setdefault("description", _DESCRIPTIONS.get(code, "Erreur"))
+                entry["content"] = {"application/json": {"schema": _ERROR_REF}}
+    if not components:
+        schema["components"].pop("schemas")
+    return schema
+
+
+def install_openapi_errors(app: FastAPI) -> None:
+    """Post-process the generated OpenAPI document once, with `document_errors`."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def temporal_refusal(err: RPCError, closed_message: str) -> HTTPException:

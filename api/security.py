@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ville.models.people import Role, UserAccount
@@ -17,6 +18,7 @@ log = structlog.get_logger(__name__)
 SESSION_COOKIE = "ville_session"
 SESSION_MAX_AGE = 8 * 3600
 MAGIC_LINK_MAX_AGE = 15 * 60
+OIDC_FLOW_MAX_AGE = 10 * 60
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class TokenSigner:
         self._session = URLSafeTimedSerializer(keys, salt="session")
         self._magic = URLSafeTimedSerializer(keys, salt="magic-link")
         self._csrf = URLSafeTimedSerializer(keys, salt="csrf")
+        self._oidc = URLSafeTimedSerializer(keys, salt="oidc-flow")
 
     def session_token(self, principal: Principal) -> str:
         """A bearer/cookie token for this principal."""
@@ -111,6 +114,18 @@ class TokenSigner:
         except (BadSignature, SignatureExpired):
             return False
 
+    def oidc_flow_token(self, claims: dict[str, str]) -> str:
+        """The signed cookie carrying an OpenID Connect sign-in's state, nonce and PKCE verifier."""
+        return self._oidc.dumps(claims)
+
+    def read_oidc_flow(self, token: str) -> dict[str, Any] | None:
+        """The claims of a valid, unexpired sign-in cookie (10 minutes), or None."""
+        try:
+            data = self._oidc.loads(token, max_age=OIDC_FLOW_MAX_AGE)
+        except (BadSignature, SignatureExpired):
+            return None
+        return data if isinstance(data, dict) else None
+
 
 def _token_from(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
@@ -128,23 +143,58 @@ def current_principal(request: Request) -> Principal | None:
     return signer.read_session(token)
 
 
+ROLES_ATTRIBUTE = "allowed_roles"
+_BEARER = HTTPBearer(auto_error=False, scheme_name="session", description="Jeton de session (Bearer)")
+_COOKIE = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="sessionCookie")
+
+
+def route_template(request: Request) -> str:
+    """The matched route's path template (`/api/famille/factures/{number}`): ids in the raw path stay out of logs."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path_format", None) or getattr(route, "path", None) or "?")
+
+
+def log_refusal(request: Request, principal: Principal | None) -> None:
+    """Log a refused authorization: method, route template and role only (no ids, no personal data)."""
+    log.warning(
+        "auth.refused",
+        method=request.method,
+        route=route_template(request),
+        role=principal.role.value if principal else "anonymous",
+        reason="unauthenticated" if principal is None else "forbidden_role",
+    )
+
+
 def require(*roles: Role) -> Any:
     """A dependency admitting only the given roles (admin is always admitted)."""
-    allowed = {*roles, Role.admin}
+    allowed = frozenset({*roles, Role.admin})
 
-    def dependency(request: Request) -> Principal:
+    # the two security schemes only document the session in OpenAPI (and let /docs send it); `_token_from` reads it
+    def dependency(
+        request: Request,
+        _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+        _cookie: Annotated[str | None, Depends(_COOKIE)],
+    ) -> Principal:
         principal = current_principal(request)
         if principal is None:
-            log.info("auth.unauthenticated", path=request.url.path)
+            log_refusal(request, None)
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, "Authentification requise", {"WWW-Authenticate": "Bearer"}
             )
         if principal.role not in allowed:
-            log.warning("auth.forbidden", path=request.url.path, user_id=principal.user_id, role=principal.role)
+            log_refusal(request, principal)
             raise HTTPException(status.HTTP_403_FORBIDDEN, "Accès refusé pour ce rôle")
         return principal
 
+    # read by the authorization matrix (tests/api/authorization_matrix.py): every route declares its roles
+    setattr(dependency, ROLES_ATTRIBUTE, allowed)
     return Depends(dependency)
+
+
+def declared_roles(call: Any) -> frozenset[Role] | None:
+    """The roles a `require()` dependency admits, or None for any other callable."""
+    roles = getattr(call, ROLES_ATTRIBUTE, None)
+    return roles if isinstance(roles, frozenset) else None
 
 
 def not_found() -> HTTPException:
@@ -152,6 +202,15 @@ def not_found() -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, "Introuvable")
 
 
-FamilyUser = Annotated[Principal, require(Role.family)]
+def _family_scope(request: Request, principal: Annotated[Principal, require(Role.family)]) -> Principal:
+    # admins are admitted everywhere but hold no family account: a family's own routes are not for them
+    if principal.family_account_id is None:
+        log_refusal(request, principal)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Réservé aux comptes famille")
+    return principal
+
+
+setattr(_family_scope, ROLES_ATTRIBUTE, frozenset({Role.family}))  # narrows require(): admins are not families
+FamilyUser = Annotated[Principal, Depends(_family_scope)]
 BillingOperator = Annotated[Principal, require(Role.billing_operator, Role.operator)]
 Operator = Annotated[Principal, require(Role.operator)]

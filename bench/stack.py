@@ -71,6 +71,8 @@ def embedded_stack(keep: bool = False) -> Iterator[Stack]:
     env = {
         **devstack.emulator_env(ports["temporal"], ports["stripe"], ports["aws"]),
         "ENV": "dev",
+        # the figures count e-mails sent during the cycle, at whatever hour the benchmark runs
+        "RHYTHM_DELIVERY": "false",
         "DATA_DIR": str(root),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['api']}",
         "LOG_FORMAT": "json",

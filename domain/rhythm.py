@@ -32,6 +32,7 @@ class Rhythm:
     quiet: Window = Window(time(21, 0), time(8, 0))
     preferred: tuple[Window, ...] = field(default_factory=tuple)
     sms_on_rest_days: bool = False
+    timezone: str = "Europe/Paris"  # an IANA zone; windows are read in it, holidays stay French
 
 
 def _allowed(local: datetime, rhythm: Rhythm, channel: str) -> bool:
@@ -50,7 +51,7 @@ def next_allowed(at: datetime, rhythm: Rhythm, channel: str, urgent: bool = Fals
         raise ValueError("a timezone-aware datetime is required")
     if urgent:
         return at
-    local = at.astimezone(PARIS)
+    local = at.astimezone(PARIS if rhythm.timezone == "Europe/Paris" else ZoneInfo(rhythm.timezone))
     # Minute steps over at most 8 days: windows are expressed in minutes, and a week always has a slot.
     probe = local.replace(second=0, microsecond=0)
     if probe < local:

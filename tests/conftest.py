@@ -68,6 +68,9 @@ def settings(emulators: dict[str, str], db_url: str) -> Settings:
         aws_endpoint_url=emulators["AWS_ENDPOINT_URL"],
         s3_bucket=f"test-{uuid.uuid4().hex[:8]}",
         task_queue="test",
+        # the suites run on the real clock at any hour: only tests/workflows/test_rhythm_delivery.py (virtual
+        # time) turns rhythm-aware delivery on, so that e-mails expected "now" are not held until 08:00
+        rhythm_delivery=False,
         _env_file=None,  # type: ignore[call-arg]
     )
     ensure_aws_resources(s)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 
 def billing_cycle_id(period_key: str) -> str:
     """`billing-cycle-2026-09`."""
@@ -31,3 +33,8 @@ def referral_case_id(case_ref: str) -> str:
 def tariff_simulation_id(simulation_id: str) -> str:
     """`tariff-simulation-<id>`."""
     return f"tariff-simulation-{simulation_id}"
+
+
+def notification_delivery_id(due_at: datetime) -> str:
+    """`notification-delivery-20261127T0700Z`: one delivery workflow per instant, shared by every sender."""
+    return f"notification-delivery-{due_at.astimezone(UTC):%Y%m%dT%H%MZ}"

@@ -63,7 +63,9 @@ def record_billing_progress(period: str, done: int, total: int) -> None:
 def worker_runtime(settings: Settings) -> Runtime:
     """A Temporal runtime exporting SDK metrics on METRICS_BIND_HOST:METRICS_PORT (create once per process)."""
     return Runtime(
-        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{settings.metrics_bind_host}:{settings.metrics_port}"))
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=f"{settings.metrics_bind_host}:{settings.metrics_port}")
+        )
     )
 
 

@@ -56,11 +56,25 @@ class Settings(BaseSettings):
     codec_keys: SecretStr = SecretStr(DEV_CODEC_KEY)
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # OpenID Connect sign-in (FranceConnect or the City's provider): off unless issuer, client id and secret are set.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_redirect_url: str | None = None  # default: <PUBLIC_BASE_URL>/auth/oidc/callback
+    oidc_scopes: str = "openid email"
+    # how a verified identity finds its account: "email" (the e-mail claim, then linked by subject) or
+    # "subject" (only identities already linked in `oidc_identity`)
+    oidc_account_match: Literal["email", "subject"] = "email"
+    oidc_email_claim: str = "email"
+    oidc_provider_name: str = "FranceConnect"
+
     billing_period_months: int = 2
     billing_batch_size: int = 500
     # processes rendering invoice PDFs beside the worker (0: render on the activity thread)
     pdf_render_processes: int = Field(default_factory=lambda: os.cpu_count() or 1)
     due_day_of_month: int = 25
+    # non-urgent messages wait for each person's allowed hours (quiet hours, preferred windows; domain/rhythm)
+    rhythm_delivery: bool = True
     metrics_port: int = 9464
     # loopback by default; containers set 0.0.0.0 so that Prometheus can scrape the worker's ports
     metrics_bind_host: str = "127.0.0.1"
@@ -74,7 +88,23 @@ class Settings(BaseSettings):
             value: SecretStr = getattr(self, name)
             if value.get_secret_value() in _PLACEHOLDERS:
                 raise ValueError(f"{name.upper()} must be set to a real secret when ENV={self.env}")
+        if self.oidc_enabled:
+            if not (self.oidc_issuer or "").startswith("https://"):
+                raise ValueError(f"OIDC_ISSUER must be an https:// URL when ENV={self.env}")
+            if self.oidc_client_secret is None or self.oidc_client_secret.get_secret_value() in _PLACEHOLDERS:
+                raise ValueError(f"OIDC_CLIENT_SECRET must be set to a real secret when ENV={self.env}")
         return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """True when an OpenID Connect provider is configured (issuer, client id and client secret)."""
+        secret = self.oidc_client_secret.get_secret_value() if self.oidc_client_secret else ""
+        return bool(self.oidc_issuer and self.oidc_client_id and secret)
+
+    @property
+    def oidc_callback_url(self) -> str:
+        """The redirect URI registered at the provider."""
+        return self.oidc_redirect_url or f"{self.public_base_url.rstrip('/')}/auth/oidc/callback"
 
     @property
     def session_keys(self) -> list[str]:

@@ -21,7 +21,14 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.audit.campaign import PARIS, paris_date, paris_day_end, paris_time, reminder_times
+    from domain.audit.campaign import (
+        PARIS,
+        check_deadline_extension,
+        paris_date,
+        paris_day_end,
+        paris_time,
+        reminder_times,
+    )
     from domain.audit.checklist import FieldError, evidence_field, validate_submission
     from domain.audit.referentiel import AuditMode, Referentiel, load_referentiel
     from domain.audit.scoring import score_site
@@ -48,6 +55,8 @@ with workflow.unsafe.imports_passed_through():
         CampaignStatusChange,
         ChangeAck,
         DeclineTask,
+        DueDateRecord,
+        ExtendDeadline,
         InspectionInput,
         InspectionResult,
         InspectorUnavailable,
@@ -174,6 +183,10 @@ class InspectionWorkflow:
         self.withdraw_reason: str | None = None
         self.withdrawn = False
         self.window_start = self.window_end = self.due_on = self.review_deadline = date.min
+        # True while an assignment changes hands: the database already names the next inspector, this
+        # workflow not yet (an accept/decline then waits instead of being refused as someone else's task)
+        self.handing_over = False
+        self.deadline_moves = 0  # due date extensions so far: the submission timers restart on each
         self.db = asyncio.Lock()  # one database write at a time, in workflow order
 
     @workflow.run
@@ -271,7 +284,7 @@ class InspectionWorkflow:
         await self._reassign(TaskState.EXPIRED, "Pas de réponse dans le délai d'acceptation", window_close)
 
     async def _await_submission(self, close: datetime) -> None:
-        r, state = self.round, self.state
+        r, state, moves = self.round, self.state, self.deadline_moves
         reminders = reminder_times(self.due_on, workflow.now()) if self.submissions == 0 else []
         late_at = paris_day_end(self.due_on)
         while True:
@@ -279,7 +292,10 @@ class InspectionWorkflow:
             if not self.late and self.submissions == 0 and late_at < close:
                 upcoming.append(late_at)
             changed = await _wait_until(
-                lambda: self.state is not state or self.round != r or self._interrupted(), min(upcoming)
+                lambda: (
+                    self.state is not state or self.round != r or self._interrupted() or self.deadline_moves != moves
+                ),
+                min(upcoming),
             )
             if changed:
                 return
@@ -311,12 +327,16 @@ class InspectionWorkflow:
         if workflow.now() >= window_close:
             self.withdraw_reason = "Fenêtre de campagne close"
             return
-        async with self.db:
-            result = await _call(
-                AuditActivity.REASSIGN_TASK,
-                ReassignRequest(self.task_id, self.round, outcome.value, reason),
-                ReassignOutcome,
-            )
+        self.handing_over = True
+        try:
+            async with self.db:
+                result = await _call(
+                    AuditActivity.REASSIGN_TASK,
+                    ReassignRequest(self.task_id, self.round, outcome.value, reason),
+                    ReassignOutcome,
+                )
+        finally:
+            self.handing_over = False
         self.round, self.inspector_id = result.round, result.inspector_id
         self.state = TaskState.ASSIGNED if result.inspector_id is not None else None
         self.release_reason, self.declined_reason = None, ""
@@ -366,6 +386,8 @@ class InspectionWorkflow:
 
     async def _mark_late(self) -> None:
         self.late = True
+        # after a deadline extension the alert names the new due date (and is not mistaken for the first one)
+        suffix = "late" if self.deadline_moves == 0 else f"late-{self.due_on.isoformat()}"
         async with self.db:
             await _run(
                 AuditActivity.RECORD_TASK_STATE,
@@ -377,7 +399,7 @@ class InspectionWorkflow:
         if ctx.quality_user_id is not None:
             await _notify(
                 self._notice(
-                    "late",
+                    suffix,
                     "audit_task_late",
                     RecipientKind.QUALITY,
                     ctx.quality_user_id,
@@ -453,8 +475,12 @@ class InspectionWorkflow:
             raise ApplicationError(str(err), type=AuditError.ILLEGAL_TRANSITION) from None
 
     async def _opened(self) -> None:
-        # accept/decline may arrive while the task is loading: wait for it instead of refusing
-        await workflow.wait_condition(lambda: self.ctx is not None)
+        # accept/decline may arrive while the task is loading or changing hands: wait instead of refusing
+        await workflow.wait_condition(lambda: self.ctx is not None and not self.handing_over)
+
+    def _settled(self) -> bool:
+        """Loaded and not changing hands: the in-memory inspector and state can judge an inspector's action."""
+        return self.ctx is not None and not self.handing_over
 
     @workflow.update
     async def accept(self, req: AcceptTask) -> TaskView:
@@ -473,7 +499,7 @@ class InspectionWorkflow:
 
     @accept.validator
     def _validate_accept(self, req: AcceptTask) -> None:
-        if self.ctx is not None:
+        if self._settled():
             self._check(req.inspector_id, TaskEvent.ACCEPT)
 
     @workflow.update
@@ -491,7 +517,7 @@ class InspectionWorkflow:
 
     @decline.validator
     def _validate_decline(self, req: DeclineTask) -> None:
-        if self.ctx is not None:
+        if self._settled():
             self._check(req.inspector_id, TaskEvent.DECLINE)
 
     @workflow.update
@@ -632,6 +658,7 @@ class InspectionWorkflow:
     async def assign(self, req: AssignTask) -> TaskView:
         """The quality team assigns a task left without inspector."""
         self._validate_assign(req)
+        self.handing_over = True
         try:
             async with self.db:
                 result = await _call(
@@ -641,6 +668,8 @@ class InspectionWorkflow:
                 )
         except ActivityError as err:
             raise _business_failure(err) from None
+        finally:
+            self.handing_over = False
         self.inspector_id, self.round, self.state = result.inspector_id, result.round, TaskState.ASSIGNED
         await self._report()
         return self.view()
@@ -651,6 +680,38 @@ class InspectionWorkflow:
             raise ApplicationError("Tâche close ou en cours d'ouverture", type=AuditError.ILLEGAL_TRANSITION)
         if self.state is not None or self.inspector_id is not None:
             raise ApplicationError("Cette tâche a déjà un inspecteur", type=AuditError.INVALID_ASSIGNMENT)
+
+    @workflow.update
+    async def extend_deadline(self, req: ExtendDeadline) -> TaskView:
+        """Move the due date later: reminders and late detection follow the new date (durable timers)."""
+        await workflow.wait_condition(lambda: self.ctx is not None)  # may arrive while the task loads
+        self._validate_extend(req)  # state may have moved since the validator ran
+        new_due = date.fromisoformat(req.new_due_on)
+        self.due_on, self.deadline_moves = new_due, self.deadline_moves + 1
+        if self.late and workflow.now() < paris_day_end(new_due):
+            self.late = False  # no longer late: it goes late again (with a fresh alert) at the new date
+        async with self.db:
+            await _run(AuditActivity.RECORD_DUE_DATE, DueDateRecord(self.task_id, req.new_due_on, self.late))
+        await self._report()
+        return self.view()
+
+    @extend_deadline.validator
+    def _validate_extend(self, req: ExtendDeadline) -> None:
+        if self.ctx is None:
+            return  # checked by the handler once the task is loaded
+        if self._finished() or self.withdraw_reason is not None:
+            raise ApplicationError("Tâche close ou en cours d'ouverture", type=AuditError.ILLEGAL_TRANSITION)
+        if self.state is TaskState.SUBMITTED:
+            raise ApplicationError("Le résultat est déjà soumis : rien à prolonger", type=AuditError.ILLEGAL_TRANSITION)
+        new_due = _parse_date(req.new_due_on)
+        try:
+            if new_due is None:
+                raise ValueError("Date attendue au format AAAA-MM-JJ.")
+            check_deadline_extension(self.due_on, new_due, self.window_start, self.window_end)
+        except ValueError as err:
+            raise ApplicationError(
+                str(err), [{"field": "new_due_on", "message": str(err)}], type=AuditError.INVALID_CHANGE
+            ) from None
 
     @workflow.signal
     def release(self, req: ReleaseTask) -> None:
@@ -828,6 +889,8 @@ class AuditCampaignWorkflow:
         self.carry.statuses[str(progress.task_id)] = progress.status
         if progress.late:
             self.late.add(progress.task_id)
+        else:
+            self.late.discard(progress.task_id)  # a deadline extension can make a late task on time again
         if progress.finished:
             self.finished.add(progress.task_id)
 

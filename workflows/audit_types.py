@@ -30,6 +30,7 @@ class AuditActivity:
     SCHEDULE_REAUDIT = "audit.schedule_reaudit"
     BUILD_REPORT = "audit.build_report"
     NOTIFY_SITE_MANAGERS = "audit.notify_site_managers"
+    RECORD_DUE_DATE = "audit.record_due_date"
 
 
 SEND_NOTIFICATIONS = "send_notifications"
@@ -385,6 +386,24 @@ class AssignTask:
 
     inspector_id: int
     by_user_id: int
+
+
+@dataclass
+class ExtendDeadline:
+    """The quality team (or an operator) moves the task's due date later, within the campaign window."""
+
+    new_due_on: str  # ISO date
+    by_user_id: int
+    reason: str = ""
+
+
+@dataclass
+class DueDateRecord:
+    """A moved due date to persist, with the task's late flag once moved."""
+
+    task_id: int
+    due_on: str  # ISO date
+    late: bool
 
 
 @dataclass

@@ -92,12 +92,20 @@ class BillingCycleWorkflow:
         self._set_phase(CyclePhase.ISSUING)
 
     async def _issue_batches(self) -> bool:
-        """Process pending batches with bounded parallelism; True when history asks for continue-as-new."""
+        """Process pending batches with bounded parallelism; True when history asks for continue-as-new.
+
+        On cancellation (an operator's "annuler") no new batch starts and the batches in flight run to their
+        end (issue, archive, deliver: never half a batch); then the cancellation goes on and the cycle ends as
+        cancelled. Invoices already issued stay issued (they are payable as usual); unbilled families are
+        billed by a new cycle of the same period, which skips invoices already issued.
+        """
         started_here = 0
         tasks: set[asyncio.Task[None]] = set()
+        cancelled: asyncio.CancelledError | None = None
         while self.state.next_batch < len(self.state.bounds) or tasks:
             can_start = (
-                not self.state.paused
+                cancelled is None
+                and not self.state.paused
                 and self.state.next_batch < len(self.state.bounds)
                 and self._in_flight < self.inp.parallelism
                 and started_here < self.inp.max_batches_per_run
@@ -110,17 +118,35 @@ class BillingCycleWorkflow:
                 tasks.add(asyncio.create_task(self._run_batch(index)))
                 continue
             if not tasks:
+                if cancelled is not None:
+                    break
                 if started_here >= self.inp.max_batches_per_run:
                     return True
-                await workflow.wait_condition(lambda: not self.state.paused)
+                try:
+                    await workflow.wait_condition(lambda: not self.state.paused)
+                except asyncio.CancelledError as err:
+                    cancelled = err
                 continue
-            done, pending = await workflow.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                done, pending = await workflow.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError as err:
+                # the batch tasks are not cancelled with this wait: let them finish, start no other
+                cancelled = err
+                continue
             tasks = set(pending)
             for t in done:
                 t.result()
-        # Failed batches wait for an operator's retry: the cycle never moves on with families unbilled.
-        await workflow.wait_condition(lambda: not self.state.failed_batches and self._in_flight == 0)
-        return False
+        if cancelled is None:
+            # Failed batches wait for an operator's retry: the cycle never moves on with families unbilled.
+            try:
+                await workflow.wait_condition(lambda: not self.state.failed_batches and self._in_flight == 0)
+                return False
+            except asyncio.CancelledError as err:
+                cancelled = err
+        # a batch retried by an update may still be running: it finishes before the cycle ends
+        await workflow.wait_condition(lambda: self._in_flight == 0)
+        workflow.logger.info("billing cycle cancelled between batches", extra={"done": self.state.done_batches})
+        raise cancelled
 
     async def _run_batch(self, index: int) -> None:
         lo = self.state.bounds[index - 1] if index else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import date, timedelta
 
@@ -31,6 +32,7 @@ CALL = timedelta(seconds=30)  # a Stripe call that takes longer is retried (the 
 CARD_RESULT_WAIT = timedelta(minutes=30)  # 3-D Secure and similar: the webhook normally arrives in seconds
 SEPA_RECHECK = timedelta(days=2)
 IDLE_CLOSE = timedelta(days=7)
+RECEIPT_AFTER_ANSWER = "receipt-after-answer"  # workflow.patched id: runs recorded before sent it first
 DECLINE_FR = {
     "card_declined": "Votre carte a été refusée par votre banque. Essayez une autre carte ou un autre moyen "
     "de paiement.",
@@ -56,6 +58,7 @@ class InvoicePaymentWorkflow:
         self.card_requests: dict[int, IntentRequest] = {}
         self.card_results: dict[int, PaymentAttemptResult] = {}
         self.awaited: set[str] = set()  # PaymentIntents an attempt of this run is following
+        self.receipts: list[asyncio.Task[None]] = []  # sent beside the main loop; awaited before the end
         self.reconciled: set[str] = set()
         self.last_activity = workflow.now()
 
@@ -76,6 +79,7 @@ class InvoicePaymentWorkflow:
             if not woke and not self.busy and workflow.now() - self.last_activity >= IDLE_CLOSE:
                 break
         await workflow.wait_condition(lambda: not self.busy and workflow.all_handlers_finished())
+        await asyncio.gather(*self.receipts)
         return InvoicePaymentResult(self.number, self.status, self.attempts)
 
     def _has_work(self) -> bool:
@@ -174,7 +178,12 @@ class InvoicePaymentWorkflow:
         self.status = recorded.invoice_status
         self.settled = recorded.invoice_status in ("paid", "transferred", "cancelled")
         if status.status == "succeeded":
-            await self._notify("payment_receipt", f"receipt:{status.payment_intent_id}", "email", {})
+            receipt = self._notify("payment_receipt", f"receipt:{status.payment_intent_id}", "email", {})
+            if workflow.patched(RECEIPT_AFTER_ANSWER):
+                # the family waits for the answer, not for the e-mail (retried while SES is unavailable)
+                self.receipts.append(asyncio.create_task(receipt))
+            else:
+                await receipt
             return PaymentAttemptResult(attempt, "succeeded", status.payment_intent_id, "Paiement accepté. Merci.")
         message = DECLINE_FR.get(status.failure_code or "", DECLINE_FR["card_declined"])
         return PaymentAttemptResult(attempt, "declined", status.payment_intent_id, message)

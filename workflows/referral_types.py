@@ -235,6 +235,15 @@ class CancelReferral:
 
 
 @dataclass
+class EscalateReferral:
+    """An operator or a coordinator escalates a referral awaiting an answer by hand (reason in the audit log)."""
+
+    referral_ref: str
+    actor_user_id: int
+    actor_kind: ActorKind = ActorKind.COORDINATOR
+
+
+@dataclass
 class RenewLink:
     """Send the partner a fresh secure link (the previous one expires after 8 days)."""
 

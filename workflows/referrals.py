@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         CloseCaseRequest,
         CreatedReferral,
         CreateReferralInput,
+        EscalateReferral,
         HistoryEntry,
         HistoryEvent,
         NoticeInput,
@@ -207,6 +208,32 @@ class ReferralCaseWorkflow:
     def _validate_cancel(self, req: CancelReferral) -> None:
         self._check_case_open()
         self._next(self._find(req.referral_ref), ReferralEvent.CANCEL)
+
+    @workflow.update
+    async def escalate(self, req: EscalateReferral) -> ReferralProcess:
+        """Escalate a referral by hand: the same path as the SLA escalation (coordinator alerted, status)."""
+        await self._opened()
+        async with self._lock:
+            r = self._check_escalate(req)
+            r.escalated_at = workflow.now()
+            # same key as the automatic escalation: the coordinator is alerted once whichever comes first
+            await self._notify(NoticeKind.COORDINATOR_ESCALATION, f"{r.ref}:escalation", r.ref)
+            await self._record(HistoryEvent.REFERRAL_ESCALATED, req.actor_kind, req.actor_user_id, r, info="manual")
+            self._wake = True
+            return r
+
+    @escalate.validator
+    def _validate_escalate(self, req: EscalateReferral) -> None:
+        self._check_escalate(req)
+
+    def _check_escalate(self, req: EscalateReferral) -> ReferralProcess:
+        r = self._find(req.referral_ref)
+        self._check_case_open()
+        if r.state is not ReferralState.OPEN:
+            raise _reject("Seule une orientation en attente de réponse du partenaire peut être escaladée.", ILLEGAL)
+        if r.escalated_at is not None:
+            raise _reject("Cette orientation a déjà été escaladée à la coordination.", ILLEGAL)
+        return r
 
     @workflow.update
     async def renew_link(self, req: RenewLink) -> ReferralProcess:

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
 from workflows.billing import BillingCycleWorkflow
+from workflows.delivery import NotificationDeliveryWorkflow
 from workflows.payment import InvoicePaymentWorkflow
 from workflows.referrals import ReferralCaseWorkflow
+from workflows.simulation import TariffSimulationWorkflow
 
 WORKFLOWS: Sequence[type] = [
     BillingCycleWorkflow,
@@ -15,4 +17,6 @@ WORKFLOWS: Sequence[type] = [
     ReferralCaseWorkflow,
     AuditCampaignWorkflow,
     InspectionWorkflow,
+    NotificationDeliveryWorkflow,
+    TariffSimulationWorkflow,
 ]

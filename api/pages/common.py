@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, SignerDep
 from api.routes.auth import HOME_BY_ROLE, MagicLinkRequest, request_magic_link, sign_in_limit
-from api.security import SESSION_COOKIE, Principal, TokenSigner, current_principal
+from api.security import SESSION_COOKIE, Principal, TokenSigner, current_principal, log_refusal
 from domain.calendar import PARIS, format_date_fr
 from domain.money import format_eur
 from ville.models.people import Role
@@ -59,8 +59,10 @@ def signed_in(request: Request, *roles: Role) -> Principal:
     """The caller if signed in with one of `roles` (admin admitted), else PageRedirect to /connexion."""
     principal = current_principal(request)
     if principal is None:
+        log_refusal(request, None)
         raise PageRedirect("/connexion?suite=" + request.url.path)
     if principal.role not in {*roles, Role.admin}:
+        log_refusal(request, principal)
         raise PageRedirect(HOME_BY_ROLE.get(principal.role, "/"))
     return principal
 

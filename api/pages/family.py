@@ -1,31 +1,47 @@
-"""Facil'familles pages for families: invoices, one invoice (PDF, pay by card), payments, preferences."""
+"""Facil'familles pages for families: invoices (PDF, pay by card), payments, preferences, SEPA mandate, statement."""
 
 from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Form, Request, status
+import stripe
+from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import select
 
 from activities.payment_store import not_payable_reason
 from api.deps import S3Dep, SessionDep, SettingsDep
-from api.pages.common import check_csrf, guarded, render, signed_in
+from api.pages.common import NAV_BY_ROLE, check_csrf, guarded, render, signed_in
 from api.routes.billing_family import (
+    MandateConfirmIn,
     PreferencesIn,
+    SetupIntentOut,
     ensure_invoice_pdf,
     invoice_detail,
+    mandate_confirm,
+    mandate_setup,
+    mandate_summary,
     my_account,
     my_invoices,
     my_payments,
+    my_statements,
     own_invoice,
+    own_statement,
     set_preferences,
+    statement_pdf,
 )
 from domain.dunning import InvoiceStatus
 from domain.periods import period_from_key
-from ville.models.billing import DeliveryChannel, MandateStatus, PaymentStatus
+from domain.sepa import holder_error, iban_error, mask_iban, normalize_iban
+from ville.models.billing import DeliveryChannel, FamilyAccount, MandateStatus, Payer, PaymentStatus
 from ville.models.people import Role
 
 router = APIRouter(prefix="/famille", tags=["pages"], include_in_schema=False)
+
+# The shared navigation lives in common.py; the family pages added here extend the family's entries.
+for _entry in (("/famille/mandat", "Prélèvement"), ("/famille/attestations", "Attestations annuelles")):
+    if _entry not in NAV_BY_ROLE.setdefault(Role.family, []):
+        NAV_BY_ROLE[Role.family].append(_entry)
 
 STATUS_FR = {
     InvoiceStatus.DRAFT: "Brouillon",
@@ -198,3 +214,138 @@ def preferences_submit(
     except Exception as exc:
         return guarded(request, exc)
     return RedirectResponse("/famille/preferences?enregistre=1", status.HTTP_303_SEE_OTHER)
+
+
+# --- SEPA mandate -----------------------------------------------------------------------------------------
+
+NOT_CONFIRMED = "Le mandat n'a pas été confirmé par la banque : vérifiez l'IBAN et recommencez."
+
+
+def _account_and_payer(session: SessionDep, account_id: int | None) -> tuple[FamilyAccount, Payer | None]:
+    account = session.get(FamilyAccount, account_id)
+    if account is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Compte introuvable")
+    return account, session.exec(select(Payer).where(Payer.account_id == account.id)).first()
+
+
+def _mandate_page(request: Request, session: SessionDep, account_id: int | None, status_code: int = 200,
+                  **extra: object) -> HTMLResponse:  # fmt: skip
+    account, payer = _account_and_payer(session, account_id)
+    return render(
+        request,
+        "famille_mandat.html",
+        status_code,
+        title="Prélèvement automatique",
+        mandate=mandate_summary(session, account),
+        mandate_fr=MANDATE_FR,
+        active=account.mandate_status is MandateStatus.active,
+        holder_default=f"{payer.first_name} {payer.last_name}" if payer else "",
+        errors=extra.pop("errors", {}),
+        values=extra.pop("values", {}),
+        **extra,
+    )
+
+
+@router.get("/mandat", response_class=HTMLResponse)
+def mandate_page(request: Request, session: SessionDep) -> Response:
+    """The family's SEPA mandate (reference, masked IBAN) and the form to set one up or change account."""
+    try:
+        principal = signed_in(request, Role.family)
+        return _mandate_page(request, session, principal.family_account_id,
+                             saved=request.query_params.get("enregistre") == "1")  # fmt: skip
+    except Exception as exc:
+        return guarded(request, exc)
+
+
+@router.post("/mandat", response_class=HTMLResponse)
+async def mandate_submit(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf: str = Form(""),
+    holder: str = Form(""),
+    iban: str = Form(""),
+) -> Response:
+    """Check the IBAN and the holder, then show the mandate to sign (the bank confirms it through Stripe.js)."""
+    try:
+        principal = signed_in(request, Role.family)
+        check_csrf(request, csrf)
+        errors = {k: v for k, v in (("holder", holder_error(holder)), ("iban", iban_error(iban))) if v}
+        if errors:
+            return _mandate_page(request, session, principal.family_account_id, 422, errors=errors,
+                                 values={"holder": holder, "iban": iban})  # fmt: skip
+        setup: SetupIntentOut = await mandate_setup(principal, request, settings)
+        _, payer = _account_and_payer(session, principal.family_account_id)
+        normalized = normalize_iban(iban)
+    except Exception as exc:
+        return guarded(request, exc)
+    return render(
+        request,
+        "famille_mandat_signature.html",
+        title="Signer le mandat de prélèvement",
+        holder=" ".join(holder.split()),
+        iban=normalized,
+        iban_masked=mask_iban(normalized[-4:], normalized[:2]),
+        email=payer.email if payer else "",
+        setup=setup,
+        stripe_js_url=settings.stripe_js_url,
+    )
+
+
+@router.post("/mandat/confirmation", response_class=HTMLResponse)
+async def mandate_signed(
+    request: Request, session: SessionDep, csrf: str = Form(""), setup_intent_id: str = Form("")
+) -> Response:
+    """Record the mandate the bank confirmed, then show its reference and the masked IBAN."""
+    try:
+        principal = signed_in(request, Role.family)
+        check_csrf(request, csrf)
+        try:
+            await mandate_confirm(MandateConfirmIn(setup_intent_id=setup_intent_id), principal, session, request)
+        except (HTTPException, ValueError, stripe.StripeError) as exc:
+            if isinstance(exc, HTTPException) and exc.status_code != 422:
+                raise
+            return _mandate_page(request, session, principal.family_account_id, 422, general_error=NOT_CONFIRMED)
+    except Exception as exc:
+        return guarded(request, exc)
+    return RedirectResponse("/famille/mandat?enregistre=1", status.HTTP_303_SEE_OTHER)
+
+
+# --- yearly statement -------------------------------------------------------------------------------------
+
+
+@router.get("/attestations", response_class=HTMLResponse)
+def statements_page(request: Request, session: SessionDep) -> Response:
+    """The years the family paid in, each with its statement."""
+    try:
+        principal = signed_in(request, Role.family)
+        years = my_statements(principal, session)
+    except Exception as exc:
+        return guarded(request, exc)
+    return render(request, "famille_attestations.html", title="Attestations annuelles", years=years)
+
+
+@router.get("/attestations/{ref}", response_class=HTMLResponse)
+def statement_page(request: Request, ref: str, session: SessionDep) -> Response:
+    """Sums paid in the year per child, the childcare share, and the PDF attestation for taxes."""
+    try:
+        principal = signed_in(request, Role.family)
+        statement, _ = own_statement(session, principal, ref)
+    except Exception as exc:
+        return guarded(request, exc)
+    return render(request, "famille_attestation.html", title=f"Attestation {statement.year}", statement=statement)
+
+
+@router.get("/attestations/{ref}/pdf")
+def statement_download(request: Request, ref: str, session: SessionDep) -> Response:
+    """Download the attestation (PDF)."""
+    try:
+        principal = signed_in(request, Role.family)
+        name, pdf = statement_pdf(session, principal, ref)
+    except Exception as exc:
+        return guarded(request, exc)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )

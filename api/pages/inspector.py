@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+import structlog
+from fastapi import APIRouter, Form, Header, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
-from api.pages.common import check_csrf, guarded, render, signed_in
+from api.pages.common import PageRedirect, check_csrf, guarded, render, signed_in
 from api.routes.audit import (
     DeclineIn,
+    EvidenceIn,
     SubmissionIn,
     accept_task,
     decline_task,
+    evidence_upload_url,
     my_task,
     my_tasks,
     submit_task,
@@ -23,17 +28,35 @@ from api.routes.audit import (
 from domain.audit.task_states import TaskState
 from ville.models.people import Role
 
+log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/inspecteur", tags=["pages"], include_in_schema=False)
 
 MODE_FR = {"visit": "Visite mystère", "call": "Appel mystère", "email": "Test par e-mail"}
-STATE_ORDER = [s.value for s in TaskState] + ["unassigned"]
+# the four piles an inspector works from, in the order of the work
+GROUPS: list[tuple[str, str, frozenset[str]]] = [
+    ("a-accepter", "À accepter", frozenset({TaskState.ASSIGNED.value})),
+    ("en-cours", "En cours", frozenset({TaskState.ACCEPTED.value})),
+    ("renvoyees", "Renvoyées pour correction", frozenset({TaskState.SENT_BACK.value})),
+    (
+        "terminees",
+        "Terminées",
+        frozenset(
+            {TaskState.SUBMITTED.value, TaskState.APPROVED.value, TaskState.WITHDRAWN.value, TaskState.EXPIRED.value}
+        ),
+    ),
+]
+# photos from a phone, or a scan; the size is signed into the upload URL and checked again on submission
+PHOTO_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "application/pdf": "PDF"}
+MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
+UPLOAD_SECONDS = 900
 
 
 def _state_fr(state: str) -> str:
     try:
-        return TaskState(state).label
+        label = TaskState(state).label
     except ValueError:
-        return state
+        return "Sans inspecteur" if state == "unassigned" else state
+    return label[:1].upper() + label[1:]
 
 
 @router.get("/missions", response_class=HTMLResponse)
@@ -44,15 +67,24 @@ def missions_page(request: Request, session: SessionDep) -> Response:
     except Exception as exc:
         return guarded(request, exc)
     listing = my_tasks(principal, session, None)
-    groups = [(s, [t for t in listing.tasks if t.state == s]) for s in STATE_ORDER if listing.counts.get(s)]
+    groups = [(slug, label, [t for t in listing.tasks if t.state in states]) for slug, label, states in GROUPS]
     return render(
-        request, "inspecteur_missions.html", title="Mes missions", groups=groups, state_fr=_state_fr, mode_fr=MODE_FR
+        request,
+        "inspecteur_missions.html",
+        title="Mes missions",
+        groups=groups,
+        empty=not listing.tasks,
+        state_fr=_state_fr,
+        mode_fr=MODE_FR,
     )
 
 
 def _task_page(request: Request, session: Any, task_id: int, status_code: int = 200, **extra: Any) -> HTMLResponse:
     principal = signed_in(request, Role.inspector)
     task = my_task(task_id, principal, session)
+    evidence = extra.pop("evidence", None)
+    if evidence is None:
+        evidence = {k: list(v) for k, v in (task.evidence or {}).items()}
     return render(
         request,
         "inspecteur_mission.html",
@@ -65,8 +97,17 @@ def _task_page(request: Request, session: Any, task_id: int, status_code: int = 
         can_submit=task.state in (TaskState.ACCEPTED.value, TaskState.SENT_BACK.value),
         values=extra.pop("values", None) or {k: _show(v) for k, v in (task.answers or {}).items()},
         errors=extra.pop("errors", {}),
+        evidence=evidence,
+        file_name=_file_name,
+        photo_types=",".join(PHOTO_TYPES),
+        max_mb=MAX_EVIDENCE_BYTES // (1024 * 1024),
         **extra,
     )
+
+
+def _file_name(key: str) -> str:
+    """The name the inspector gave the file (keys end with `<random>-<name>`)."""
+    return key.rsplit("/", 1)[-1].split("-", 1)[-1]
 
 
 def _show(value: Any) -> str:
@@ -171,6 +212,16 @@ async def mission_submit(
                 errors[c.code] = problem
             else:
                 answers[c.code] = answer
+        evidence: dict[str, list[str]] = {}
+        for c in task.checklist:
+            keys = [str(k) for k in form.getlist(f"evidence_{c.code}") if str(k).strip()]
+            if keys:
+                evidence[c.code] = keys[:5]
+        for code, keys in evidence.items():
+            for key in keys:
+                problem = await _check_upload(s3, settings.s3_bucket, key)
+                if problem:
+                    errors[f"evidence_{code}"] = problem
         visit_raw = str(form.get("visit_date", ""))
         values["visit_date"] = visit_raw
         comment = str(form.get("comment", ""))[:2000]
@@ -181,11 +232,11 @@ async def mission_submit(
         except ValueError:
             errors["visit_date"] = "Indiquez la date de la visite (jj/mm/aaaa)."
         if errors or visit is None:
-            return _task_page(request, session, task_id, 422, values=values, errors=errors)
+            return _task_page(request, session, task_id, 422, values=values, errors=errors, evidence=evidence)
         try:
             await submit_task(
                 task_id,
-                SubmissionIn(visit_date=visit, answers=answers, comment=comment),
+                SubmissionIn(visit_date=visit, answers=answers, evidence=evidence, comment=comment),
                 principal,
                 session,
                 temporal,
@@ -196,11 +247,111 @@ async def mission_submit(
             if exc.status_code != 422 or not isinstance(exc.detail, dict):
                 raise
             for f in exc.detail.get("fields", []):
-                key = str(f.get("field", "")).split(".")[-1]
-                errors[key if key in values else "_"] = str(f.get("message", ""))
+                errors.setdefault(_error_key(str(f.get("field", "")), values), str(f.get("message", "")))
             if not errors:
                 errors["_"] = str(exc.detail.get("message", "Grille refusée."))
-            return _task_page(request, session, task_id, 422, values=values, errors=errors)
+            return _task_page(request, session, task_id, 422, values=values, errors=errors, evidence=evidence)
     except Exception as exc:
         return guarded(request, exc)
     return RedirectResponse(f"/inspecteur/missions/{task_id}?fait=envoye", status.HTTP_303_SEE_OTHER)
+
+
+def _error_key(field: str, values: dict[str, str]) -> str:
+    """Where a workflow's field error is shown: `answers.X` next to X, `evidence.X` next to X's photo."""
+    kind, _, code = field.partition(".")  # codes contain dots themselves: E01.1
+    if kind == "evidence" and code in values:
+        return f"evidence_{code}"
+    return code if code in values else "_"
+
+
+async def _check_upload(s3: Any, bucket: str, key: str) -> str | None:
+    """What is wrong with an uploaded evidence file (missing, too big, wrong type), or None."""
+    try:
+        head = await asyncio.to_thread(s3.head_object, Bucket=bucket, Key=key)
+    except Exception:  # botocore ClientError 404/403: the file never reached the bucket
+        return "Le fichier n'a pas été reçu : déposez-le de nouveau."
+    if int(head.get("ContentLength", 0)) > MAX_EVIDENCE_BYTES or head.get("ContentType") not in PHOTO_TYPES:
+        # the emulator does not check the signed headers: refuse here what S3 would have refused
+        await asyncio.to_thread(s3.delete_object, Bucket=bucket, Key=key)
+        return f"Fichier refusé : JPEG, PNG ou PDF de {MAX_EVIDENCE_BYTES // (1024 * 1024)} Mo au plus."
+    return None
+
+
+class EvidenceRequest(BaseModel):
+    """A file the page is about to upload as evidence for one criterion."""
+
+    criterion_code: str = Field(min_length=1, max_length=20)
+    filename: str = Field(min_length=1, max_length=200)
+    content_type: str = Field(max_length=100)
+    size_bytes: int = Field(ge=0)
+
+
+def _json_error(status_code: int, message: str) -> JSONResponse:
+    return JSONResponse({"message": message}, status_code, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/missions/{task_id}/preuves")
+async def mission_evidence(
+    request: Request,
+    task_id: int,
+    body: EvidenceRequest,
+    session: SessionDep,
+    s3: S3Dep,
+    settings: SettingsDep,
+    x_csrf_token: Annotated[str, Header()] = "",
+) -> Response:
+    """A presigned PUT URL for one photo (type and size signed in), called by the page's script."""
+    try:
+        principal = signed_in(request, Role.inspector)
+        check_csrf(request, x_csrf_token)
+    except HTTPException as exc:
+        return _json_error(exc.status_code, "Session expirée : rechargez la page.")
+    except PageRedirect:  # signed out, or not an inspector: a script gets JSON, not the sign-in page
+        return _json_error(status.HTTP_401_UNAUTHORIZED, "Session expirée : reconnectez-vous.")
+    if body.content_type not in PHOTO_TYPES:
+        return _json_error(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "Format refusé : choisissez une photo JPEG ou PNG, ou un PDF."
+        )
+    if body.size_bytes == 0 or body.size_bytes > MAX_EVIDENCE_BYTES:
+        return _json_error(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"Fichier trop volumineux : {MAX_EVIDENCE_BYTES // (1024 * 1024)} Mo au plus.",
+        )
+    try:
+        upload = await evidence_upload_url(
+            task_id,
+            EvidenceIn(criterion_code=body.criterion_code, filename=body.filename, content_type=body.content_type),
+            principal,
+            session,
+            s3,
+            settings,
+        )
+    except HTTPException as exc:
+        detail = exc.detail
+        message = str(detail["message"]) if isinstance(detail, dict) else str(detail)
+        if exc.status_code == status.HTTP_404_NOT_FOUND:
+            message = "Mission introuvable."
+        return _json_error(exc.status_code, message)
+    # re-signed with the length: S3 refuses a body of another size or type than the one declared here
+    url = await asyncio.to_thread(
+        s3.generate_presigned_url,
+        "put_object",
+        Params={
+            "Bucket": settings.s3_bucket,
+            "Key": upload.key,
+            "ContentType": body.content_type,
+            "ContentLength": body.size_bytes,
+        },
+        ExpiresIn=UPLOAD_SECONDS,
+    )
+    log.info("pages.evidence_url", task_id=task_id, criterion=body.criterion_code, size=body.size_bytes)
+    return JSONResponse(
+        {
+            "key": upload.key,
+            "upload_url": url,
+            "method": "PUT",
+            "headers": {"Content-Type": body.content_type},
+            "name": _file_name(upload.key),
+        },
+        headers={"Cache-Control": "no-store"},
+    )

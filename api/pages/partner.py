@@ -24,7 +24,7 @@ from domain.referrals import ReferralState, RefusalReason
 from ville.models.people import Role
 
 router = APIRouter(prefix="/partenaire", tags=["pages"], include_in_schema=False)
-MISSING_ANSWER = "Indiquez un rendez-vous ou cochez « famille contactée »."
+MISSING_ANSWER = "Indiquez la date du rendez-vous ou cochez « Famille déjà contactée »."
 REASONS = [(r.value, r.label) for r in RefusalReason]
 
 
@@ -38,6 +38,7 @@ def _page(request: Request, session: SessionDep, token: str, status_code: int = 
         referral=referral,
         token=token,
         reasons=REASONS,
+        reason_fr=dict(REASONS),
         open=referral.status == ReferralState.OPEN,
         errors=extra.pop("errors", {}),
         values=extra.pop("values", {}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -11,10 +12,13 @@ from fastapi import APIRouter, HTTPException, Request, UploadFile, status
 from pydantic import BaseModel, Field
 
 from activities.attendance import MAX_RECORDS, AttendanceIngest, AttendanceRecord, records_from_csv
+from api.errors import error_responses
 from api.security import BillingOperator
 
 router = APIRouter(prefix="/api/pointages", tags=["pointages"])
 MAX_CSV_BYTES = 5 * 1024 * 1024
+# the file part's media type, in the OpenAPI document (other types answer 415)
+CSV_PART = {"requestBody": {"content": {"multipart/form-data": {"encoding": {"file": {"contentType": "text/csv"}}}}}}
 
 
 class AttendanceBatch(BaseModel):
@@ -45,7 +49,7 @@ async def post_attendance(body: AttendanceBatch, principal: BillingOperator, req
     return await asyncio.to_thread(_ingest, request, body.records, "api")
 
 
-@router.post("/csv")
+@router.post("/csv", responses=error_responses(413, 415), openapi_extra=CSV_PART)
 async def import_csv(file: UploadFile, principal: BillingOperator, request: Request) -> IngestOut:
     """Import a CSV export (`child_ref;activity_code;day;registered`)."""
     if file.content_type not in ("text/csv", "application/vnd.ms-excel", "text/plain"):
@@ -55,7 +59,7 @@ async def import_csv(file: UploadFile, principal: BillingOperator, request: Requ
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "Fichier trop volumineux (5 Mo au plus)")
     try:
         records = records_from_csv(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as err:
+    except (UnicodeDecodeError, ValueError, csv.Error) as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"CSV illisible : {err}") from None
     if len(records) > MAX_RECORDS:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"{MAX_RECORDS} lignes au plus")

@@ -7,6 +7,7 @@ trace in history); reads come from the database, which the activities keep up to
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import secrets
 from datetime import date, datetime, timedelta
@@ -15,16 +16,18 @@ from typing import Annotated, Any, NoReturn
 
 import structlog
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, WithJsonSchema
 from sqlmodel import Session, col, func, select
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
-from api.errors import field_error, temporal_refusal
+from api.audit_log import MOTIF_MIN, audit
+from api.deps import DB_ID_MAX, DbId, S3Dep, SessionDep, SettingsDep, TemporalDep
+from api.errors import error_responses, field_error, temporal_refusal
 from api.security import Principal, not_found, require
+from domain.audit.campaign import check_deadline_extension
 from domain.audit.referentiel import AuditMode, Referentiel, ReferentielError, load_referentiel
 from domain.audit.task_states import TaskState
 from ville.audit_store import ensure_bundled_referentiels, referentiel_document, referentiel_in_force
@@ -57,6 +60,7 @@ from workflows.audit_types import (
     CampaignProgress,
     ChangeAck,
     DeclineTask,
+    ExtendDeadline,
     InspectorUnavailable,
     SendBackTask,
     SiteChange,
@@ -68,9 +72,12 @@ from workflows.audit_types import (
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/qualiparis", tags=["qualiparis"])
+# actions that reach a workflow: 409 when its state refuses them or it has ended, 503 when Temporal is unreachable
+TEMPORAL_ERRORS = error_responses(409, 503)
 
 InspectorUser = Annotated[Principal, require(Role.inspector)]
 QualityTeam = Annotated[Principal, require(Role.quality_team)]
+TaskSupervisor = Annotated[Principal, require(Role.quality_team, Role.operator)]
 
 EVIDENCE_TYPES = {"image/jpeg", "image/png", "application/pdf", "audio/mpeg", "message/rfc822"}
 UPLOAD_URL_SECONDS = 900
@@ -185,11 +192,33 @@ class AssignIn(BaseModel):
     inspector_id: int
 
 
+class DeadlineIn(BaseModel):
+    """A later due date for a task (within the campaign window), and why."""
+
+    new_due_on: date
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=MOTIF_MIN, max_length=500)]
+
+
 class CampaignSiteIn(BaseModel):
     """A site of the campaign and how it is audited."""
 
     site_id: int
     modes: list[AuditMode] = Field(min_length=1, max_length=3)
+
+
+def _one_decimal(value: Any) -> Any:
+    # JSON numbers are binary floats: 85.30000000000001 is how a client may send 85.3
+    if isinstance(value, float) and math.isfinite(value) and abs(round(value, 1) - value) < 1e-9:
+        return Decimal(str(round(value, 1)))
+    return value
+
+
+ThresholdPct = Annotated[
+    Decimal,
+    BeforeValidator(_one_decimal),
+    Field(ge=0, le=100, decimal_places=1),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100, "multipleOf": 0.1}),
+]
 
 
 class CampaignIn(BaseModel):
@@ -198,7 +227,7 @@ class CampaignIn(BaseModel):
     name: str = Field(min_length=3, max_length=200)
     window_start: date
     window_end: date
-    label_threshold_pct: Decimal = Field(Decimal("85"), ge=0, le=100, decimal_places=1)
+    label_threshold_pct: ThresholdPct = Decimal("85")
     body_id: int
     referentiel_version: str | None = Field(None, max_length=20)
     acceptance_hours: int = Field(48, ge=1, le=720)
@@ -486,7 +515,7 @@ def my_tasks(
 
 
 @router.get("/inspector/tasks/{task_id}")
-def my_task(task_id: int, principal: InspectorUser, session: SessionDep) -> InspectorTaskDetail:
+def my_task(task_id: DbId, principal: InspectorUser, session: SessionDep) -> InspectorTaskDetail:
     """One of the caller's tasks, with its checklist."""
     task = _own_task(session, principal, task_id)
     site = session.get(AuditSite, task.site_id)
@@ -502,9 +531,9 @@ def my_task(task_id: int, principal: InspectorUser, session: SessionDep) -> Insp
     )
 
 
-@router.post("/inspector/tasks/{task_id}/accept")
+@router.post("/inspector/tasks/{task_id}/accept", responses=TEMPORAL_ERRORS)
 async def accept_task(
-    task_id: int, principal: InspectorUser, session: SessionDep, temporal: TemporalDep
+    task_id: DbId, principal: InspectorUser, session: SessionDep, temporal: TemporalDep
 ) -> TaskStateOut:
     """Accept the task."""
     _own_task(session, principal, task_id)
@@ -513,9 +542,9 @@ async def accept_task(
     return _state_out(view)
 
 
-@router.post("/inspector/tasks/{task_id}/decline")
+@router.post("/inspector/tasks/{task_id}/decline", responses=TEMPORAL_ERRORS)
 async def decline_task(
-    task_id: int, body: DeclineIn, principal: InspectorUser, session: SessionDep, temporal: TemporalDep
+    task_id: DbId, body: DeclineIn, principal: InspectorUser, session: SessionDep, temporal: TemporalDep
 ) -> dict[str, str]:
     """Decline the task: it is offered to another eligible inspector."""
     _own_task(session, principal, task_id)
@@ -527,9 +556,9 @@ async def decline_task(
     return {"state": TaskState.DECLINED.value}
 
 
-@router.post("/inspector/tasks/{task_id}/evidence", status_code=status.HTTP_201_CREATED)
+@router.post("/inspector/tasks/{task_id}/evidence", status_code=status.HTTP_201_CREATED, responses=TEMPORAL_ERRORS)
 async def evidence_upload_url(
-    task_id: int, body: EvidenceIn, principal: InspectorUser, session: SessionDep, s3: S3Dep, settings: SettingsDep
+    task_id: DbId, body: EvidenceIn, principal: InspectorUser, session: SessionDep, s3: S3Dep, settings: SettingsDep
 ) -> EvidenceUploadOut:
     """A presigned PUT URL for one evidence file; its key is recorded now, the file goes straight to S3."""
     task = _own_task(session, principal, task_id)
@@ -571,9 +600,9 @@ async def evidence_upload_url(
     )
 
 
-@router.post("/inspector/tasks/{task_id}/submission")
+@router.post("/inspector/tasks/{task_id}/submission", responses=TEMPORAL_ERRORS)
 async def submit_task(
-    task_id: int,
+    task_id: DbId,
     body: SubmissionIn,
     principal: InspectorUser,
     session: SessionDep,
@@ -652,7 +681,7 @@ def get_referentiel(version: str, principal: QualityTeam, session: SessionDep) -
     return doc
 
 
-@router.post("/referentiels", status_code=status.HTTP_201_CREATED)
+@router.post("/referentiels", status_code=status.HTTP_201_CREATED, responses=TEMPORAL_ERRORS)
 def create_referentiel(body: ReferentielIn, principal: QualityTeam, session: SessionDep) -> ReferentielOut:
     """Publish a new version (commitments, criteria, weights...): versions are never edited in place."""
     try:
@@ -807,14 +836,14 @@ def list_campaigns(principal: QualityTeam, session: SessionDep) -> list[Campaign
 
 
 @router.get("/campaigns/{campaign_id}")
-def get_campaign(campaign_id: int, principal: QualityTeam, session: SessionDep) -> CampaignOut:
+def get_campaign(campaign_id: DbId, principal: QualityTeam, session: SessionDep) -> CampaignOut:
     """One campaign."""
     return _campaign_out(session, _campaign(session, campaign_id))
 
 
-@router.post("/campaigns/{campaign_id}/start", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/campaigns/{campaign_id}/start", status_code=status.HTTP_202_ACCEPTED, responses=TEMPORAL_ERRORS)
 async def start_campaign(
-    campaign_id: int, principal: QualityTeam, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+    campaign_id: DbId, principal: QualityTeam, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
 ) -> dict[str, str]:
     """Start the campaign's workflow; starting twice is harmless (the running one is kept)."""
     campaign = _campaign(session, campaign_id)
@@ -834,23 +863,26 @@ async def start_campaign(
     return {"workflow_id": handle.id, "run_id": handle.result_run_id or ""}
 
 
-@router.get("/campaigns/{campaign_id}/progress")
+@router.get("/campaigns/{campaign_id}/progress", responses=TEMPORAL_ERRORS)
 async def campaign_progress(
-    campaign_id: int, principal: QualityTeam, session: SessionDep, temporal: TemporalDep
+    campaign_id: DbId, principal: QualityTeam, session: SessionDep, temporal: TemporalDep
 ) -> CampaignProgress:
     """Tasks per status, late tasks, unavailable inspectors (from the running workflow)."""
     _campaign(session, campaign_id)
     try:
-        return await _campaign_handle(temporal, campaign_id).query(AuditCampaignWorkflow.progress)
+        # bounded: a query waits for a worker, and a page must not hang when none is polling
+        return await _campaign_handle(temporal, campaign_id).query(
+            AuditCampaignWorkflow.progress, rpc_timeout=timedelta(seconds=5)
+        )
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             raise HTTPException(status.HTTP_409_CONFLICT, "Campagne non lancée.") from err
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Service momentanément indisponible") from err
 
 
-@router.post("/campaigns/{campaign_id}/sites")
+@router.post("/campaigns/{campaign_id}/sites", responses=TEMPORAL_ERRORS)
 async def add_site(
-    campaign_id: int, body: SiteAddIn, principal: QualityTeam, session: SessionDep, temporal: TemporalDep
+    campaign_id: DbId, body: SiteAddIn, principal: QualityTeam, session: SessionDep, temporal: TemporalDep
 ) -> ChangeAck:
     """Add a site to a running campaign: its tasks are planned and started."""
     _campaign(session, campaign_id)
@@ -859,10 +891,10 @@ async def add_site(
     return ack
 
 
-@router.delete("/campaigns/{campaign_id}/sites/{site_id}")
+@router.delete("/campaigns/{campaign_id}/sites/{site_id}", responses=TEMPORAL_ERRORS)
 async def withdraw_site(
-    campaign_id: int,
-    site_id: int,
+    campaign_id: DbId,
+    site_id: DbId,
     principal: QualityTeam,
     session: SessionDep,
     temporal: TemporalDep,
@@ -875,10 +907,10 @@ async def withdraw_site(
     return ack
 
 
-@router.post("/campaigns/{campaign_id}/inspectors/{inspector_id}/unavailable")
+@router.post("/campaigns/{campaign_id}/inspectors/{inspector_id}/unavailable", responses=TEMPORAL_ERRORS)
 async def inspector_unavailable(
-    campaign_id: int,
-    inspector_id: int,
+    campaign_id: DbId,
+    inspector_id: DbId,
     body: ReasonIn,
     principal: QualityTeam,
     session: SessionDep,
@@ -899,7 +931,11 @@ async def inspector_unavailable(
 
 
 @router.get("/review-queue")
-def review_queue(principal: QualityTeam, session: SessionDep, campaign_id: int | None = None) -> list[ReviewItemOut]:
+def review_queue(
+    principal: QualityTeam,
+    session: SessionDep,
+    campaign_id: Annotated[int | None, Query(ge=1, le=DB_ID_MAX)] = None,
+) -> list[ReviewItemOut]:
     """Submitted results waiting for review, oldest first."""
     query = (
         select(AuditTask, AuditSite)
@@ -926,7 +962,7 @@ def review_queue(principal: QualityTeam, session: SessionDep, campaign_id: int |
 
 @router.get("/tasks/{task_id}")
 async def task_detail(
-    task_id: int, principal: QualityTeam, session: SessionDep, s3: S3Dep, settings: SettingsDep
+    task_id: DbId, principal: QualityTeam, session: SessionDep, s3: S3Dep, settings: SettingsDep
 ) -> QualityTaskOut:
     """A task with its answers, evidence (short-lived links) and assignment history."""
     task = _task(session, task_id)
@@ -975,9 +1011,9 @@ async def task_detail(
     )
 
 
-@router.post("/tasks/{task_id}/approve")
+@router.post("/tasks/{task_id}/approve", responses=TEMPORAL_ERRORS)
 async def approve_task(
-    task_id: int, body: ReviewIn, principal: QualityTeam, session: SessionDep, temporal: TemporalDep
+    task_id: DbId, body: ReviewIn, principal: QualityTeam, session: SessionDep, temporal: TemporalDep
 ) -> TaskStateOut:
     """Approve a submitted result: it is scored and frozen."""
     _task(session, task_id)
@@ -987,9 +1023,9 @@ async def approve_task(
     return _state_out(view)
 
 
-@router.post("/tasks/{task_id}/send-back")
+@router.post("/tasks/{task_id}/send-back", responses=TEMPORAL_ERRORS)
 async def send_back_task(
-    task_id: int, body: ReviewIn, principal: QualityTeam, session: SessionDep, temporal: TemporalDep
+    task_id: DbId, body: ReviewIn, principal: QualityTeam, session: SessionDep, temporal: TemporalDep
 ) -> TaskStateOut:
     """Send a submitted result back to its inspector with comments."""
     _task(session, task_id)
@@ -999,9 +1035,9 @@ async def send_back_task(
     return _state_out(view)
 
 
-@router.post("/tasks/{task_id}/assign")
+@router.post("/tasks/{task_id}/assign", responses=TEMPORAL_ERRORS)
 async def assign_task(
-    task_id: int, body: AssignIn, principal: QualityTeam, session: SessionDep, temporal: TemporalDep
+    task_id: DbId, body: AssignIn, principal: QualityTeam, session: SessionDep, temporal: TemporalDep
 ) -> TaskStateOut:
     """Assign a task left without inspector (area, conflicts and capacity are checked)."""
     _task(session, task_id)
@@ -1011,11 +1047,42 @@ async def assign_task(
     return _state_out(view)
 
 
+@router.post("/tasks/{task_id}/deadline", responses=error_responses(404, 409, 422, 503))
+async def extend_task_deadline(
+    task_id: DbId, body: DeadlineIn, principal: TaskSupervisor, session: SessionDep, temporal: TemporalDep
+) -> TaskStateOut:
+    """Move a task's due date later, within the campaign window: reminders and late detection follow it."""
+    task = _task(session, task_id)
+    campaign = _campaign(session, task.campaign_id)
+    try:
+        # checked here for a precise field error; the workflow checks again against its own state
+        check_deadline_extension(task.due_on, body.new_due_on, campaign.window_start, campaign.window_end)
+    except ValueError as err:
+        raise field_error("body.new_due_on", str(err)) from None
+    try:
+        view = await _inspection(temporal, task_id).execute_update(
+            InspectionWorkflow.extend_deadline,
+            ExtendDeadline(body.new_due_on.isoformat(), principal.user_id, body.reason),
+        )
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type == AuditError.INVALID_CHANGE:
+            raise field_error("body.new_due_on", cause.message) from None
+        _refused(err)
+    except RPCError as err:
+        _refused(err)
+    audit(
+        session, principal, "task.extend_deadline", inspection_id(task_id),
+        f"{body.reason} (échéance {task.due_on:%d/%m/%Y} → {body.new_due_on:%d/%m/%Y})",
+    )  # fmt: skip
+    return _state_out(view)
+
+
 # --- quality team: results ---------------------------------------------------------------------------
 
 
 @router.get("/campaigns/{campaign_id}/results")
-def campaign_results(campaign_id: int, principal: QualityTeam, session: SessionDep) -> list[SiteResultOut]:
+def campaign_results(campaign_id: DbId, principal: QualityTeam, session: SessionDep) -> list[SiteResultOut]:
     """Score and label decision of every site of a closed campaign."""
     _campaign(session, campaign_id)
     rows = session.exec(
@@ -1041,7 +1108,7 @@ def campaign_results(campaign_id: int, principal: QualityTeam, session: SessionD
 
 
 @router.get("/campaigns/{campaign_id}/corrective-actions")
-def corrective_actions(campaign_id: int, principal: QualityTeam, session: SessionDep) -> list[ActionOut]:
+def corrective_actions(campaign_id: DbId, principal: QualityTeam, session: SessionDep) -> list[ActionOut]:
     """Corrective actions opened by a campaign, with owner and due date."""
     _campaign(session, campaign_id)
     rows = session.exec(
@@ -1065,9 +1132,9 @@ def corrective_actions(campaign_id: int, principal: QualityTeam, session: Sessio
     ]
 
 
-@router.get("/campaigns/{campaign_id}/report")
+@router.get("/campaigns/{campaign_id}/report", responses=error_responses(409))
 async def campaign_report(
-    campaign_id: int, principal: QualityTeam, session: SessionDep, s3: S3Dep, settings: SettingsDep
+    campaign_id: DbId, principal: QualityTeam, session: SessionDep, s3: S3Dep, settings: SettingsDep
 ) -> ReportOut:
     """Short-lived links to the campaign report (CSV and PDF)."""
     campaign = _campaign(session, campaign_id)

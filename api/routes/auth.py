@@ -1,25 +1,34 @@
-"""Sign-in by magic link (one-time, 15 minutes); the session is a signed cookie or a Bearer token."""
+"""Sign-in by magic link (one-time, 15 minutes) or OpenID Connect; the session is a signed cookie or a Bearer token."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+from datetime import UTC, datetime
 
 import structlog
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, EmailStr
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from activities.notifications import Contact, NotificationRequest, Notifier, register_resolver
 from api.deps import SessionDep, SettingsDep, SignerDep
+from api.oidc import OidcClient, OidcError, OidcFlow, VerifiedIdentity
 from api.ratelimit import RateLimiter
-from api.security import SESSION_COOKIE, SESSION_MAX_AGE, Principal
+from api.security import OIDC_FLOW_MAX_AGE, SESSION_COOKIE, SESSION_MAX_AGE, Principal, not_found
+from ville.models.oidc import OidcIdentity
 from ville.models.people import Role, UsedToken, UserAccount
+from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/auth", tags=["auth"])
 sign_in_limit = RateLimiter("sign-in", rate=5, per=60, burst=5)
+oidc_limit = RateLimiter("oidc", rate=20, per=60, burst=20)
+OIDC_COOKIE = "ville_oidc"
+OIDC_COOKIE_PATH = "/auth/oidc"
 
 HOME_BY_ROLE = {
     Role.family: "/famille/factures",
@@ -112,3 +121,122 @@ async def logout() -> Response:
     response = RedirectResponse("/connexion", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+# --- OpenID Connect (FranceConnect...) -------------------------------------------------------------------
+
+
+def _oidc_client(request: Request) -> OidcClient:
+    settings: Settings = request.app.state.settings
+    if not settings.oidc_enabled:
+        raise not_found()
+    client: OidcClient | None = getattr(request.app.state, "oidc", None)
+    if client is None:
+        # one per app: it caches the provider's discovery document and keys
+        client = request.app.state.oidc = OidcClient(settings)
+    return client
+
+
+def _oidc_refusal(request: Request, status_code: int, message: str) -> Response:
+    from api.pages.common import error_page  # the pages import this module
+
+    response: Response = error_page(request, status_code, message)
+    response.delete_cookie(OIDC_COOKIE, path=OIDC_COOKIE_PATH)
+    return response
+
+
+@router.get("/oidc/login", include_in_schema=False, dependencies=[Depends(oidc_limit)])
+async def oidc_login(request: Request, signer: SignerDep, settings: SettingsDep) -> Response:
+    """Send the browser to the identity provider (404 when none is configured)."""
+    client = _oidc_client(request)
+    flow = OidcFlow.new()
+    try:
+        url = await client.authorization_url(flow)
+    except OidcError as err:
+        log.warning("auth.oidc_unavailable", reason=err.reason)
+        return _oidc_refusal(request, 503, f"{settings.oidc_provider_name} est momentanément indisponible.")
+    response = RedirectResponse(url, status.HTTP_303_SEE_OTHER)
+    # SameSite=Lax: the provider's redirect back is a top-level GET, which carries it
+    response.set_cookie(
+        OIDC_COOKIE,
+        signer.oidc_flow_token(flow.claims()),
+        max_age=OIDC_FLOW_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=settings.env == "production",
+        path=OIDC_COOKIE_PATH,
+    )
+    return response
+
+
+@router.get("/oidc/callback", include_in_schema=False, dependencies=[Depends(oidc_limit)])
+async def oidc_callback(
+    request: Request,
+    session: SessionDep,
+    signer: SignerDep,
+    settings: SettingsDep,
+    code: str = "",
+    state: str = "",
+    error: str = "",
+) -> Response:
+    """Back from the provider: check state, exchange the code (PKCE), verify the ID token, open a session."""
+    client = _oidc_client(request)
+    failed = f"La connexion avec {settings.oidc_provider_name} a échoué : recommencez depuis la page de connexion."
+    claims = signer.read_oidc_flow(request.cookies.get(OIDC_COOKIE, ""))
+    flow = OidcFlow.from_claims(claims) if claims and {"s", "n", "v"} <= claims.keys() else None
+    if error:
+        log.warning("auth.oidc_refused", reason="provider_error")
+        return _oidc_refusal(request, 401, failed)
+    if flow is None or not state or not hmac.compare_digest(state, flow.state) or not code:
+        log.warning("auth.oidc_refused", reason="state_mismatch")
+        return _oidc_refusal(request, 401, failed)
+    try:
+        identity = await client.sign_in(code, flow, settings.oidc_email_claim)
+    except OidcError as err:
+        log.warning("auth.oidc_refused", reason=err.reason)
+        return _oidc_refusal(request, 401, failed)
+    # each sign-in's state works once, even if the provider accepted a code twice
+    session.add(UsedToken(token_id="oidc:" + hashlib.sha256(flow.state.encode()).hexdigest()[:40]))
+    try:
+        await asyncio.to_thread(session.commit)
+    except IntegrityError:
+        log.warning("auth.oidc_refused", reason="replayed")
+        return _oidc_refusal(request, 401, failed)
+    user = await asyncio.to_thread(account_for_identity, session, settings, identity)
+    if user is None or user.id is None:
+        log.warning("auth.oidc_unknown_account")
+        message = (
+            f"Votre identité {settings.oidc_provider_name} est vérifiée, mais aucun compte de la Ville ne lui est"
+            " associé. Connectez-vous avec votre adresse e-mail ou contactez votre service."
+        )
+        return _oidc_refusal(request, 403, message)
+    response = RedirectResponse(HOME_BY_ROLE[user.role], status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(OIDC_COOKIE, path=OIDC_COOKIE_PATH)
+    set_session_cookie(response, signer.session_token(Principal.of(user)), secure=settings.env == "production")
+    log.info("auth.signed_in", user_id=user.id, role=user.role.value, method="oidc")
+    return response
+
+
+def account_for_identity(session: Session, settings: Settings, identity: VerifiedIdentity) -> UserAccount | None:
+    """The active account of a verified identity: its linked subject, else (rule "email") its e-mail claim."""
+    link = session.exec(
+        select(OidcIdentity).where(OidcIdentity.issuer == identity.issuer, OidcIdentity.subject == identity.subject)
+    ).first()
+    user: UserAccount | None = None
+    if link is not None:
+        user = session.get(UserAccount, link.user_id)
+    elif settings.oidc_account_match == "email":
+        email = identity.claims.get(settings.oidc_email_claim)
+        # an address the provider says it has not verified proves nothing
+        if isinstance(email, str) and identity.claims.get("email_verified", True) is not False:
+            user = session.exec(select(UserAccount).where(UserAccount.email == email.strip().lower())).first()
+        if user is not None and user.active and user.id is not None:
+            link = OidcIdentity(issuer=identity.issuer, subject=identity.subject, user_id=user.id)
+    if user is None or not user.active:
+        return None
+    if link is not None:
+        link.last_sign_in_at = datetime.now(UTC)
+        session.add(link)
+        session.commit()
+        session.refresh(user)
+    return user

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
-from typing import Literal
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import stripe
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 from temporalio.client import WorkflowUpdateFailedError
@@ -15,20 +17,34 @@ from temporalio.service import RPCError
 
 from activities.billing_store import BillingStore, credit_balances
 from activities.payment_store import InvoiceNotPayable, ensure_payable, payable_cents
-from activities.pdf import render_invoice
+from activities.pdf import AttestationDocument, render_attestation, render_invoice
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.errors import temporal_refusal
 from api.security import FamilyUser, Principal, not_found
 from domain.dunning import PAYABLE_STATUSES, InvoiceStatus
 from domain.ledger import receivable_account
+from domain.payments import CESU_ELIGIBLE_ACTIVITIES, PaymentMethod
+from domain.sepa import mandate_reference, mask_iban
+from domain.statement import (
+    PaidLine,
+    Settlement,
+    eligible_for_childcare_credit,
+    net_of_refund,
+    parse_statement_ref,
+    statement_ref,
+    totals_per_child,
+)
 from ville.models.billing import (
+    Child,
     DeliveryChannel,
     FamilyAccount,
     Invoice,
     InvoiceLine,
     LedgerPosting,
     MandateStatus,
+    Payer,
     Payment,
+    PaymentAllocation,
     PaymentStatus,
 )
 from workflows.billing_types import CardPaymentRequest, PaymentAttemptResult
@@ -332,13 +348,19 @@ async def mandate_confirm(
     if account is None:
         raise not_found()
     client: stripe.StripeClient = request.app.state.payment_activities.stripe
-    intent = await asyncio.to_thread(client.v1.setup_intents.retrieve, body.setup_intent_id)
+    try:
+        intent = await asyncio.to_thread(client.v1.setup_intents.retrieve, body.setup_intent_id)
+    except stripe.InvalidRequestError:
+        # an unknown or foreign SetupIntent id: the same answer as an unconfirmed one
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Mandat non confirmé par la banque.") from None
     if intent.customer != account.stripe_customer_id or intent.status != "succeeded":
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Mandat non confirmé par la banque.")
     account.stripe_payment_method_id = str(intent.payment_method)
     account.mandate_status = MandateStatus.active
     account.sepa_rejections = 0
     session.add(account)
+    method = await asyncio.to_thread(client.v1.payment_methods.retrieve, account.stripe_payment_method_id)
+    _remember_iban_last4(session, account, method)
     session.commit()
     return my_account(principal, session)
 
@@ -353,3 +375,220 @@ def mandate_revoke(principal: FamilyUser, session: SessionDep) -> AccountOut:
     session.add(account)
     session.commit()
     return my_account(principal, session)
+
+
+# --- SEPA mandate summary -------------------------------------------------------------------------------
+
+
+class MandateOut(BaseModel):
+    """The family's SEPA mandate: its status, reference and the debited account, masked."""
+
+    status: MandateStatus
+    reference: str | None
+    iban_masked: str | None
+
+
+def _remember_iban_last4(session: Session, account: FamilyAccount, method: Any) -> None:
+    """Keep only the last four characters of the debited IBAN (to show it masked), never the IBAN."""
+    sepa = getattr(method, "sepa_debit", None)
+    last4 = getattr(sepa, "last4", None) if sepa is not None else None
+    payer = session.exec(select(Payer).where(Payer.account_id == account.id)).first()
+    if payer is not None and last4:
+        payer.iban_last4 = str(last4)[-4:]
+        session.add(payer)
+
+
+def mandate_summary(session: Session, account: FamilyAccount) -> MandateOut:
+    """What the mandate page shows once a mandate exists."""
+    payer = session.exec(select(Payer).where(Payer.account_id == account.id)).first()
+    has_method = account.mandate_status is not MandateStatus.none and account.stripe_payment_method_id
+    return MandateOut(
+        status=account.mandate_status,
+        reference=mandate_reference(account.ref, account.stripe_payment_method_id or "") if has_method else None,
+        iban_masked=mask_iban(payer.iban_last4) if payer is not None and payer.iban_last4 else None,
+    )
+
+
+@router.get("/mandat")
+def my_mandate(principal: FamilyUser, session: SessionDep) -> MandateOut:
+    """The SEPA mandate of the family account (reference and masked IBAN)."""
+    account = session.get(FamilyAccount, principal.family_account_id)
+    if account is None:
+        raise not_found()
+    return mandate_summary(session, account)
+
+
+# --- yearly statement (attestation annuelle) --------------------------------------------------------------
+
+PARIS = ZoneInfo("Europe/Paris")
+# money that did not leave the family's pocket in the year is not "paid" for the tax credit
+_NOT_PAID = frozenset({PaymentMethod.CREDIT_NOTE})
+
+
+class StatementChildOut(BaseModel):
+    """One child on the yearly statement."""
+
+    first_name: str
+    birth_date: date
+    paid_cents: int
+    childcare_cents: int
+    tax_credit_eligible: bool
+
+
+class StatementOut(BaseModel):
+    """Sums paid in a calendar year, per child; the PDF attestation exists once the year is over."""
+
+    ref: str
+    year: int
+    account_ref: str
+    children: list[StatementChildOut]
+    total_paid_cents: int
+    childcare_eligible_cents: int
+    pdf_available: bool
+    pdf_unavailable_reason: str | None
+
+
+class StatementYearOut(BaseModel):
+    """A year the family paid something in."""
+
+    ref: str
+    year: int
+    total_paid_cents: int
+    complete: bool
+
+
+def _today_paris() -> date:
+    return datetime.now(UTC).astimezone(PARIS).date()
+
+
+def _paid_year(payment: Payment) -> int | None:
+    settled = payment.settled_at
+    if settled is None:
+        return None
+    aware = settled.replace(tzinfo=UTC) if settled.tzinfo is None else settled
+    return aware.astimezone(PARIS).year
+
+
+def _settlements(session: Session, account_id: int) -> dict[int, list[Settlement]]:
+    """Each year's settlements of the account: payment shares per invoice, net of refunds, with the lines."""
+    rows = session.exec(
+        select(PaymentAllocation, Payment)
+        .join(Payment, col(Payment.id) == col(PaymentAllocation.payment_id))
+        .where(
+            Payment.account_id == account_id,
+            col(Payment.status).in_([PaymentStatus.succeeded, PaymentStatus.refunded]),
+        )
+    ).all()
+    invoice_ids = {a.invoice_id for a, _ in rows}
+    lines: dict[int, list[PaidLine]] = defaultdict(list)
+    if invoice_ids:
+        for ln in session.exec(select(InvoiceLine).where(col(InvoiceLine.invoice_id).in_(invoice_ids))):
+            lines[ln.invoice_id].append(PaidLine(ln.child_ref, ln.activity_code, ln.amount_cents))
+    years: dict[int, list[Settlement]] = defaultdict(list)
+    for allocation, payment in rows:
+        year = _paid_year(payment)
+        if year is None or payment.method in _NOT_PAID:
+            continue
+        amount = net_of_refund(allocation.amount_cents, payment.amount_cents, payment.refunded_cents)
+        years[year].append(Settlement(amount, lines[allocation.invoice_id]))
+    return years
+
+
+def _own_account(session: Session, principal: Principal) -> FamilyAccount:
+    account = session.get(FamilyAccount, principal.family_account_id)
+    if account is None:
+        raise not_found()
+    return account
+
+
+@router.get("/attestations")
+def my_statements(principal: FamilyUser, session: SessionDep) -> list[StatementYearOut]:
+    """Years with payments, newest first; the current year's statement is still incomplete."""
+    account = _own_account(session, principal)
+    this_year = _today_paris().year
+    out = []
+    for year, settlements in sorted(_settlements(session, account.id or 0).items(), reverse=True):
+        total = sum(s.amount_cents for s in settlements)
+        out.append(StatementYearOut(ref=statement_ref(year, account.ref), year=year, total_paid_cents=total,
+                                    complete=year < this_year))  # fmt: skip
+    return out
+
+
+def own_statement(session: Session, principal: Principal, ref: str) -> tuple[StatementOut, FamilyAccount]:
+    """The statement if it is the caller's account's; 404 otherwise (never another family's)."""
+    parsed = parse_statement_ref(ref)
+    account = session.get(FamilyAccount, principal.family_account_id) if principal.family_account_id else None
+    if parsed is None or account is None or parsed[1] != account.ref:
+        raise not_found()
+    year = parsed[0]
+    totals = totals_per_child(_settlements(session, account.id or 0).get(year, []), CESU_ELIGIBLE_ACTIVITIES)
+    children = session.exec(select(Child).where(Child.account_id == account.id).order_by(col(Child.birth_date)))
+    out = [
+        StatementChildOut(
+            first_name=c.first_name,
+            birth_date=c.birth_date,
+            paid_cents=totals[c.ref].paid_cents,
+            childcare_cents=totals[c.ref].childcare_cents,
+            tax_credit_eligible=eligible_for_childcare_credit(c.birth_date, year),
+        )
+        for c in children
+        if c.ref in totals
+    ]
+    eligible = sum(c.childcare_cents for c in out if c.tax_credit_eligible)
+    reason = None
+    if year >= _today_paris().year:
+        reason = f"L'attestation {year} sera disponible à partir du 1er janvier {year + 1}."
+    elif not eligible:
+        reason = (
+            f"Aucune somme payée en {year} n'ouvre droit au crédit d'impôt pour frais de garde "
+            "(garde d'enfants de moins de 6 ans au 1er janvier)."
+        )
+    statement = StatementOut(
+        ref=statement_ref(year, account.ref),
+        year=year,
+        account_ref=account.ref,
+        children=out,
+        total_paid_cents=sum(c.paid_cents for c in out),
+        childcare_eligible_cents=eligible,
+        pdf_available=reason is None,
+        pdf_unavailable_reason=reason,
+    )
+    return statement, account
+
+
+@router.get("/attestations/{ref}")
+def my_statement(ref: str, principal: FamilyUser, session: SessionDep) -> StatementOut:
+    """Sums paid in the year per child, and the share that counts for the childcare tax credit."""
+    return own_statement(session, principal, ref)[0]
+
+
+def statement_pdf(session: Session, principal: Principal, ref: str) -> tuple[str, bytes]:
+    """The attestation's file name and PDF (rendered on demand: the renderer is deterministic); 409 if none."""
+    statement, account = own_statement(session, principal, ref)
+    if not statement.pdf_available:
+        raise HTTPException(status.HTTP_409_CONFLICT, statement.pdf_unavailable_reason)
+    payer = session.exec(select(Payer).where(Payer.account_id == account.id)).first()
+    if payer is None:
+        raise not_found()
+    eligible = [c for c in statement.children if c.tax_credit_eligible and c.childcare_cents > 0]
+    doc = AttestationDocument(
+        account_ref=account.ref,
+        year=statement.year,
+        payer_name=f"{payer.first_name} {payer.last_name}",
+        payer_address=payer.address,
+        children=tuple((c.first_name, c.birth_date, c.childcare_cents) for c in eligible),
+        total_cents=statement.childcare_eligible_cents,
+        issue_date=_today_paris(),
+    )
+    return f"attestation-frais-de-garde-{statement.year}.pdf", render_attestation(doc)
+
+
+@router.get("/attestations/{ref}/pdf")
+def my_statement_pdf(ref: str, principal: FamilyUser, session: SessionDep) -> Response:
+    """The attestation as a PDF download."""
+    name, pdf = statement_pdf(session, principal, ref)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )

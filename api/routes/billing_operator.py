@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC
+from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, HTTPException, Path, Request, status
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, select
-from temporalio.client import WorkflowHandle
+from sqlalchemy.exc import NoResultFound
+from sqlmodel import col, select
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from activities.payment_store import InvoiceNotPayable, PaymentStore
-from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.errors import field_error
+from api.audit_log import OperatorReason, audit
+from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
+from api.errors import error_responses, field_error, temporal_refusal
 from api.routes.billing_family import InvoiceDetail, InvoiceSummary, _summary, invoice_detail
-from api.security import BillingOperator, Principal, not_found
+from api.security import BillingOperator, not_found
 from domain.dunning import InvoiceStatus
 from domain.payments import PaymentMethod, PaymentRefused
 from domain.periods import period_from_key
@@ -29,6 +32,8 @@ from workflows.billing_types import BillingCycleInput, CycleProgress
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/facturation", tags=["facturation"])
+PeriodKey = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Période AAAA-MM")]
+CYCLE_NOT_RUNNING = "Ce cycle de facturation n'est pas en cours."
 COUNTER_METHODS = {PaymentMethod.CESU, PaymentMethod.CHEQUE, PaymentMethod.CASH_COUNTER}
 
 
@@ -69,12 +74,6 @@ class RefundIn(BaseModel):
     key: str = Field(min_length=8, max_length=80)
     amount_cents: int = Field(gt=0, le=10_000_000)
     reason: str = Field(min_length=3, max_length=500)
-
-
-def audit(session: Session, principal: Principal, action: str, target: str, reason: str = "") -> None:
-    """Record an operator action (who, what, when, why)."""
-    session.add(OperatorAuditLog(actor_user_id=principal.user_id, action=action, target=target, reason=reason))
-    session.commit()
 
 
 def _cycle(temporal: TemporalDep, period_key: str) -> WorkflowHandle[BillingCycleWorkflow, object]:
@@ -121,34 +120,64 @@ async def cycle_progress(
         raise not_found() from None
 
 
-@router.post("/cycles/{period_key}/pause")
+@router.post("/cycles/{period_key}/pause", responses=error_responses(409, 503))
 async def pause_cycle(
-    period_key: str, body: ActionReason, principal: BillingOperator, session: SessionDep, temporal: TemporalDep
+    period_key: PeriodKey, body: ActionReason, principal: BillingOperator, session: SessionDep, temporal: TemporalDep
 ) -> dict[str, str]:
     """Stop starting new batches."""
-    await _cycle(temporal, period_key).signal(BillingCycleWorkflow.pause)
+    try:
+        await _cycle(temporal, period_key).signal(BillingCycleWorkflow.pause)
+    except RPCError as err:
+        raise temporal_refusal(err, CYCLE_NOT_RUNNING) from None
     audit(session, principal, "cycle.pause", billing_cycle_id(period_key), body.reason)
     return {"status": "paused"}
 
 
-@router.post("/cycles/{period_key}/reprise")
+@router.post("/cycles/{period_key}/reprise", responses=error_responses(409, 503))
 async def resume_cycle(
-    period_key: str, body: ActionReason, principal: BillingOperator, session: SessionDep, temporal: TemporalDep
+    period_key: PeriodKey, body: ActionReason, principal: BillingOperator, session: SessionDep, temporal: TemporalDep
 ) -> dict[str, str]:
     """Start batches again."""
-    await _cycle(temporal, period_key).signal(BillingCycleWorkflow.resume)
+    try:
+        await _cycle(temporal, period_key).signal(BillingCycleWorkflow.resume)
+    except RPCError as err:
+        raise temporal_refusal(err, CYCLE_NOT_RUNNING) from None
     audit(session, principal, "cycle.resume", billing_cycle_id(period_key), body.reason)
     return {"status": "running"}
 
 
-@router.post("/cycles/{period_key}/relance-lots")
+@router.post("/cycles/{period_key}/relance-lots", responses=error_responses(409, 503))
 async def retry_batches(
-    period_key: str, body: ActionReason, principal: BillingOperator, session: SessionDep, temporal: TemporalDep
+    period_key: PeriodKey, body: ActionReason, principal: BillingOperator, session: SessionDep, temporal: TemporalDep
 ) -> dict[str, int]:
     """Run the failed batches again."""
-    count = await _cycle(temporal, period_key).execute_update(BillingCycleWorkflow.retry_failed_batches)
+    try:
+        count = await _cycle(temporal, period_key).execute_update(BillingCycleWorkflow.retry_failed_batches)
+    except RPCError as err:
+        raise temporal_refusal(err, CYCLE_NOT_RUNNING) from None
+    except WorkflowUpdateFailedError:
+        raise HTTPException(status.HTTP_409_CONFLICT, CYCLE_NOT_RUNNING) from None
     audit(session, principal, "cycle.retry_batches", billing_cycle_id(period_key), body.reason)
     return {"retried": count}
+
+
+@router.post(
+    "/cycles/{period_key}/annulation", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(409, 422, 503)
+)
+async def cancel_cycle(
+    period_key: PeriodKey, body: OperatorReason, principal: BillingOperator, session: SessionDep, temporal: TemporalDep
+) -> dict[str, str]:
+    """Cancel the cycle: batches in flight finish, no other starts; invoices already issued stay issued."""
+    handle = _cycle(temporal, period_key)
+    try:
+        described = await handle.describe()
+        if described.status is not WorkflowExecutionStatus.RUNNING:
+            raise HTTPException(status.HTTP_409_CONFLICT, CYCLE_NOT_RUNNING)
+        await handle.cancel()
+    except RPCError as err:
+        raise temporal_refusal(err, CYCLE_NOT_RUNNING) from None
+    audit(session, principal, "cycle.cancel", billing_cycle_id(period_key), body.reason)
+    return {"status": "cancelling"}
 
 
 @router.get("/factures")
@@ -201,7 +230,7 @@ async def counter_payment(
         )
     except (PaymentRefused, InvoiceNotPayable) as err:
         raise field_error("body.amount_cents", err.message_fr) from None
-    except LookupError:
+    except (LookupError, NoResultFound):
         raise not_found() from None
     await asyncio.to_thread(store.settle, f"counter:{body.key}")
     audit(session, principal, f"payment.counter.{body.method.value}", number, body.reference)
@@ -221,13 +250,15 @@ async def credit_note(
         )
     except (PaymentRefused, InvoiceNotPayable) as err:
         raise field_error("body.amounts_by_activity", err.message_fr) from None
+    except (LookupError, NoResultFound):
+        raise not_found() from None
     audit(session, principal, "invoice.credit_note", number, body.reason)
     return operator_invoice(number, principal, session)
 
 
 @router.post("/paiements/{payment_id}/remboursement", status_code=201)
 async def refund(
-    payment_id: int, body: RefundIn, principal: BillingOperator, session: SessionDep, request: Request
+    payment_id: DbId, body: RefundIn, principal: BillingOperator, session: SessionDep, request: Request
 ) -> dict[str, int]:
     """Refund a payment (through Stripe for card and SEPA payments); the same key twice refunds once."""
     payment = session.get(Payment, payment_id)

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, NoReturn
 
 import structlog
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, Body, Depends, File, HTTPException, Query, Request, Response, UploadFile, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
@@ -22,7 +22,8 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
+from api.audit_log import OperatorReason, audit
+from api.deps import DbId, S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error, temporal_refusal
 from api.ratelimit import RateLimiter
 from api.security import Principal, not_found, require
@@ -43,6 +44,7 @@ from domain.referrals import (
     validate_refusal,
 )
 from ville.ids import referral_case_id
+from ville.models.billing import FamilyAccount
 from ville.models.people import Role
 from ville.models.referrals import (
     PartnerOrganization,
@@ -64,6 +66,7 @@ from workflows.referral_types import (
     ActorKind,
     CancelReferral,
     CloseCaseRequest,
+    EscalateReferral,
     HistoryEvent,
     PartnerAccept,
     PartnerAcknowledge,
@@ -86,6 +89,7 @@ EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 Agent = Annotated[Principal, require(Role.rif_agent)]
 RelayStaff = Annotated[Principal, require(Role.rif_agent, Role.coordinator)]
 Coordinator = Annotated[Principal, require(Role.coordinator)]
+Escalator = Annotated[Principal, require(Role.coordinator, Role.operator)]
 PartnerUser = Annotated[Principal, require(Role.partner)]
 DirectoryUser = Annotated[Principal, require(Role.rif_agent, Role.coordinator, Role.partner, Role.operator)]
 DirectoryOperator = Annotated[Principal, require(Role.operator)]
@@ -463,8 +467,8 @@ def _now() -> datetime:
 
 
 def _relay_scope(principal: Principal) -> int | None:
-    """The relay whose cases the caller sees (None: every relay, for admins)."""
-    if principal.role is Role.admin:
+    """The relay whose cases the caller sees (None: every relay, for admins and the operator console)."""
+    if principal.role in (Role.admin, Role.operator):
         return None
     return principal.relay_id if principal.relay_id is not None else -1
 
@@ -783,7 +787,7 @@ def directory_import(principal: DirectoryOperator, session: SessionDep,
 
 @router.post("/directory/import/csv")
 async def directory_import_csv(
-    principal: DirectoryOperator, session: SessionDep, files: list[UploadFile]
+    principal: DirectoryOperator, session: SessionDep, files: Annotated[list[UploadFile], File(min_length=1)]
 ) -> LoadReportOut:
     """Load an HSDS CSV data package (organizations.csv, services.csv, locations.csv, ...)."""
     texts: dict[str, str] = {}
@@ -820,6 +824,8 @@ async def open_case(
         raise field_error("consent", " ".join(errors))
     if body.consent.given_at > _now() + timedelta(minutes=5):
         raise field_error("consent.given_at", "La date du consentement ne peut pas être dans le futur.")
+    if body.family_account_id is not None and session.get(FamilyAccount, body.family_account_id) is None:
+        raise field_error("family_account_id", "Compte famille inconnu.")
     now = _now()
     case = ReferralCase(
         ref=_next_case_ref(session, now.astimezone(PARIS).year),
@@ -931,6 +937,22 @@ async def renew_link(
     return _referral_out(session, _referral_of_case(session, case, referral_ref))
 
 
+@router.post("/cases/{ref}/referrals/{referral_ref}/escalade")
+async def escalate_referral(
+    ref: str, referral_ref: str, body: OperatorReason, principal: Escalator, session: SessionDep, temporal: TemporalDep
+) -> ReferralOut:
+    """Escalate a referral awaiting an answer by hand: the relay's coordination is alerted, like at the SLA."""
+    case = _case_for(session, principal, ref)
+    r = _referral_of_case(session, case, referral_ref)
+    await _update(
+        temporal, case.ref, ReferralCaseWorkflow.escalate,
+        EscalateReferral(r.ref, principal.user_id, ActorKind.COORDINATOR),
+    )  # fmt: skip
+    audit(session, principal, "referral.escalate", f"{referral_case_id(case.ref)}/{r.ref}", body.reason)
+    session.expire_all()
+    return _referral_out(session, _referral_of_case(session, case, referral_ref))
+
+
 @router.post("/cases/{ref}/close")
 async def close_case(ref: str, body: CloseIn, principal: Agent, session: SessionDep, temporal: TemporalDep) -> CaseOut:
     """Close the case with an outcome (`force` cancels referrals awaiting an answer, with a comment)."""
@@ -1016,7 +1038,7 @@ def _attachment(session: Session, case: ReferralCase, attachment_id: int) -> Ref
 
 
 @router.post("/cases/{ref}/attachments/{attachment_id}/complete")
-async def complete_upload(ref: str, attachment_id: int, principal: Agent, session: SessionDep, s3: S3Dep,
+async def complete_upload(ref: str, attachment_id: DbId, principal: Agent, session: SessionDep, s3: S3Dep,
                           settings: SettingsDep) -> AttachmentOut:  # fmt: skip
     """Check the uploaded object (size and type) and mark the attachment uploaded."""
     case = _case_for(session, principal, ref)
@@ -1039,7 +1061,7 @@ async def complete_upload(ref: str, attachment_id: int, principal: Agent, sessio
 
 
 @router.get("/cases/{ref}/attachments/{attachment_id}/download")
-async def download_attachment(ref: str, attachment_id: int, principal: RelayStaff, session: SessionDep, s3: S3Dep,
+async def download_attachment(ref: str, attachment_id: DbId, principal: RelayStaff, session: SessionDep, s3: S3Dep,
                               settings: SettingsDep) -> DownloadOut:  # fmt: skip
     """A 5-minute download URL for an uploaded document."""
     case = _case_for(session, principal, ref)

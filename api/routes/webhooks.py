@@ -51,6 +51,9 @@ async def stripe_webhook(
     if await asyncio.to_thread(session.get, StripeEvent, event.id) is not None:
         log.info("webhook.duplicate", event_id=event.id)
         return {"status": "duplicate"}
+    # hand the connection back before awaiting Temporal: held across that call, a burst of webhooks took
+    # every pooled connection and the to_thread workers waiting for one starved the commits (bench/webhooks.py)
+    await asyncio.to_thread(session.rollback)
     if event.type in PAYMENT_INTENT_EVENTS:
         number = metadata_value(obj, "invoice_number")
         if number:

@@ -95,3 +95,18 @@ def reaudit_window(actions_due_on: date, original_start: date, original_end: dat
 def is_late(due_on: date, submitted: bool, now: datetime) -> bool:
     """True once the due date has passed (Paris time) without a submission."""
     return not submitted and now >= paris_day_end(due_on)
+
+
+def check_deadline_extension(current_due: date, new_due: date, window_start: date, window_end: date) -> None:
+    """Raise ValueError (French message) unless `new_due` moves the due date later, inside the campaign window."""
+    check_window(window_start, window_end)
+    if new_due <= current_due:
+        raise ValueError(
+            f"La nouvelle échéance ({new_due:%d/%m/%Y}) doit être postérieure à l'échéance actuelle "
+            f"({current_due:%d/%m/%Y})."
+        )
+    if new_due > window_end:
+        raise ValueError(
+            f"La nouvelle échéance ({new_due:%d/%m/%Y}) doit rester dans la fenêtre de la campagne "
+            f"(fin le {window_end:%d/%m/%Y})."
+        )

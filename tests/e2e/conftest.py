@@ -58,7 +58,8 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     """A fresh browser context (no cookies) per test; CSP stays enforced, violations are recorded."""
     context = await browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
     p = await context.new_page()
-    p.set_default_timeout(15_000)
+    # 2 shared cores run Temporal, the API, the worker, the emulators and chromium: leave room for a slow step
+    p.set_default_timeout(30_000)
     violations: list[str] = []
     p.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     p.csp_violations = violations  # type: ignore[attr-defined]

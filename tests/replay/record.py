@@ -14,6 +14,8 @@ SCENARIOS = [
     "tests/workflows/test_billing_cycle.py",
     "tests/workflows/test_audit_campaign.py",
     "tests/workflows/test_referral_case.py",
+    "tests/workflows/test_rhythm_delivery.py",
+    "tests/workflows/test_tariff_simulation.py",
 ]
 
 

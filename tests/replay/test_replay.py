@@ -22,7 +22,9 @@ from workflows.registry import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).resolve().parent / "histories").glob("*.json"))
 EXPECTED_TYPES = {"BillingCycleWorkflow", "InvoicePaymentWorkflow", "ReferralCaseWorkflow", "AuditCampaignWorkflow",
-                  "InspectionWorkflow"}  # fmt: skip
+                  "InspectionWorkflow",
+                  "NotificationDeliveryWorkflow",
+                  "TariffSimulationWorkflow"}  # fmt: skip
 
 
 def _history(path: Path) -> WorkflowHistory:

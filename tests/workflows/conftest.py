@@ -345,4 +345,4 @@ def sent_emails(settings: Settings) -> list[dict[str, Any]]:
     import httpx
 
     data = httpx.get(f"{settings.aws_endpoint_url}/moto-api/data.json", timeout=10).json()
-    return [m for m in data.get("ses", {}).get("sent_messages", [])]
+    return list(data.get("ses", {}).get("Message", []))

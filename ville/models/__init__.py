@@ -3,6 +3,8 @@
 from ville.models import (  # noqa: F401
     audit,
     billing,
+    oidc,
     people,
     referrals,
+    rhythm,
 )

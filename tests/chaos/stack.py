@@ -1,0 +1,284 @@
+# SQLModel columns are typed as their Python values, so SQL expressions do not type-check (as in activities/).
+# mypy: disable-error-code="arg-type,call-overload,var-annotated"
+"""What the chaos tests share: their own Temporal server and worker processes, a seeded world, the report table.
+
+Real processes: a Temporal dev server on a SQLite file and the worker as a subprocess (`python worker.py`);
+localstripe and moto are the session's emulators, reached directly or through fault proxies (tests/chaos/faults.py).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import httpx
+import stripe
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import col
+
+from activities.stripe_client import metadata_value
+from domain.numbering import check_gapless
+from domain.periods import BillingPeriod, period_from_key
+from ville import devstack
+from ville.bootstrap import migrate
+from ville.db import SessionFactory, make_engine
+from ville.demo import PARIS, seed_demo
+from ville.models.billing import (
+    Attendance,
+    DeliveryChannel,
+    FamilyAccount,
+    Invoice,
+    LedgerPosting,
+    Notification,
+    Payment,
+    PaymentStatus,
+)
+from ville.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+# A notification is delivered, or deferred to the recipient's next allowed moment (rhythm-aware delivery):
+# at night most messages are "scheduled", never "sending" or "failed" once the processes are done.
+DELIVERED = frozenset({"sent", "scheduled"})
+
+
+class Stack:
+    """The chaos test's own Temporal server and worker processes, and the record of injected faults.
+
+    `stripe_api_base` / `aws_endpoint_url` point the worker at fault proxies instead of the emulators.
+    """
+
+    def __init__(
+        self, settings: Settings, tmp: Path, stripe_api_base: str | None = None, aws_endpoint_url: str | None = None
+    ) -> None:
+        self.settings, self.tmp = settings, tmp
+        self.stripe_api_base = stripe_api_base or settings.stripe_api_base or ""
+        self.aws_endpoint_url = aws_endpoint_url or settings.aws_endpoint_url or ""
+        self.port = devstack.free_port()
+        self.temporal = devstack.temporal_dev_server(tmp / "temporal.db", self.port, None)
+        self.temporal.log_file = tmp / "temporal.log"
+        self.worker = self._worker()
+        self.faults: list[tuple[str, str]] = []
+        self.started = time.monotonic()
+
+    @property
+    def address(self) -> str:
+        """The dev server's address (for a client of this stack)."""
+        return f"127.0.0.1:{self.port}"
+
+    def _worker(self) -> devstack.Service:
+        s = self.settings
+        env = {
+            "ENV": "test",
+            # the invariants count e-mails sent now: rhythm-aware delivery would hold them until 08:00 at night
+            "RHYTHM_DELIVERY": "false",
+            "LOG_FORMAT": "json",
+            "DATABASE_URL": s.database_url,
+            "TEMPORAL_ADDRESS": self.address,
+            "TASK_QUEUE": s.task_queue,
+            "STRIPE_API_BASE": self.stripe_api_base,
+            "AWS_ENDPOINT_URL": self.aws_endpoint_url,
+            "S3_BUCKET": s.s3_bucket,
+            "METRICS_PORT": str(devstack.free_port()),
+        }
+        worker = devstack.Service("worker", [sys.executable, str(ROOT / "worker.py")], env=env)
+        worker.log_file = self.tmp / "worker.log"
+        return worker
+
+    def start(self) -> None:
+        """Start the dev server, then the worker."""
+        self.temporal.start()
+        self.worker.start()
+
+    def stop(self) -> None:
+        """Stop the worker, then the dev server."""
+        self.worker.stop()
+        self.temporal.stop()
+
+    def kill_worker(self, when: str) -> None:
+        """SIGKILL the worker's process group and start a new worker."""
+        self.worker.kill()
+        self.faults.append(("SIGKILL worker process group", f"{when} ({self.t()})"))
+        self.worker = self._worker().start()
+
+    def restart_temporal(self, when: str) -> None:
+        """SIGKILL the dev server and start it again on the same SQLite file."""
+        self.temporal.kill()
+        self.temporal.start()
+        self.faults.append(("SIGKILL + restart Temporal dev server (same SQLite file)", f"{when} ({self.t()})"))
+
+    def record(self, fault: str, when: str) -> None:
+        """Add a fault injected by the test itself (an emulator outage) to the report."""
+        self.faults.append((fault, f"{when} ({self.t()})"))
+
+    def elapsed(self) -> float:
+        """Seconds since the stack was built."""
+        return time.monotonic() - self.started
+
+    def t(self) -> str:
+        """Elapsed time as shown in the report."""
+        return f"t={self.elapsed():.0f}s"
+
+
+@dataclass
+class ChaosWorld:
+    """A fresh migrated database seeded with the demo data, on its own task queue."""
+
+    settings: Settings
+    engine: Engine
+    sessions: SessionFactory
+    today: date
+    period: BillingPeriod
+
+
+def seed_world(settings: Settings, tmp: Path, families: int) -> ChaosWorld:
+    """A new SQLite database with `families` demo families (and the audit and referral demo data)."""
+    url = f"sqlite:///{tmp / 'chaos.db'}"
+    migrate(url)
+    s = settings.model_copy(update={"database_url": url, "task_queue": f"chaos-{uuid.uuid4().hex[:8]}"})
+    today = datetime.now(PARIS).date()
+    assert seed_demo(s, families=families, today=today)
+    engine = make_engine(url)
+    with engine.connect() as c:
+        first_day = c.execute(select(func.min(Attendance.day))).scalar_one()
+    period = next(
+        p for p in (period_from_key(f"{today.year - y}-{m:02d}") for y in (0, 1) for m in range(1, 12, 2))
+        if p.start <= first_day <= p.end
+    )  # fmt: skip
+    return ChaosWorld(s, engine, SessionFactory(engine), today, period)
+
+
+def print_table(faults: list[tuple[str, str]], invariants: list[str]) -> None:
+    """The chaos report: what was injected and which invariants were checked (all held to get here)."""
+    width = max(len(f) for f, _ in faults)
+    lines = ["", "injected faults:", *(f"  {f:<{width}}  during: {w}" for f, w in faults), "invariants checked:"]
+    lines += [f"  OK  {i}" for i in invariants]
+    sys.stdout.write("\n".join(lines) + "\n")  # the chaos report (`make chaos` runs with -s)
+
+
+# --- billing invariants ----------------------------------------------------------------------------
+
+
+def invoice_count(engine: Engine, period_key: str) -> int:
+    """Invoices of the period in the database."""
+    with engine.connect() as c:
+        return int(c.execute(select(func.count()).where(Invoice.period_key == period_key)).scalar_one())
+
+
+def ses_count(settings: Settings) -> int:
+    """Messages moto's SES accepted (read directly, never through a proxy)."""
+    data = httpx.get(f"{settings.aws_endpoint_url}/moto-api/data.json", timeout=10).json()
+    return len(data.get("ses", {}).get("Message", []))
+
+
+def invoices(sessions: SessionFactory, period_key: str) -> list[Invoice]:
+    """The period's invoices."""
+    with sessions() as db:
+        return list(db.execute(select(Invoice).where(Invoice.period_key == period_key)).scalars())
+
+
+def payments_of(sessions: SessionFactory, number: str) -> list[Payment]:
+    """The payments recorded against one invoice."""
+    with sessions() as db:
+        invoice_id = db.execute(select(Invoice.id).where(Invoice.number == number)).scalar_one()
+        return list(db.execute(select(Payment).where(Payment.invoice_id == invoice_id)).scalars())
+
+
+def check_cycle(
+    engine: Engine, sessions: SessionFactory, s: Settings, period_key: str, ses_before: int, families: int
+) -> list[str]:
+    """One invoice per family, gapless numbers, balanced ledger, one e-mail per key and per SES message."""
+    checked: list[str] = []
+    issued = invoices(sessions, period_key)
+    with engine.connect() as c:
+        attending = set(c.execute(select(Attendance.account_id).distinct()).scalars())
+        per_account = dict(
+            c.execute(
+                select(Invoice.account_id, func.count())
+                .where(Invoice.period_key == period_key)
+                .group_by(Invoice.account_id)
+            ).all()
+        )
+        email_accounts = set(
+            c.execute(select(FamilyAccount.id).where(FamilyAccount.delivery_channel == DeliveryChannel.email)).scalars()
+        )
+        issued_mail = c.execute(
+            select(Notification.subject_ref, Notification.status).where(
+                Notification.template == "invoice_issued", Notification.channel == "email"
+            )
+        ).all()
+    assert len(attending) >= families * 0.5 and set(per_account) == attending
+    assert set(per_account.values()) == {1}
+    checked.append(f"one invoice per family with attendance ({len(attending)} families, {len(issued)} invoices)")
+    assert check_gapless([i.number for i in issued]) == []
+    checked.append("invoice numbers gapless (check_gapless)")
+    checked.append(check_ledger(engine))
+    email_invoices = {i.number for i in issued if i.account_id in email_accounts}
+    per_invoice = Counter(ref for ref, _ in issued_mail)
+    assert set(per_invoice) == email_invoices and set(per_invoice.values()) == {1}
+    statuses = Counter(status for _, status in issued_mail)
+    assert set(statuses) <= DELIVERED, statuses
+    checked.append(
+        f"one 'invoice issued' e-mail per e-mail-channel invoice ({len(email_invoices)}: "
+        f"{statuses['sent']} sent, {statuses['scheduled']} deferred to the payer's allowed hours)"
+    )
+    checked += check_notifications(engine, s, ses_before)
+    return checked
+
+
+def check_ledger(engine: Engine) -> str:
+    """Debits equal credits overall and in every entry."""
+    with engine.connect() as c:
+        debit, credit = c.execute(
+            select(func.sum(LedgerPosting.debit_cents), func.sum(LedgerPosting.credit_cents))
+        ).one()
+        unbalanced = c.execute(
+            select(LedgerPosting.entry_id)
+            .group_by(LedgerPosting.entry_id)
+            .having(func.sum(LedgerPosting.debit_cents) != func.sum(LedgerPosting.credit_cents))
+        ).all()
+    assert debit == credit and not unbalanced
+    return f"ledger balanced: debits {debit} == credits {credit}, every entry balanced"
+
+
+def check_notifications(engine: Engine, s: Settings, ses_before: int) -> list[str]:
+    """Notification keys unique, none left unsent, and moto received exactly one e-mail per e-mail key sent."""
+    with engine.connect() as c:
+        dup_keys = c.execute(select(Notification.key).group_by(Notification.key).having(func.count() > 1)).all()
+        unsent = c.execute(
+            select(Notification.key, Notification.status).where(
+                Notification.channel != "post", col(Notification.status).not_in(DELIVERED)
+            )
+        ).all()
+        sent_emails = int(
+            c.execute(
+                select(func.count()).where(Notification.channel == "email", Notification.status == "sent")
+            ).scalar_one()
+        )
+    assert not dup_keys, dup_keys[:5]
+    assert not unsent, unsent[:5]
+    assert ses_count(s) - ses_before == sent_emails, (ses_count(s) - ses_before, sent_emails)
+    return [
+        "notification keys unique; every e-mail/SMS notification 'sent' or 'scheduled' (quiet hours), none lost",
+        f"moto SES messages == e-mail notifications sent ({sent_emails})",
+    ]
+
+
+def check_payment(sessions: SessionFactory, stripe_client: stripe.StripeClient, number: str) -> list[str]:
+    """An interrupted card payment: one succeeded PaymentIntent, one succeeded Payment pointing at it."""
+    intents = [
+        pi
+        for pi in stripe_client.v1.payment_intents.list(params={"limit": 100}).data
+        if metadata_value(pi, "invoice_number") == number
+    ]
+    succeeded = [pi for pi in intents if pi.status == "succeeded"]
+    assert len(succeeded) == 1, [(pi.id, pi.status) for pi in intents]
+    rows = payments_of(sessions, number)
+    assert len(rows) == 1 and rows[0].status is PaymentStatus.succeeded
+    assert rows[0].stripe_payment_intent_id == succeeded[0].id
+    return [f"payment interrupted by a kill: 1 succeeded PaymentIntent, 1 Payment row ({number})"]
