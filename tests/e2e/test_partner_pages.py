@@ -21,7 +21,7 @@ from tests.e2e.audit_world import bearer, check_pages_at, sign_in_as, tab_to
 from tests.workflows.conftest import BillingWorld, eventually, running_worker, sent_emails
 from ville.ids import referral_case_id
 from ville.models.people import Role, UserAccount
-from ville.models.referrals import PartnerService, Referral, ReferralCaseCounter, RifRelay
+from ville.models.referrals import PartnerService, Referral, RifRelay
 from ville.models.rhythm import ScheduledNotification
 from ville.referral_directory import load_directory
 from workflows.referrals import ReferralCaseWorkflow
@@ -43,7 +43,7 @@ class ReferralWorld:
 
 
 def seed_referrals(world: BillingWorld) -> ReferralWorld:
-    """The relay, its agent, two housing services; the case counter starts at a number no other test uses."""
+    """The relay, its agent, two housing services (the world starts its own range of case refs)."""
     tag = uuid.uuid4().hex[:8]
     with world.sessions() as s:
         relay = RifRelay(code=f"T-{tag}", name="Relais Informations Familles du 12e", arrondissement=12,
@@ -54,8 +54,6 @@ def seed_referrals(world: BillingWorld) -> ReferralWorld:
         agent = UserAccount(email=f"agent-{tag}@paris.example", display_name="Agent RIF", role=Role.rif_agent,
                             relay_id=relay.id)  # fmt: skip
         s.add(agent)
-        # workflow ids are `referral-<case ref>` on a dev server shared by the session
-        s.add(ReferralCaseCounter(year=datetime.now(PARIS).year, next_seq=1 + uuid.uuid4().int % 900_000))
         emails = [f"accueil{i}-{tag}@partenaires.example" for i in range(2)]
         names = ["Maison du logement", "Association Toit pour tous"]
         orgs = [OrganizationRecord(f"o-{tag}-{i}", f"{names[i]} (structure)", email=emails[i]) for i in range(2)]

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from temporalio.worker import Worker
 
 from activities.registry import build_activities
 from domain import ledger
-from domain.calendar import is_business_day
+from domain.calendar import PARIS, is_business_day
 from domain.dunning import PAYABLE_STATUSES
 from domain.periods import BillingPeriod
 from ville.billing_demo import CATALOGUE, GRIDS_FILE, _grid_row
@@ -42,6 +42,7 @@ from ville.models.billing import (
     Payer,
     TariffGridVersion,
 )
+from ville.models.referrals import ReferralCaseCounter
 from ville.settings import Settings
 from ville.temporal import data_converter, register_search_attributes
 from workflows.registry import WORKFLOWS
@@ -234,6 +235,9 @@ def billing_world(
             [dict(zip(("code", "label", "family", "cesu_eligible"), a, strict=True)) for a in CATALOGUE],
         )
         c.execute(insert(TariffGridVersion), [_grid_row(g) for g in json.loads(GRIDS_FILE.read_text())])
+        # RIF case refs name workflows on the dev server all tests share: each world starts its own range
+        year = datetime.now(PARIS).year
+        c.execute(insert(ReferralCaseCounter).values(year=year, next_seq=1 + uuid.uuid4().int % 900_000))
     world_settings = settings.model_copy(update={"database_url": url, "task_queue": f"billing-{uuid.uuid4().hex[:8]}"})
     yield BillingWorld(world_settings, SessionFactory(engine), engine, stripe_client)
     engine.dispose()

@@ -41,6 +41,7 @@ from domain.referrals import CaseBusinessStatus, ContactChannel, ReferralState
 from ville.db import SessionFactory
 from ville.models.referrals import as_utc
 from ville.settings import Settings
+from ville.temporal import data_converter
 from workflows.audit import InspectionWorkflow
 from workflows.audit_types import (
     SEND_NOTIFICATIONS,
@@ -62,7 +63,7 @@ from workflows.billing_types import BatchRequest, BatchTotalsView, BillingCycleI
 from workflows.referral_types import ActorKind, EscalateReferral, HistoryEvent, ReferRequest
 from workflows.referrals import ILLEGAL, ReferralCaseWorkflow
 
-from .conftest import eventually
+from .conftest import BIN, eventually
 from .test_referral_case import World, _skip_to, _start, executor, referral_env, worker  # noqa: F401
 
 REFERENTIEL = json.loads(
@@ -126,6 +127,16 @@ def _context(task_id: int, today: date, state: str, due_on: date) -> TaskContext
         review_deadline=(today + timedelta(days=34)).isoformat(), accept_hours=48, quality_user_id=QUALITY,
         referentiel_version="1", referentiel=REFERENTIEL,
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+async def time_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
+    """This module's own time-skipping server (shadows the session one): its tests move the clock by days."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=data_converter(settings)
+    )
+    yield env
+    await env.shutdown()
 
 
 @pytest.fixture

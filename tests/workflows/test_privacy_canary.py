@@ -31,6 +31,7 @@ from ville.settings import Settings
 from ville.temporal import ALL_SEARCH_ATTRIBUTE_KEYS, data_converter
 from workflows.billing import BillingCycleWorkflow
 from workflows.billing_types import BillingCycleInput, CyclePhase
+from workflows.payment import RECEIPT_AFTER_ANSWER
 
 BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 FIRST, LAST = "Zéphyrine", "Canari-Témoin"
@@ -54,6 +55,10 @@ def _spellings(s: str) -> list[bytes]:
 def _leaks(blob: bytes, canaries: list[str] = CANARIES) -> list[str]:
     low = blob.lower()
     return [c for c in canaries for b in _spellings(c) if b and b.lower() in low]
+
+
+# Every `workflow.patched` id of the workflows: a marker carries one of them, in clear.
+KNOWN_PATCH_IDS = {RECEIPT_AFTER_ANSWER}
 
 
 def _payloads(msg: Message, path: str = "") -> Iterator[tuple[str, Payload]]:
@@ -143,15 +148,21 @@ async def test_no_personal_data_in_temporal_logs_or_metrics(
             for path, payload in _payloads(event):
                 if "search_attributes" in path or ".header" in path:
                     continue  # indexed in clear by design: business keys only, checked above
+                if "[patch-data]" in path:
+                    # the SDK writes a `workflow.patched` marker's id in clear: our patch ids, nothing else
+                    assert json.loads(payload.data)["id"] in KNOWN_PATCH_IDS, f"{e.id}: unknown marker at {path}"
+                    continue
                 assert payload.metadata.get("encoding") == ENCODING, f"{e.id}: clear payload at {path}"
                 checked_payloads += 1
     assert checked_payloads > 20
 
     # --- logs (structlog events, stdlib records, anything printed) and metrics ------------------------
     out, err = capfd.readouterr()
-    log_text = "\n".join([repr(structured), caplog.text, *(repr(r.__dict__) for r in caplog.records), out, err])
+    # record messages, not their numeric fields: a pid or a `created` timestamp may contain the IBAN's 4 digits
+    log_text = "\n".join([repr(structured), caplog.text, *(r.getMessage() for r in caplog.records), out, err])
     assert "billing.batch_issued" in log_text  # the capture did see the activities' logs
-    assert not _leaks(log_text.encode(), CANARIES + TEXT_ONLY_CANARIES)
+    leaked = _leaks(log_text.encode(), CANARIES + TEXT_ONLY_CANARIES)
+    assert not leaked, [line for line in log_text.splitlines() if any(c in line for c in leaked)][:3]
     metrics = generate_latest(REGISTRY)
     assert b"ville_invoices_issued" in metrics
     assert not _leaks(metrics, CANARIES + TEXT_ONLY_CANARIES)
