@@ -7,12 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import NamedTuple, TypeVar
-from zoneinfo import ZoneInfo
 
-from domain.calendar import add_business_days, add_months
-
-PARIS = ZoneInfo("Europe/Paris")
-"""SLA days are Paris calendar days."""
+from domain.calendar import PARIS, add_business_days, add_months
 
 ACK_BUSINESS_DAYS = 3
 REMINDER_EVERY_DAYS = 10

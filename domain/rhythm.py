@@ -6,9 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from domain.calendar import holiday_name
-
-PARIS = ZoneInfo("Europe/Paris")
+from domain.calendar import PARIS, holiday_name
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,18 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from domain.calendar import PARIS
 from ville.db import engine_for
 from ville.models.people import UserAccount
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-PARIS = ZoneInfo("Europe/Paris")
 DEMO_ACCOUNTS: list[tuple[str, str]] = []
 
 

@@ -6,7 +6,6 @@ import asyncio
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import stripe
 from fastapi import APIRouter, HTTPException, Request, Response, status
@@ -21,6 +20,7 @@ from activities.pdf import AttestationDocument, render_attestation, render_invoi
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.errors import temporal_refusal
 from api.security import FamilyUser, Principal, not_found
+from domain.calendar import PARIS
 from domain.dunning import PAYABLE_STATUSES, InvoiceStatus
 from domain.ledger import receivable_account
 from domain.payments import CESU_ELIGIBLE_ACTIVITIES, PaymentMethod
@@ -420,7 +420,6 @@ def my_mandate(principal: FamilyUser, session: SessionDep) -> MandateOut:
 
 # --- yearly statement (attestation annuelle) --------------------------------------------------------------
 
-PARIS = ZoneInfo("Europe/Paris")
 # money that did not leave the family's pocket in the year is not "paid" for the tax credit
 _NOT_PAID = frozenset({PaymentMethod.CREDIT_NOTE})
 

@@ -5,12 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from domain.calendar import add_business_days, next_business_day_on_or_after
-
-PARIS = ZoneInfo("Europe/Paris")
-"""Campaign windows and due dates are Paris calendar days."""
+from domain.calendar import PARIS, add_business_days, next_business_day_on_or_after
 
 REVIEW_BUSINESS_DAYS = 3
 """Business days kept at the end of the window for the quality team's review."""
