@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import NoResultFound
-from sqlmodel import col, select
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from sqlmodel import Session, col, select
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
@@ -20,7 +20,7 @@ from api.audit_log import OperatorReason, audit
 from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
 from api.errors import error_responses, field_error, temporal_refusal
 from api.routes.billing_family import InvoiceDetail, InvoiceSummary, _summary, invoice_detail
-from api.security import BillingOperator, not_found
+from api.security import BillingOperator, Principal, not_found
 from domain.dunning import InvoiceStatus
 from domain.payments import PaymentMethod, PaymentRefused
 from domain.periods import period_from_key
@@ -125,11 +125,7 @@ async def pause_cycle(
     period_key: PeriodKey, body: ActionReason, principal: BillingOperator, session: SessionDep, temporal: TemporalDep
 ) -> dict[str, str]:
     """Stop starting new batches."""
-    try:
-        await _cycle(temporal, period_key).signal(BillingCycleWorkflow.pause)
-    except RPCError as err:
-        raise temporal_refusal(err, CYCLE_NOT_RUNNING) from None
-    audit(session, principal, "cycle.pause", billing_cycle_id(period_key), body.reason)
+    await _signal_cycle(temporal, session, principal, period_key, BillingCycleWorkflow.pause, "cycle.pause", body)
     return {"status": "paused"}
 
 
@@ -138,12 +134,20 @@ async def resume_cycle(
     period_key: PeriodKey, body: ActionReason, principal: BillingOperator, session: SessionDep, temporal: TemporalDep
 ) -> dict[str, str]:
     """Start batches again."""
+    await _signal_cycle(temporal, session, principal, period_key, BillingCycleWorkflow.resume, "cycle.resume", body)
+    return {"status": "running"}
+
+
+async def _signal_cycle(
+    temporal: Client, session: Session, principal: Principal, period_key: str, signal: Any, action: str,
+    body: ActionReason,
+) -> None:  # fmt: skip
+    """Signal the period's cycle, then journal the operator's action (409 when no cycle runs)."""
     try:
-        await _cycle(temporal, period_key).signal(BillingCycleWorkflow.resume)
+        await _cycle(temporal, period_key).signal(signal)
     except RPCError as err:
         raise temporal_refusal(err, CYCLE_NOT_RUNNING) from None
-    audit(session, principal, "cycle.resume", billing_cycle_id(period_key), body.reason)
-    return {"status": "running"}
+    audit(session, principal, action, billing_cycle_id(period_key), body.reason)
 
 
 @router.post("/cycles/{period_key}/relance-lots", responses=error_responses(409, 503))
