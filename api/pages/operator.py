@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -39,6 +39,7 @@ from api.routes.billing_operator import (
 from api.routes.notifications import resend
 from api.routes.referrals import CloseIn, close_case, escalate_referral, sla_breaches
 from api.security import Principal, current_principal
+from api.temporal_query import QUERY_TIMEOUT, bounded
 from domain.audit.scoring import LabelDecision
 from domain.audit.task_states import TaskState
 from domain.dunning import InvoiceStatus
@@ -129,7 +130,6 @@ _KEYWORD = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _PERIOD = re.compile(r"^\d{4}-\d{2}$")
 MOTIF_MIN = 3
 # The console must answer even when no worker polls: a query waits at most this long.
-QUERY_TIMEOUT = timedelta(seconds=5)
 ACTIVE_CAMPAIGNS = [CampaignStatus.running.value, CampaignStatus.scheduled.value, CampaignStatus.closing.value]
 LABELLED = [LabelDecision.GRANTED.value, LabelDecision.GRANTED_WITH_RESERVATIONS.value]
 
@@ -290,8 +290,10 @@ async def current_cycle(temporal: Client, session: Session, settings: Settings) 
     progress = None
     if running:
         try:
-            progress = await temporal.get_workflow_handle_for(BillingCycleWorkflow.run, chosen.id).query(
-                BillingCycleWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
+            progress = await bounded(
+                temporal.get_workflow_handle_for(BillingCycleWorkflow.run, chosen.id).query(
+                    BillingCycleWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
+                )
             )
         except (RPCError, WorkflowQueryFailedError) as err:  # no worker answering: the DB totals still show
             log.warning("operator.cycle_query_failed", error=type(err).__name__)

@@ -21,12 +21,13 @@ from sqlmodel import Session, col, func, select
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
 from api.audit_log import MOTIF_MIN, audit
 from api.deps import DB_ID_MAX, DbId, S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.errors import error_responses, field_error, temporal_refusal
 from api.security import Principal, not_found, require
+from api.temporal_query import QUERY_TIMEOUT, bounded
 from domain.audit.campaign import check_deadline_extension
 from domain.audit.referentiel import AuditMode, Referentiel, ReferentielError, load_referentiel
 from domain.audit.task_states import TaskState
@@ -871,13 +872,11 @@ async def campaign_progress(
     _campaign(session, campaign_id)
     try:
         # bounded: a query waits for a worker, and a page must not hang when none is polling
-        return await _campaign_handle(temporal, campaign_id).query(
-            AuditCampaignWorkflow.progress, rpc_timeout=timedelta(seconds=5)
+        return await bounded(
+            _campaign_handle(temporal, campaign_id).query(AuditCampaignWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
         )
     except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise HTTPException(status.HTTP_409_CONFLICT, "Campagne non lancée.") from err
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Service momentanément indisponible") from err
+        raise temporal_refusal(err, "Campagne non lancée.") from err
 
 
 @router.post("/campaigns/{campaign_id}/sites", responses=TEMPORAL_ERRORS)

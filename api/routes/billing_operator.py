@@ -13,7 +13,7 @@ from sqlalchemy.exc import NoResultFound
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.payment_store import InvoiceNotPayable, PaymentStore
 from api.audit_log import OperatorReason, audit
@@ -21,6 +21,7 @@ from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
 from api.errors import error_responses, field_error, temporal_refusal
 from api.routes.billing_family import InvoiceDetail, InvoiceSummary, _summary, invoice_detail
 from api.security import BillingOperator, Principal, not_found
+from api.temporal_query import QUERY_TIMEOUT, bounded
 from domain.dunning import InvoiceStatus
 from domain.payments import PaymentMethod, PaymentRefused
 from domain.periods import period_from_key
@@ -106,18 +107,22 @@ async def start_cycle(
     return {"workflow_id": handle.id, "run_id": handle.result_run_id or ""}
 
 
-@router.get("/cycles/{period_key}")
+@router.get("/cycles/{period_key}", responses=error_responses(503))
 async def cycle_progress(
     period_key: str, principal: BillingOperator, temporal: TemporalDep, apercu: bool = False
 ) -> CycleProgress:
     """Phase, batches and totals of a cycle (or of its preview)."""
     wf_id = billing_cycle_id(period_key) + ("-apercu" if apercu else "")
     try:
-        return await temporal.get_workflow_handle_for(BillingCycleWorkflow.run, wf_id).query(
-            BillingCycleWorkflow.progress
+        return await bounded(
+            temporal.get_workflow_handle_for(BillingCycleWorkflow.run, wf_id).query(
+                BillingCycleWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
+            )
         )
-    except RPCError:
-        raise not_found() from None
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise not_found() from None
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Service momentanément indisponible") from None
 
 
 @router.post("/cycles/{period_key}/pause", responses=error_responses(409, 503))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -22,6 +21,7 @@ from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error
 from api.routes.billing_operator import audit
 from api.security import BillingOperator, Principal, not_found
+from api.temporal_query import QUERY_TIMEOUT, bounded
 from domain.periods import period_from_key
 from domain.simulation import ImpactTotals, ProposedGridError, TrancheMedian, simulation_ref, validate_proposed_grid
 from ville.ids import tariff_simulation_id
@@ -33,7 +33,6 @@ from workflows.simulation_types import SimulationProgress, TariffSimulationInput
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/facturation/simulations", tags=["simulation"])
 REF_RE = re.compile(r"[0-9a-f]{16}")
-QUERY_TIMEOUT = timedelta(seconds=5)
 LINK_SECONDS = 900
 STATUS_FR = {
     WorkflowExecutionStatus.RUNNING: "en_cours",
@@ -183,7 +182,7 @@ async def simulation_status(temporal: Client, ref: str) -> tuple[SimulationStatu
     progress: SimulationProgress | None = None
     if state != "echec":
         try:
-            progress = await handle.query(TariffSimulationWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
+            progress = await bounded(handle.query(TariffSimulationWorkflow.progress, rpc_timeout=QUERY_TIMEOUT))
         except RPCError:
             progress = None  # no worker answering right now: the status alone
     result = await handle.result() if state == "terminee" else None
