@@ -12,7 +12,7 @@ from bench.stack import Stack
 from ville import devstack
 
 # infra/Dockerfile and infra/k8s/base/api-deployment.yaml: one uvicorn process per container (no --workers),
-# scaled by replicas; uvicorn is installed without its [standard] extras, so the loop is asyncio and HTTP is h11.
+# scaled by replicas; uvicorn's [standard] extras are installed, so the loop is uvloop and HTTP is httptools.
 UVICORN_APP = ["api.app:create_app", "--factory"]
 
 

@@ -13,6 +13,9 @@ from domain.money import Cents, format_eur
 DEFAULT_OVERPAYMENT_TOLERANCE_CENTS = 50_000
 # Childcare activities payable by CESU (préfinancé); school meals and studies are not.
 CESU_ELIGIBLE_ACTIVITIES = frozenset({"creche", "centre_loisirs", "gouter"})
+# Stripe events that announce a PaymentIntent's outcome; `payment_intent.processing` only says it is under way
+# (a SEPA debit stays there for days) and calls for no action.
+OUTCOME_EVENTS = frozenset({"payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.canceled"})
 
 
 class PaymentMethod(StrEnum):

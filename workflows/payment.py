@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities, NotificationRequest
     from activities.payments import PaymentActivities
     from domain.calendar import add_business_days
+    from domain.payments import OUTCOME_EVENTS
     from domain.sepa import result_deadline
     from workflows.billing_types import (
         CardPaymentRequest,
@@ -33,6 +34,9 @@ CARD_RESULT_WAIT = timedelta(minutes=30)  # 3-D Secure and similar: the webhook 
 SEPA_RECHECK = timedelta(days=2)
 IDLE_CLOSE = timedelta(days=7)
 RECEIPT_AFTER_ANSWER = "receipt-after-answer"  # workflow.patched id: runs recorded before sent it first
+# workflow.patched id: runs recorded before woke on any event, `processing` included (which re-asked Stripe
+# in a loop while a SEPA debit was processing, and fetched every orphan event)
+OUTCOME_EVENTS_ONLY = "outcome-events-only"
 DECLINE_FR = {
     "card_declined": "Votre carte a été refusée par votre banque. Essayez une autre carte ou un autre moyen "
     "de paiement.",
@@ -55,6 +59,8 @@ class InvoicePaymentWorkflow:
         self.sepa_on: str | None = inp.sepa_debit_on
         self.sepa_retry_days = inp.sepa_retry_business_days
         self.events: dict[str, StripeEventSignal] = {}
+        self.outcomes: set[str] = set()  # PaymentIntents an outcome event was received for
+        self.outcome_events_only = False
         self.card_requests: dict[int, IntentRequest] = {}
         self.card_results: dict[int, PaymentAttemptResult] = {}
         self.awaited: set[str] = set()  # PaymentIntents an attempt of this run is following
@@ -65,6 +71,7 @@ class InvoicePaymentWorkflow:
     @workflow.run
     async def run(self, inp: InvoicePaymentInput) -> InvoicePaymentResult:
         """Serve attempts until the invoice is settled, or close after a week without any."""
+        self.outcome_events_only = workflow.patched(OUTCOME_EVENTS_ONLY)
         while not self.settled:
             if self.card_requests:
                 await self._run_card_attempts()
@@ -92,7 +99,14 @@ class InvoicePaymentWorkflow:
 
     def _orphans(self) -> list[str]:
         """Events about PaymentIntents no attempt of this run follows (e.g. after a restart)."""
-        return [pi for pi in self.events if pi not in self.awaited and pi not in self.reconciled]
+        return [
+            pi
+            for pi in self.events
+            if pi not in self.awaited and pi not in self.reconciled and self._event_calls_for_action(pi)
+        ]
+
+    def _event_calls_for_action(self, pi_id: str) -> bool:
+        return pi_id in self.outcomes or (not self.outcome_events_only and pi_id in self.events)
 
     async def _reconcile_orphans(self) -> None:
         for pi_id in self._orphans():
@@ -165,8 +179,8 @@ class InvoicePaymentWorkflow:
         return await self._record(intent.attempt, status)
 
     async def _await_outcome(self, pi_id: str, wait: timedelta) -> IntentStatus:
-        """Wait for the webhook; if it never comes, ask Stripe (a missed webhook loses nothing)."""
-        await self._wait(lambda: pi_id in self.events, wait)
+        """Wait for the outcome's webhook; if it never comes, ask Stripe (a missed webhook loses nothing)."""
+        await self._wait(lambda: self._event_calls_for_action(pi_id), wait)
         return await workflow.execute_activity_method(
             PaymentActivities.retrieve_intent, pi_id, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
         )
@@ -256,6 +270,8 @@ class InvoicePaymentWorkflow:
     def stripe_event(self, event: StripeEventSignal) -> None:
         """A verified webhook about one of this invoice's PaymentIntents (duplicates are ignored)."""
         self.events.setdefault(event.payment_intent_id, event)
+        if event.type in OUTCOME_EVENTS:
+            self.outcomes.add(event.payment_intent_id)
 
     @workflow.query
     def state(self) -> PaymentState:
