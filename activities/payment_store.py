@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from activities.billing_store import OPEN_STATUSES, credit_balances, post_entries
 from domain import ledger
 from domain.allocation import allocate_fifo
-from domain.dunning import PAYABLE_STATUSES, InvoiceStatus, status_after_payment
+from domain.dunning import PAYABLE_STATUSES, InvoiceStatus, remaining, status_after_payment
 from domain.payments import (
     DEFAULT_OVERPAYMENT_TOLERANCE_CENTS,
     OverpaymentRefused,
@@ -54,16 +54,19 @@ class SettleOutcome:
     credit_cents: int
 
 
+# built once, columns only: the invoice page asks this on every view (see api/routes/billing_family.py); the
+# statuses are inlined in the SQL, so no IN list is expanded per execution
+OPEN_UP_TO = select(Invoice.amount_due_cents, Invoice.previous_unpaid_cents, Invoice.paid_cents).where(
+    Invoice.account_id == bindparam("account_id"),
+    Invoice.status.in_(bindparam("open_statuses", sorted(OPEN_STATUSES), literal_execute=True)),
+    Invoice.id <= bindparam("invoice_id"),
+)
+
+
 def payable_cents(s: Session, invoice: Invoice) -> int:
     """What the family owes up to this invoice: its own remaining plus older open invoices (recalled)."""
-    open_older = s.execute(
-        select(Invoice).where(
-            Invoice.account_id == invoice.account_id,
-            Invoice.status.in_(OPEN_STATUSES),
-            Invoice.id <= invoice.id,
-        )
-    ).scalars()
-    return sum(i.remaining_cents for i in open_older)
+    open_older = s.execute(OPEN_UP_TO, {"account_id": invoice.account_id, "invoice_id": invoice.id})
+    return sum(remaining(due, previous, paid) for due, previous, paid in open_older)
 
 
 def not_payable_reason(status: InvoiceStatus) -> str | None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import structlog
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -43,8 +45,12 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         if temporal is None:
             app.state.temporal = await connect(settings, lazy=True)
+        # everything built so far (modules, routes, templates, mappers) lives as long as the process: out of the
+        # collector's reach, full collections stop walking it (they were the page's p99, bench/pages.py)
+        gc.freeze()
         log.info("api.started", temporal=settings.temporal_address, env=settings.env)
         yield
         log.info("api.stopped")

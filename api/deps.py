@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
@@ -13,27 +14,37 @@ from api.security import TokenSigner
 from ville.settings import Settings
 
 
-def _session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessions() as session:
+async def _session(request: Request) -> AsyncIterator[Session]:
+    # async on purpose, like the getters below: FastAPI runs a sync dependency in a worker thread, and those
+    # hand-offs cost more than the work itself (bench/pages.py)
+    session = Session(request.app.state.sessions.engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.in_transaction():  # giving a connection back to the pool is a ROLLBACK: off the event loop
+            # not on the routes' threads: a route waiting for a pooled connection holds one of them, and the
+            # close that would free that connection must not wait behind it (a deadlock seen under bench/pages.py)
+            await asyncio.to_thread(session.close)
+        else:
+            session.close()
 
 
-def _temporal(request: Request) -> Client:
+async def _temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _signer(request: Request) -> TokenSigner:
+async def _signer(request: Request) -> TokenSigner:
     signer: TokenSigner = request.app.state.signer
     return signer
 
 
-def _s3(request: Request) -> Any:
+async def _s3(request: Request) -> Any:
     return request.app.state.s3
 
 

@@ -135,12 +135,17 @@ def _token_from(request: Request) -> str | None:
 
 
 def current_principal(request: Request) -> Principal | None:
-    """The caller, if authenticated."""
+    """The caller, if authenticated (the token is verified once per request: guards and pages both ask)."""
     token = _token_from(request)
     if not token:
         return None
+    cached: tuple[str, Principal | None] | None = getattr(request.state, "principal", None)
+    if cached is not None and cached[0] == token:
+        return cached[1]
     signer: TokenSigner = request.app.state.signer
-    return signer.read_session(token)
+    principal = signer.read_session(token)
+    request.state.principal = (token, principal)
+    return principal
 
 
 ROLES_ATTRIBUTE = "allowed_roles"

@@ -29,6 +29,16 @@ class InvoiceStatus(StrEnum):
 PAYABLE_STATUSES = frozenset({InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE})
 
 
+def own_due(amount_due: Cents, previous_unpaid: Cents) -> Cents:
+    """What an invoice itself charges, without the earlier unpaid balance it recalls."""
+    return max(0, amount_due - previous_unpaid)
+
+
+def remaining(amount_due: Cents, previous_unpaid: Cents, paid: Cents) -> Cents:
+    """What is still to pay on an invoice's own charges."""
+    return max(0, own_due(amount_due, previous_unpaid) - paid)
+
+
 def status_after_payment(total_due: Cents, paid: Cents) -> InvoiceStatus:
     """Return paid / partially_paid / issued from the amount due and the total paid so far."""
     if total_due < 0 or paid < 0:

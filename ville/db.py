@@ -15,7 +15,11 @@ from sqlmodel import Session, create_engine
 def make_engine(url: str) -> Engine:
     """Create an engine tuned for the backend behind `url`."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # a pool at least as large as the threads using it (API_THREADS, the worker's activity threads): below
+        # that, connections beyond the pool were opened (with their PRAGMAs) and closed on every request
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=20, max_overflow=20
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -22,6 +22,8 @@ from ville.models.people import Role
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["pages"], include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+# templates ship with the code and the server is restarted to change them: no stat() of the file per render
+templates.env.auto_reload = False
 
 
 def _date_fr(value: date | datetime | None) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import stripe
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from activities.payment_store import not_payable_reason
 from api.deps import S3Dep, SessionDep, SettingsDep
@@ -36,6 +38,7 @@ from domain.sepa import holder_error, iban_error, mask_iban, normalize_iban
 from ville.models.billing import DeliveryChannel, FamilyAccount, MandateStatus, Payer, PaymentStatus
 from ville.models.people import Role
 
+T = TypeVar("T")
 router = APIRouter(prefix="/famille", tags=["pages"], include_in_schema=False)
 
 # The shared navigation lives in common.py; the family pages added here extend the family's entries.
@@ -83,14 +86,25 @@ def _period_fr(period_key: str) -> str:
         return period_key
 
 
+def _read(request: Request, read: Callable[[Session], T]) -> Awaitable[T]:
+    """Run `read` on a session of its own in one worker thread (the two most viewed pages: one thread hand-off
+    per request instead of three for a session dependency and a sync route, bench/pages.py)."""
+
+    def run() -> T:
+        with request.app.state.sessions() as session:
+            return read(session)
+
+    return asyncio.to_thread(run)
+
+
 @router.get("/factures", response_class=HTMLResponse)
-def invoices_page(request: Request, session: SessionDep) -> Response:
+async def invoices_page(request: Request) -> Response:
     """The family's invoices."""
     try:
         principal = signed_in(request, Role.family)
     except Exception as exc:
         return guarded(request, exc)
-    invoices = my_invoices(principal, session)
+    invoices = await _read(request, lambda session: my_invoices(principal, session))
     return render(
         request,
         "famille_factures.html",
@@ -102,11 +116,11 @@ def invoices_page(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/factures/{number}", response_class=HTMLResponse)
-def invoice_page(request: Request, number: str, session: SessionDep, settings: SettingsDep) -> Response:
+async def invoice_page(request: Request, number: str, settings: SettingsDep) -> Response:
     """One invoice: lines per child, totals, PDF, and the card form while it is payable online."""
     try:
         principal = signed_in(request, Role.family)
-        detail = invoice_detail(session, own_invoice(session, principal, number))
+        detail = await _read(request, lambda session: invoice_detail(session, own_invoice(session, principal, number)))
     except Exception as exc:
         return guarded(request, exc)
     children: dict[str, list[object]] = {}

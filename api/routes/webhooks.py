@@ -8,6 +8,7 @@ import stripe
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.stripe_client import metadata_value
@@ -48,12 +49,9 @@ async def stripe_webhook(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Signature invalide") from None
     obj = event.data.object
     WEBHOOKS_RECEIVED.labels(type=event.type).inc()
-    if await asyncio.to_thread(session.get, StripeEvent, event.id) is not None:
+    if await asyncio.to_thread(_seen, session, event.id):
         log.info("webhook.duplicate", event_id=event.id)
         return {"status": "duplicate"}
-    # hand the connection back before awaiting Temporal: held across that call, a burst of webhooks took
-    # every pooled connection and the to_thread workers waiting for one starved the commits (bench/webhooks.py)
-    await asyncio.to_thread(session.rollback)
     if event.type in PAYMENT_INTENT_EVENTS:
         number = metadata_value(obj, "invoice_number")
         if number:
@@ -75,3 +73,12 @@ async def stripe_webhook(
         return {"status": "duplicate"}
     log.info("webhook.accepted", event_id=event.id, type=event.type)
     return {"status": "accepted"}
+
+
+def _seen(session: Session, event_id: str) -> bool:
+    """Whether the event was stored already; the connection goes back to the pool before Temporal is awaited
+    (held across that call, a burst of webhooks took every pooled connection and starved the commits)."""
+    try:
+        return session.get(StripeEvent, event_id) is not None
+    finally:
+        session.rollback()

@@ -31,7 +31,7 @@ from ville.settings import Settings
 from ville.temporal import ALL_SEARCH_ATTRIBUTE_KEYS, data_converter
 from workflows.billing import BillingCycleWorkflow
 from workflows.billing_types import BillingCycleInput, CyclePhase
-from workflows.payment import RECEIPT_AFTER_ANSWER
+from workflows.payment import OUTCOME_EVENTS_ONLY, RECEIPT_AFTER_ANSWER
 
 BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 FIRST, LAST = "Zéphyrine", "Canari-Témoin"
@@ -58,7 +58,7 @@ def _leaks(blob: bytes, canaries: list[str] = CANARIES) -> list[str]:
 
 
 # Every `workflow.patched` id of the workflows: a marker carries one of them, in clear.
-KNOWN_PATCH_IDS = {RECEIPT_AFTER_ANSWER}
+KNOWN_PATCH_IDS = {RECEIPT_AFTER_ANSWER, OUTCOME_EVENTS_ONLY}
 
 
 def _payloads(msg: Message, path: str = "") -> Iterator[tuple[str, Payload]]:

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from domain.dunning import InvoiceStatus
+from domain.dunning import InvoiceStatus, own_due, remaining
 from domain.payments import PaymentMethod
 from ville.models.common import opt_ts_field, ts_field
 
@@ -168,12 +168,12 @@ class Invoice(SQLModel, table=True):
     @property
     def own_due_cents(self) -> int:
         """What this invoice itself charges, without the recalled earlier balance."""
-        return max(0, self.amount_due_cents - self.previous_unpaid_cents)
+        return own_due(self.amount_due_cents, self.previous_unpaid_cents)
 
     @property
     def remaining_cents(self) -> int:
         """What is still to pay on this invoice's own charges."""
-        return max(0, self.own_due_cents - self.paid_cents)
+        return remaining(self.amount_due_cents, self.previous_unpaid_cents, self.paid_cents)
 
 
 class InvoiceLine(SQLModel, table=True):
