@@ -78,9 +78,9 @@ class Settings(BaseSettings):
     metrics_port: int = 9464
     # loopback by default; containers set 0.0.0.0 so that Prometheus can scrape the worker's ports
     metrics_bind_host: str = "127.0.0.1"
-    # threads of the API for blocking work (sync routes and dependencies: mostly SQL). More threads wait on more
-    # I/O at once but fight over the GIL: with the invoice page under 50 clients, Starlette's default of 40 served
-    # 321 pages/s, 8 served 455 and 2 served 520 (bench/pages.py, SQLite; PostgreSQL's network waits favour more)
+    # threads of each API process for blocking work (sync routes, the family pages' reads: mostly SQL). More
+    # threads wait on more I/O at once but fight over the GIL: Starlette's default of 40 served the invoice page
+    # 30 % slower than 8 under 50 clients (docs/performance.md; PostgreSQL's network waits favour more)
     api_threads: int = Field(default=8, ge=1, le=200)
     otel_exporter_otlp_endpoint: str | None = None
 

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import stripe
 from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
@@ -94,7 +95,7 @@ def _read(request: Request, read: Callable[[Session], T]) -> Awaitable[T]:
         with request.app.state.sessions() as session:
             return read(session)
 
-    return asyncio.to_thread(run)
+    return run_in_threadpool(run)
 
 
 @router.get("/factures", response_class=HTMLResponse)
