@@ -33,6 +33,7 @@ from temporalio.service import RPCError
 
 from bench.api_proc import latency_ms, process_tree_hwm_mb, start_api
 from bench.billing_cycle import start_worker
+from bench.rawhttp import HttpError, RawPool
 from bench.stack import Stack, cpu_delta, cpu_snapshot, embedded_stack, table, vm_hwm_mb, write_result
 from ville.ids import invoice_payment_id
 from ville.settings import DEV_STRIPE_KEY
@@ -139,16 +140,17 @@ async def open_loop(step: Step, send: Any) -> None:
     step.wall_s = time.perf_counter() - t0
 
 
-async def fire(http: httpx.AsyncClient, shot: Shot, method: str, url: str, **kw: Any) -> None:
-    """One request; records its wall-clock send time, round trip and status."""
+async def fire(
+    http: RawPool, shot: Shot, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> None:
+    """One request; records its wall-clock send time, round trip (waiting for a free connection included)."""
     shot.sent_wall = time.time()
     t = time.perf_counter()
     shot.lag_s = t - shot.due
     try:
-        r = await http.request(method, url, **kw)
-        shot.status = r.status_code
-    except httpx.HTTPError as err:
-        shot.error = type(err).__name__
+        shot.status = await http.request(method, path, body, headers)
+    except HttpError as err:
+        shot.error = str(err)
     shot.latency_s = time.perf_counter() - t
 
 
@@ -301,62 +303,62 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     services = [*stack.services, worker, api]
     cpu: dict[str, dict[str, float]] = {}
     index = 0
-    limits = httpx.Limits(max_connections=args.connections, max_keepalive_connections=args.connections)
+    http = RawPool(base, args.connections)
     try:
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
-            for _ in range(20):  # warm-up: imports, DB pool, Temporal client connection
-                await http.get("/healthz")
-            for rate in args.rates:
-                base_step = Step("healthz", rate, args.duration)
-                await open_loop(base_step, lambda s: fire(http, s, "GET", "/healthz"))
-                results.append(summarise(base_step))
+        for _ in range(20):  # warm-up: imports, DB pool, Temporal client connection
+            await http.request("GET", "/healthz")
+        for rate in args.rates:
+            base_step = Step("healthz", rate, args.duration)
+            await open_loop(base_step, lambda s: fire(http, s, "GET", "/healthz"))
+            results.append(summarise(base_step))
 
-                signal_step = Step("signal", rate, args.duration)
-                signal_targets: dict[int, tuple[str, str]] = {}
-                signal_offset = index
+            signal_step = Step("signal", rate, args.duration)
+            signal_targets: dict[int, tuple[str, str]] = {}
+            signal_offset = index
 
-                async def signal(
-                    shot: Shot, offset: int = signal_offset, targets: dict[int, tuple[str, str]] = signal_targets
-                ) -> None:
-                    number, intent = target(offset + shot.index)
-                    event_id = f"evt_signal_{run_id}_{offset + shot.index:06d}"
-                    targets[shot.index] = (number, event_id)
-                    event = StripeEventSignal(event_id, "payment_intent.processing", intent)
-                    await fire_signal(client, task_queue, shot, number, event)
+            async def signal(
+                shot: Shot, offset: int = signal_offset, targets: dict[int, tuple[str, str]] = signal_targets
+            ) -> None:
+                number, intent = target(offset + shot.index)
+                event_id = f"evt_signal_{run_id}_{offset + shot.index:06d}"
+                targets[shot.index] = (number, event_id)
+                event = StripeEventSignal(event_id, "payment_intent.processing", intent)
+                await fire_signal(client, task_queue, shot, number, event)
 
-                cpu0 = cpu_snapshot(services)
-                await open_loop(signal_step, signal)
-                await collect_seen(client, signal_step.shots, signal_targets, args.drain_timeout)
-                index += len(signal_step.shots)
-                cpu[f"signal@{rate}"] = cpu_delta(cpu0, cpu_snapshot(services))
-                results.append(summarise(signal_step) | cpu_per_event(cpu[f"signal@{rate}"], signal_step))
+            cpu0 = cpu_snapshot(services)
+            await open_loop(signal_step, signal)
+            await collect_seen(client, signal_step.shots, signal_targets, args.drain_timeout)
+            index += len(signal_step.shots)
+            cpu[f"signal@{rate}"] = cpu_delta(cpu0, cpu_snapshot(services))
+            results.append(summarise(signal_step) | cpu_per_event(cpu[f"signal@{rate}"], signal_step))
 
-                step = Step("webhook", rate, args.duration)
-                targets: dict[int, tuple[str, str]] = {}
-                offset = index
+            step = Step("webhook", rate, args.duration)
+            targets: dict[int, tuple[str, str]] = {}
+            offset = index
 
-                async def post(shot: Shot, offset: int = offset, targets: dict[int, tuple[str, str]] = targets) -> None:
-                    number, intent = target(offset + shot.index)
-                    event_id, body = event_body(run_id, offset + shot.index, number, intent)
-                    targets[shot.index] = (number, event_id)
-                    headers = {
-                        "stripe-signature": sign(body, secret, int(time.time())),
-                        "content-type": "application/json",
-                    }
-                    await fire(http, shot, "POST", "/webhooks/stripe", content=body, headers=headers)
+            async def post(shot: Shot, offset: int = offset, targets: dict[int, tuple[str, str]] = targets) -> None:
+                number, intent = target(offset + shot.index)
+                event_id, body = event_body(run_id, offset + shot.index, number, intent)
+                targets[shot.index] = (number, event_id)
+                headers = {
+                    "stripe-signature": sign(body, secret, int(time.time())),
+                    "content-type": "application/json",
+                }
+                await fire(http, shot, "POST", "/webhooks/stripe", body, headers)
 
-                cpu0 = cpu_snapshot(services)
-                await open_loop(step, post)
-                await collect_seen(client, step.shots, targets, args.drain_timeout)
-                cpu[f"webhook@{rate}"] = cpu_delta(cpu0, cpu_snapshot(services))
-                index += len(step.shots)
-                results.append(summarise(step) | cpu_per_event(cpu[f"webhook@{rate}"], step))
-                print(table(step_rows(results[-3:]), f"{rate}/s for {args.duration:g} s"), "\n", flush=True)
+            cpu0 = cpu_snapshot(services)
+            await open_loop(step, post)
+            await collect_seen(client, step.shots, targets, args.drain_timeout)
+            cpu[f"webhook@{rate}"] = cpu_delta(cpu0, cpu_snapshot(services))
+            index += len(step.shots)
+            results.append(summarise(step) | cpu_per_event(cpu[f"webhook@{rate}"], step))
+            print(table(step_rows(results[-3:]), f"{rate}/s for {args.duration:g} s"), "\n", flush=True)
         rss = {
             "api": process_tree_hwm_mb(api.proc.pid) if api.proc else None,
             "worker": vm_hwm_mb(worker.proc.pid) if worker.proc else None,
         }
     finally:
+        await http.close()
         api.stop()
         worker.stop()
     mode = f"{len(pool)} running payment workflows" if pool else "one new payment workflow per event"
