@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     metrics_port: int = 9464
     # loopback by default; containers set 0.0.0.0 so that Prometheus can scrape the worker's ports
     metrics_bind_host: str = "127.0.0.1"
-    # threads of each API process for blocking work (sync routes, the family pages' reads: mostly SQL). More
+    # threads of each API process for the sync routes and their dependencies (mostly SQL). More
     # threads wait on more I/O at once but fight over the GIL: Starlette's default of 40 served the invoice page
     # 30 % slower than 8 under 50 clients (docs/performance.md; PostgreSQL's network waits favour more)
     api_threads: int = Field(default=8, ge=1, le=200)

@@ -8,7 +8,6 @@ from typing import TypeVar
 
 import stripe
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
@@ -89,13 +88,14 @@ def _period_fr(period_key: str) -> str:
 
 def _read(request: Request, read: Callable[[Session], T]) -> Awaitable[T]:
     """Run `read` on a session of its own in one worker thread (the two most viewed pages: one thread hand-off
-    per request instead of three for a session dependency and a sync route, bench/pages.py)."""
+    per request instead of three for a session dependency and a sync route; asyncio's executor is lighter than
+    anyio's limiter here, bench/pages.py)."""
 
     def run() -> T:
         with request.app.state.sessions() as session:
             return read(session)
 
-    return run_in_threadpool(run)
+    return asyncio.to_thread(run)
 
 
 @router.get("/factures", response_class=HTMLResponse)
