@@ -328,10 +328,11 @@ class Notifier:
     ) -> tuple[NotificationOutcome, list[str]]:
         """Send at once (no rhythm); returns the outcome and the keys that failed."""
         todo, contacts = self._reserve(requests)
+        stamp = {"sent_at": sent_at} if sent_at is not None else {}
         results: list[tuple[str, str | None]] = []
         if todo:
             with ThreadPoolExecutor(max_workers=min(threads, len(todo))) as pool:
-                results = list(pool.map(lambda r: (r.key, self._deliver(r, contacts.get(r.key))), todo))
+                results = list(pool.map(lambda r: (r.key, self._deliver_and_mark(r, contacts.get(r.key), stamp)), todo))
         sent = [(k, pid) for k, pid in results if pid is not None and pid != PROVIDER_UNAVAILABLE]
         failed = [k for k, pid in results if pid is None or pid == PROVIDER_UNAVAILABLE]
         retryable = sum(1 for _, pid in results if pid == PROVIDER_UNAVAILABLE)
@@ -340,20 +341,29 @@ class Notifier:
             NOTIFICATIONS_SENT.labels(channel=channel_of[key]).inc()
         for key in failed:
             NOTIFICATIONS_FAILED.labels(channel=channel_of[key]).inc()
-        stamp = {"sent_at": sent_at} if sent_at is not None else {}
-        with self.sessions() as s:
-            for key, provider_id in sent:
-                s.execute(
-                    update(Notification)
-                    .where(col(Notification.key) == key)
-                    .values(status="sent", provider_id=provider_id, **stamp)
-                )
-            if failed:
+        if failed:
+            with self.sessions() as s:
                 s.execute(update(Notification).where(col(Notification.key).in_(failed)).values(status="failed"))
                 lost = set(failed)
                 self._keep_for_resend(s, [r for r in todo if r.key in lost], sent_at or activity_now())
-            s.commit()
+                s.commit()
         return NotificationOutcome(len(sent), len(requests) - len(todo), len(failed), retryable=retryable), failed
+
+    def _deliver_and_mark(
+        self, r: NotificationRequest, contact: Contact | None, stamp: dict[str, datetime]
+    ) -> str | None:
+        """Send one message and mark it sent at once: a crash can then send again only the message in flight
+        (the provider takes no idempotency key), not every message of the batch sent before it."""
+        provider_id = self._deliver(r, contact)
+        if provider_id is not None and provider_id != PROVIDER_UNAVAILABLE:
+            with self.sessions() as s:
+                s.execute(
+                    update(Notification)
+                    .where(col(Notification.key) == r.key)
+                    .values(status="sent", provider_id=provider_id, **stamp)
+                )
+                s.commit()
+        return provider_id
 
     @staticmethod
     def _keep_for_resend(s: Session, failed: Sequence[NotificationRequest], at: datetime) -> None:
@@ -389,8 +399,8 @@ class Notifier:
             )
             known = set(s.exec(select(Notification.key).where(col(Notification.key).in_(keys))).all())
             todo = [r for r in requests if r.key not in done]
-            # A key left "sending" by a crashed attempt is retried: the window where SES accepted
-            # but the row was not yet marked is a few milliseconds.
+            # A key left "sending" by a crashed attempt is retried: the window where SES accepted but the
+            # row was not yet marked is one UPDATE long (each message is marked as soon as it is sent).
             s.add_all(
                 Notification(
                     key=r.key, channel=r.channel, template=r.template, subject_ref=r.subject_ref, status="sending"
