@@ -246,23 +246,39 @@ def check_ledger(engine: Engine) -> str:
     return f"ledger balanced: debits {debit} == credits {credit}, every entry balanced"
 
 
+SETTLE_S = 60.0  # a message already handed to SES (a receipt sent beside the payment's answer) is marked within ms
+
+
 def check_notifications(engine: Engine, s: Settings, ses_before: int) -> list[str]:
-    """Notification keys unique, none left unsent, and moto received exactly one e-mail per e-mail key sent."""
-    with engine.connect() as c:
-        dup_keys = c.execute(select(Notification.key).group_by(Notification.key).having(func.count() > 1)).all()
-        unsent = c.execute(
-            select(Notification.key, Notification.status).where(
-                Notification.channel != "post", col(Notification.status).not_in(DELIVERED)
+    """Notification keys unique, none left unsent, and moto received exactly one e-mail per e-mail key sent.
+
+    The database and moto are read one after the other while the system still runs (a receipt is sent beside
+    the payment's answer): the two counts are compared on a quiet snapshot (moto's count the same before and
+    after the database read, no message "sending"), re-read until then. A doubled or lost message never
+    settles and fails with the last counts.
+    """
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        ses_first = ses_count(s) - ses_before
+        with engine.connect() as c:
+            dup_keys = c.execute(select(Notification.key).group_by(Notification.key).having(func.count() > 1)).all()
+            unsent = c.execute(
+                select(Notification.key, Notification.status).where(
+                    Notification.channel != "post", col(Notification.status).not_in(DELIVERED)
+                )
+            ).all()
+            sent_emails = int(
+                c.execute(
+                    select(func.count()).where(Notification.channel == "email", Notification.status == "sent")
+                ).scalar_one()
             )
-        ).all()
-        sent_emails = int(
-            c.execute(
-                select(func.count()).where(Notification.channel == "email", Notification.status == "sent")
-            ).scalar_one()
-        )
+        ses_sent = ses_count(s) - ses_before
+        if (ses_first == ses_sent == sent_emails and not unsent) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)  # polling a bounded condition, not waiting for a guessed duration
     assert not dup_keys, dup_keys[:5]
     assert not unsent, unsent[:5]
-    assert ses_count(s) - ses_before == sent_emails, (ses_count(s) - ses_before, sent_emails)
+    assert ses_sent == sent_emails, (ses_sent, sent_emails)
     return [
         "notification keys unique; every e-mail/SMS notification 'sent' or 'scheduled' (quiet hours), none lost",
         f"moto SES messages == e-mail notifications sent ({sent_emails})",
