@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -12,7 +13,8 @@ from typing import Any, Protocol
 
 import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, func, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -145,6 +147,43 @@ def render(template: str, channel: str, context: dict[str, Any]) -> tuple[str, s
         subject, _, body = text.partition("\n")
         return subject.removeprefix("Objet :").strip(), body.strip()
     return "", text
+
+
+# prebuilt: executed once per message sent (a statement built per call spends its time on its cache key)
+_MARK_SENT = update(Notification).where(col(Notification.key) == bindparam("k"))
+_MARK_SENT_NOW = _MARK_SENT.values(status="sent", provider_id=bindparam("pid"))
+_MARK_SENT_AT = _MARK_SENT.values(status="sent", provider_id=bindparam("pid"), sent_at=bindparam("at"))
+
+
+class SentMarker:
+    """Marks each message "sent" the moment its provider accepted it, so that a crash can re-send only the
+    message in flight (SES takes no idempotency key), not every message of the batch sent before it.
+
+    One connection for the batch, shared by the sending threads under a lock: a session and a transaction per
+    message from eight threads cost the billing cycle 30 % of its throughput (fighting over SQLite's lock).
+    """
+
+    def __init__(self, engine: Engine, sent_at: datetime | None) -> None:
+        self.conn = engine.connect()
+        self.lock = threading.Lock()
+        self.sent_at = sent_at
+
+    def __enter__(self) -> SentMarker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+    def after(self, key: str, provider_id: str | None) -> str | None:
+        """Record a delivery attempt's outcome if it was accepted; returns the provider's id unchanged."""
+        if provider_id is not None and provider_id != PROVIDER_UNAVAILABLE:
+            with self.lock:
+                if self.sent_at is None:
+                    self.conn.execute(_MARK_SENT_NOW, {"k": key, "pid": provider_id})
+                else:
+                    self.conn.execute(_MARK_SENT_AT, {"k": key, "pid": provider_id, "at": self.sent_at})
+                self.conn.commit()
+        return provider_id
 
 
 class Notifier:
@@ -328,11 +367,15 @@ class Notifier:
     ) -> tuple[NotificationOutcome, list[str]]:
         """Send at once (no rhythm); returns the outcome and the keys that failed."""
         todo, contacts = self._reserve(requests)
-        stamp = {"sent_at": sent_at} if sent_at is not None else {}
         results: list[tuple[str, str | None]] = []
         if todo:
-            with ThreadPoolExecutor(max_workers=min(threads, len(todo))) as pool:
-                results = list(pool.map(lambda r: (r.key, self._deliver_and_mark(r, contacts.get(r.key), stamp)), todo))
+            pool = ThreadPoolExecutor(min(threads, len(todo)))
+            with SentMarker(self.sessions.engine, sent_at) as marker, pool:
+
+                def send(r: NotificationRequest) -> tuple[str, str | None]:
+                    return r.key, marker.after(r.key, self._deliver(r, contacts.get(r.key)))
+
+                results = list(pool.map(send, todo))
         sent = [(k, pid) for k, pid in results if pid is not None and pid != PROVIDER_UNAVAILABLE]
         failed = [k for k, pid in results if pid is None or pid == PROVIDER_UNAVAILABLE]
         retryable = sum(1 for _, pid in results if pid == PROVIDER_UNAVAILABLE)
@@ -348,22 +391,6 @@ class Notifier:
                 self._keep_for_resend(s, [r for r in todo if r.key in lost], sent_at or activity_now())
                 s.commit()
         return NotificationOutcome(len(sent), len(requests) - len(todo), len(failed), retryable=retryable), failed
-
-    def _deliver_and_mark(
-        self, r: NotificationRequest, contact: Contact | None, stamp: dict[str, datetime]
-    ) -> str | None:
-        """Send one message and mark it sent at once: a crash can then send again only the message in flight
-        (the provider takes no idempotency key), not every message of the batch sent before it."""
-        provider_id = self._deliver(r, contact)
-        if provider_id is not None and provider_id != PROVIDER_UNAVAILABLE:
-            with self.sessions() as s:
-                s.execute(
-                    update(Notification)
-                    .where(col(Notification.key) == r.key)
-                    .values(status="sent", provider_id=provider_id, **stamp)
-                )
-                s.commit()
-        return provider_id
 
     @staticmethod
     def _keep_for_resend(s: Session, failed: Sequence[NotificationRequest], at: datetime) -> None:
