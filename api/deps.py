@@ -17,7 +17,7 @@ from ville.settings import Settings
 async def _session(request: Request) -> AsyncIterator[Session]:
     # async on purpose, like the getters below: FastAPI runs a sync dependency in a worker thread, and those
     # hand-offs cost more than the work itself (bench/pages.py)
-    session = Session(request.app.state.sessions.engine, expire_on_commit=False)
+    session: Session = request.app.state.sessions.open()
     try:
         yield session
     finally:

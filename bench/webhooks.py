@@ -22,6 +22,7 @@ import hmac
 import json
 import os
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ from ville.ids import invoice_payment_id
 from ville.settings import DEV_STRIPE_KEY
 from ville.temporal import connect, register_search_attributes
 from workflows.billing_types import InvoicePaymentInput, StripeEventSignal
+from workflows.clients import signal_stripe_event
 from workflows.payment import InvoicePaymentWorkflow
 
 TARGET_RATE = 200
@@ -140,39 +142,33 @@ async def open_loop(step: Step, send: Any) -> None:
     step.wall_s = time.perf_counter() - t0
 
 
+async def _timed(shot: Shot, call: Awaitable[int]) -> None:
+    """Run one request: its wall-clock send time, lateness against the schedule, round trip and status."""
+    shot.sent_wall = time.time()
+    t = time.perf_counter()
+    shot.lag_s = t - shot.due
+    try:
+        shot.status = await call
+    except (HttpError, RPCError) as err:
+        shot.error = f"RPCError {err.status}" if isinstance(err, RPCError) else str(err)
+    shot.latency_s = time.perf_counter() - t
+
+
 async def fire(
     http: RawPool, shot: Shot, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
 ) -> None:
-    """One request; records its wall-clock send time, round trip (waiting for a free connection included)."""
-    shot.sent_wall = time.time()
-    t = time.perf_counter()
-    shot.lag_s = t - shot.due
-    try:
-        shot.status = await http.request(method, path, body, headers)
-    except HttpError as err:
-        shot.error = str(err)
-    shot.latency_s = time.perf_counter() - t
+    """One HTTP request (waiting for a free connection counts in its round trip)."""
+    await _timed(shot, http.request(method, path, body, headers))
 
 
 async def fire_signal(client: Client, task_queue: str, shot: Shot, number: str, event: StripeEventSignal) -> None:
-    """The webhook route's Temporal call, made directly: signal-with-start of the invoice's payment workflow."""
-    shot.sent_wall = time.time()
-    t = time.perf_counter()
-    shot.lag_s = t - shot.due
-    try:
-        await client.start_workflow(
-            InvoicePaymentWorkflow.run,
-            InvoicePaymentInput(number),
-            id=invoice_payment_id(number),
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal=InvoicePaymentWorkflow.stripe_event.__name__,
-            start_signal_args=[event],
-        )
-        shot.status = 200
-    except RPCError as err:
-        shot.error = f"RPCError {err.status}"
-    shot.latency_s = time.perf_counter() - t
+    """The webhook route's own Temporal call (`signal_stripe_event`), made directly by the driver."""
+
+    async def call() -> int:
+        await signal_stripe_event(client, task_queue, number, event)
+        return 200
+
+    await _timed(shot, call())
 
 
 async def seen_times(client: Client, workflow_id: str) -> dict[str, float]:

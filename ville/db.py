@@ -46,7 +46,11 @@ class SessionFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    def open(self) -> Session:
+        """A new session (the caller closes it); objects stay readable after commit."""
+        return Session(self.engine, expire_on_commit=False)
+
     @contextmanager
     def __call__(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self.open() as session:
             yield session

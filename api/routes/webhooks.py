@@ -9,16 +9,14 @@ import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
-from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.stripe_client import metadata_value
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.ratelimit import RateLimiter
-from ville.ids import invoice_payment_id
 from ville.metrics import WEBHOOKS_RECEIVED
 from ville.models.billing import StripeEvent
-from workflows.billing_types import InvoicePaymentInput, StripeEventSignal
-from workflows.payment import InvoicePaymentWorkflow
+from workflows.billing_types import StripeEventSignal
+from workflows.clients import signal_stripe_event
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["webhooks"])
@@ -57,14 +55,8 @@ async def stripe_webhook(
         if number:
             # signal first, store after: if Temporal is unreachable Stripe retries and nothing is lost;
             # a concurrent duplicate signals twice and the workflow keeps one event per PaymentIntent
-            await temporal.start_workflow(
-                InvoicePaymentWorkflow.run,
-                InvoicePaymentInput(number),
-                id=invoice_payment_id(number),
-                task_queue=settings.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                start_signal=InvoicePaymentWorkflow.stripe_event.__name__,
-                start_signal_args=[StripeEventSignal(event.id, event.type, obj.id)],
+            await signal_stripe_event(
+                temporal, settings.task_queue, number, StripeEventSignal(event.id, event.type, obj.id)
             )
     session.add(StripeEvent(event_id=event.id, type=event.type, object_id=getattr(obj, "id", None)))
     try:
