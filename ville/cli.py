@@ -45,9 +45,9 @@ def _dev(args: argparse.Namespace) -> int:
         if not _port_free(port):
             log.error("dev.port_in_use", service=name, port=port)
             return 1
-    codec_url = f"http://127.0.0.1:{PORTS['api']}/codec"
+    api_url = f"http://127.0.0.1:{PORTS['api']}"
     services = [
-        devstack.temporal_dev_server(data / "temporal.db", PORTS["temporal"], PORTS["temporal_ui"], codec_url),
+        *devstack.temporal_with_ui(data / "temporal.db", PORTS["temporal"], PORTS["temporal_ui"], api_url),
         devstack.localstripe(PORTS["stripe"], data / "localstripe.pickle"),
         devstack.moto(PORTS["aws"]),
     ]
