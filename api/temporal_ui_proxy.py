@@ -58,13 +58,8 @@ def create_app(ui_upstream: str | None = None, api_upstream: str | None = None) 
         is_codec = path.startswith(PREFIX + "/")
         target = (api if is_codec else ui) + path
         headers = _codec_headers(request) if is_codec else _ui_headers(request)
-        upstream = await client.request(
-            request.method,
-            target,
-            params=request.query_params.multi_items(),
-            headers=headers,
-            content=await request.body(),
-        )
+        url = f"{target}?{request.url.query}" if request.url.query else target  # the query string as sent
+        upstream = await client.request(request.method, url, headers=headers, content=await request.body())
         out = [(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in _HOP | {"content-encoding"}]
         response = Response(upstream.content, status_code=upstream.status_code)
         response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out]

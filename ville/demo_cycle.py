@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import structlog
 from sqlalchemy import func, select
+from sqlmodel import col
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
@@ -29,7 +30,7 @@ async def start_demo_cycle(client: Client, settings: Settings, today: date | Non
     """
     period = billing_period_to_seed(today or datetime.now(PARIS).date(), settings.billing_period_months)
     with engine_for(settings.database_url).connect() as conn:
-        issued = conn.execute(select(func.count()).select_from(Invoice).where(Invoice.period_key == period.key))
+        issued = conn.execute(select(func.count()).select_from(Invoice).where(col(Invoice.period_key) == period.key))
         if issued.scalar_one() > 0:
             log.info("demo.cycle_skipped", period=period.key, reason="invoices_exist")
             return None
