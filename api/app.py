@@ -22,6 +22,7 @@ from activities.notifications import Notifier
 from activities.payment_store import PaymentStore
 from activities.payments import PaymentActivities
 from activities.stripe_client import make_stripe_client
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
 from api.routes import ROUTERS
@@ -60,7 +61,10 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         version="0.1.0",
         lifespan=lifespan,
         description="Facil'familles billing, QualiParis audits and RIF referrals on Temporal.",
+        docs_url=None,  # api/docs.py serves /docs from packaged assets (the CSP blocks the CDN's)
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings
     app.state.temporal = temporal
     app.state.sessions = SessionFactory(engine_for(settings.database_url))

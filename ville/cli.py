@@ -45,9 +45,9 @@ def _dev(args: argparse.Namespace) -> int:
         if not _port_free(port):
             log.error("dev.port_in_use", service=name, port=port)
             return 1
-    codec_url = f"http://127.0.0.1:{PORTS['api']}/codec"
+    api_url = f"http://127.0.0.1:{PORTS['api']}"
     services = [
-        devstack.temporal_dev_server(data / "temporal.db", PORTS["temporal"], PORTS["temporal_ui"], codec_url),
+        *devstack.temporal_with_ui(data / "temporal.db", PORTS["temporal"], PORTS["temporal_ui"], api_url),
         devstack.localstripe(PORTS["stripe"], data / "localstripe.pickle"),
         devstack.moto(PORTS["aws"]),
     ]
@@ -86,7 +86,7 @@ def _dev(args: argparse.Namespace) -> int:
             if s.name == "localstripe":
                 _register_webhook(settings)
         asyncio.run(_bootstrap_temporal(settings))
-        _banner(data)
+        _banner(data, asyncio.run(_start_demo_cycle(settings)))
         while not stop.is_set():
             for s in started:
                 if s.proc is not None and s.proc.poll() is not None:
@@ -130,7 +130,15 @@ async def _bootstrap_temporal(settings: Settings) -> None:
     await ensure_schedules(client, settings)
 
 
-def _banner(data: Path) -> None:
+async def _start_demo_cycle(settings: Settings) -> str | None:
+    # the demo period's invoices come from the real BillingCycleWorkflow (first start only: see demo_cycle)
+    from ville.demo_cycle import start_demo_cycle
+    from ville.temporal import connect
+
+    return await start_demo_cycle(await connect(settings), settings)
+
+
+def _banner(data: Path, demo_cycle: str | None = None) -> None:
     from ville.demo import DEMO_ACCOUNTS
 
     lines = [
@@ -144,6 +152,14 @@ def _banner(data: Path) -> None:
         f"  Données, journaux {data}",
         "Comptes de démo (connexion par lien magique, le lien s'affiche en dev) :",
         *[f"  {role:<18} {email}" for role, email in DEMO_ACCOUNTS],
+        *(
+            [
+                f"Facturation de la période de démo en cours (workflow {demo_cycle}) : console /operateur,",
+                f"  Temporal UI http://127.0.0.1:{PORTS['temporal_ui']}/namespaces/default/workflows/{demo_cycle}",
+            ]
+            if demo_cycle
+            else []
+        ),
         "Ctrl-C arrête tout.",
     ]
     sys.stderr.write("\n".join(lines) + "\n")

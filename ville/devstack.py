@@ -129,6 +129,34 @@ def temporal_dev_server(
     return Service("temporal", argv, port=port)
 
 
+def temporal_with_ui(db_file: Path | None, port: int, ui_port: int, api_url: str) -> list[Service]:
+    """The dev server and, on `ui_port`, its Web UI behind a proxy that also serves the API's codec routes.
+
+    Same origin for the UI and `/codec`: the browser sends the operator's session cookie with the UI's codec
+    requests (start-dev cannot turn on the UI's `includeCredentials`); see api/temporal_ui_proxy.py.
+    """
+    internal_ui_port = free_port()
+    proxy = Service(
+        "temporal-ui",
+        [
+            str(BIN / "uvicorn"),
+            "api.temporal_ui_proxy:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(ui_port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        port=ui_port,
+        env={"UI_UPSTREAM": f"http://127.0.0.1:{internal_ui_port}", "API_UPSTREAM": api_url},
+    )
+    codec = f"http://127.0.0.1:{ui_port}/codec"
+    return [temporal_dev_server(db_file, port, internal_ui_port, codec), proxy]
+
+
 def localstripe(port: int, state_file: Path | None = None) -> Service:
     """The Stripe API emulator on loopback."""
     argv = [sys.executable, "-m", "ville.emulators.localstripe_server", "--port", str(port)]

@@ -7,7 +7,9 @@ same format. Configure the UI's codec endpoint as `<PUBLIC_BASE_URL>/codec`.
 Who may call: operators and admins only, with a Bearer token (the CLI's `--codec-auth "Bearer ..."`, or the
 UI's "pass access token" option) or the API's session cookie (the UI's "include cross-origin credentials"
 option; it reaches the API when the UI and the API are same-site, otherwise the cookie needs
-`SameSite=None; Secure`). Encoding and decoding change no state, so a forged cross-site request can only try
+`SameSite=None; Secure`). In `make run` the UI reaches the codec through its own port, same-origin
+(api/temporal_ui_proxy.py), because start-dev cannot turn that option on. Encoding and decoding change no
+state, so a forged cross-site request can only try
 to read, and CORS lets only the Temporal UI's origin read the answers. Every decode is logged (who, how many
 payloads, which namespace), never the payloads.
 """

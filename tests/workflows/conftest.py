@@ -277,13 +277,15 @@ async def running_worker(
 
 
 @contextmanager
-def serve_api(world: BillingWorld, env: WorkflowEnvironment, **overrides: str) -> Iterator[str]:
+def serve_api(
+    world: BillingWorld, env: WorkflowEnvironment, port: int | None = None, **overrides: str
+) -> Iterator[str]:
     """The real API (uvicorn) on the world's database and the dev server, receiving localstripe's webhooks."""
     import httpx
 
     from ville import devstack
 
-    port = devstack.free_port()
+    port = port or devstack.free_port()
     s = world.settings
     variables = {
         "ENV": "test",
