@@ -19,7 +19,7 @@ from pathlib import Path
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
-__all__ = ["BOLD", "FONT_DIR", "REGULAR", "FontMissingError", "PdfFonts", "pdf_fonts"]
+__all__ = ["BOLD", "FONT_DIR", "REGULAR", "FontMissingError", "PdfFonts", "font_files", "pdf_fonts"]
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 REGULAR, BOLD = "DejaVuSans", "DejaVuSans-Bold"
@@ -42,21 +42,27 @@ _lock = threading.Lock()
 _registered: PdfFonts | None = None
 
 
-def pdf_fonts(font_dir: Path = FONT_DIR) -> PdfFonts:
+def font_files(font_dir: Path = FONT_DIR) -> dict[str, Path]:
+    """The TTF file of each font name; FontMissingError (saying what to install) when one is missing."""
+    files = {name: font_dir / file for name, file in _FILES.items()}
+    missing = [str(path) for path in files.values() if not path.is_file()]
+    if missing:
+        raise FontMissingError(
+            f"font file(s) not found: {', '.join(missing)}. The PDFs embed DejaVu Sans: install the Debian "
+            "package fonts-dejavu-core (`make install`, or apt-get install -y fonts-dejavu-core)."
+        )
+    return files
+
+
+def pdf_fonts() -> PdfFonts:
     """Register DejaVu Sans (regular, bold) with reportlab once per process; fail clearly if a file is missing."""
     global _registered
     if _registered is not None:
         return _registered
     with _lock:
         if _registered is None:
-            missing = [str(font_dir / f) for f in _FILES.values() if not (font_dir / f).is_file()]
-            if missing:
-                raise FontMissingError(
-                    f"font file(s) not found: {', '.join(missing)}. The PDFs embed DejaVu Sans: install the "
-                    "Debian package fonts-dejavu-core (`make install`, or apt-get install -y fonts-dejavu-core)."
-                )
-            for name, file in _FILES.items():
-                pdfmetrics.registerFont(TTFont(name, str(font_dir / file)))
+            for name, path in font_files().items():
+                pdfmetrics.registerFont(TTFont(name, str(path)))
             # <b> in platypus paragraphs maps to the bold face; there is no italic, so those map to upright.
             pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=REGULAR, boldItalic=BOLD)
             _registered = PdfFonts()
