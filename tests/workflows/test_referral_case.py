@@ -241,7 +241,12 @@ async def test_the_partners_new_referral_email_gives_the_acknowledgement_deadlin
     handle = await _start(env, worker, world, ack_business_days=3)
     sid = world.services[0].id
     assert sid is not None
-    ref = (await handle.execute_update(ReferralCaseWorkflow.refer, ReferRequest(sid, "housing", world.agent_id))).ref
+    try:
+        refer = ReferRequest(sid, "housing", world.agent_id)
+        ref = (await handle.execute_update(ReferralCaseWorkflow.refer, refer)).ref
+    finally:
+        # its timers would fire with no worker left and hold the module's time-skipping server still
+        await handle.terminate("test over")
     sent = world.referral(ref)
     assert sent.sent_at is not None
     # the 3rd French business day after the day it was sent (Paris), as the partner reads it
