@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import cm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import delete, func
@@ -26,6 +26,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError
 
 from activities.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
+from activities.pdf_fonts import PdfFonts, pdf_fonts
 from domain.audit.assignment import AuditTask as DomainTask
 from domain.audit.assignment import Inspector, SiteToAudit, plan_assignments, reassign
 from domain.audit.campaign import inspection_due_date, reaudit_window, review_deadline
@@ -1016,9 +1017,13 @@ class CampaignReport:
         return out.getvalue()
 
     def pdf(self) -> bytes:
-        """The report as PDF (reportlab, standard fonts)."""
+        """The report as PDF (reportlab, embedded DejaVu Sans subsets)."""
         buf = io.BytesIO()
-        styles = getSampleStyleSheet()
+        fonts = pdf_fonts()
+        styles = getSampleStyleSheet()  # a fresh sheet per call: its fonts can be switched in place
+        for style in styles.byName.values():
+            if isinstance(style, ParagraphStyle):  # the sheet holds list styles too, without a font
+                style.fontName = fonts.bold if "Bold" in style.fontName else fonts.regular
         doc = SimpleDocTemplate(
             buf,
             pagesize=A4,
@@ -1026,13 +1031,14 @@ class CampaignReport:
             rightMargin=1.5 * cm,
             title=self.title(),
             author="Ville de Paris — QualiParis",
+            initialFontName=fonts.regular,
         )
         story: list[Any] = [
             Paragraph(_pdf_text(self.title()), styles["Title"]),
             Paragraph(_pdf_text(self.intro()), styles["Normal"]),
         ]
         for heading, lines in self._sections():
-            story += [Spacer(1, 0.4 * cm), Paragraph(_pdf_text(heading), styles["Heading2"]), _table(lines)]
+            story += [Spacer(1, 0.4 * cm), Paragraph(_pdf_text(heading), styles["Heading2"]), _table(lines, fonts)]
         doc.build(story)
         return buf.getvalue()
 
@@ -1054,16 +1060,17 @@ def _arr(n: int) -> str:
 
 
 def _pdf_text(text: str) -> str:
-    # Helvetica has no ≤/≥ glyphs; reportlab paragraphs are mini-HTML
+    # reportlab paragraphs are mini-HTML; ≤/≥ spelt out as in the report's earlier (Helvetica) versions
     return text.replace("&", "&amp;").replace("<", "&lt;").replace("≤", "au plus").replace("≥", "au moins")
 
 
-def _table(lines: list[list[str]]) -> Table:
+def _table(lines: list[list[str]], fonts: PdfFonts) -> Table:
     table = Table([[_pdf_text(c) for c in line] for line in lines], repeatRows=1)
     table.setStyle(
         TableStyle(
             [
-                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                ("FONTNAME", (0, 0), (-1, -1), fonts.regular),
+                ("FONTNAME", (0, 0), (-1, 0), fonts.bold),
                 ("FONTSIZE", (0, 0), (-1, -1), 7.5),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e6ecf5")),
                 ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),

@@ -1,10 +1,11 @@
 """French PDF documents (invoices, receipts, childcare attestations, reports): pure, in-memory rendering.
 
-Rendering uses reportlab's standard Helvetica (WinAnsi encoding, which has "€"): no font file is read or
-embedded, which keeps a one-page invoice near 2 ms per core (1.4 ms with the optional ``rl-accel``
-package, same bytes). Text outside WinAnsi is transliterated (``Ł`` -> ``L``) rather than printed as a
-black box. Output is byte-for-byte deterministic for the same input and reportlab version (whatever the
-clock, SOURCE_DATE_EPOCH or hash seed), so a copy re-rendered on demand equals the archived one.
+Every document embeds a subset of DejaVu Sans (``activities.pdf_fonts``): an unembedded standard font is
+replaced by each viewer's own, with other metrics, and labels ran into values. Labels and values are drawn
+at positions computed from the embedded font's widths. Text outside WinAnsi is transliterated (``Ł`` ->
+``L``) as before, so names print the same on every document. Output is byte-for-byte deterministic for the
+same input and reportlab version (whatever the clock, SOURCE_DATE_EPOCH or hash seed), so a copy
+re-rendered on demand equals the archived one.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import CondPageBreak, LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 from reportlab.platypus.flowables import Flowable
 
+from activities.pdf_fonts import BOLD, REGULAR, pdf_fonts
 from domain.money import Cents, format_eur
 from domain.payments import PaymentMethod
 from domain.tariffs import NUM_TRANCHES
@@ -251,7 +253,6 @@ def _address_lines(address: str) -> list[str]:
     return lines
 
 
-REGULAR, BOLD = "Helvetica", "Helvetica-Bold"
 BLUE = Color(0.0, 0.2, 0.47)
 INK = Color(0.1, 0.1, 0.12)
 GREY = Color(0.4, 0.4, 0.44)
@@ -267,6 +268,7 @@ def _wrap(text: str, font: str, size: float, width: float, first_width: float | 
     ``first_width`` narrows the first line (text following an inline heading). Cached: labels and the
     fixed paragraphs repeat on every invoice of a batch.
     """
+    pdf_fonts()  # metrics of the embedded fonts (documents measure their address before any canvas exists)
     space = stringWidth(" ", font, size)
     lines: list[str] = []
     for paragraph in text.split("\n"):
@@ -309,6 +311,7 @@ class _Pen:
     """
 
     def __init__(self, canvas: Canvas, page_height: float) -> None:
+        pdf_fonts()
         self.c = canvas
         self.h = page_height
         self._t = canvas.beginText()
@@ -376,7 +379,9 @@ def _seal(canvas: Canvas, title: str, issued: date | None) -> None:
 
 
 def _new_canvas(buf: io.BytesIO, title: str, issued: date) -> Canvas:
-    canvas = Canvas(buf, pagesize=A4, invariant=1, pageCompression=0)
+    pdf_fonts()
+    # initialFontName: the page preamble selects a font too; the default would add an unembedded Helvetica.
+    canvas = Canvas(buf, pagesize=A4, invariant=1, pageCompression=0, initialFontName=REGULAR)
     _seal(canvas, title, issued)
     canvas.setTitle(title)
     canvas.setAuthor(ISSUER)
@@ -431,13 +436,26 @@ def _address_block(pen: _Pen, name: str, address: str) -> None:
         top += 4.6
 
 
+FIELD_LABEL_SIZE, FIELD_SIZE, FIELD_GAP = 8.5, 9.5, 2.5
+
+
 def _fields(pen: _Pen, top: float, rows: Sequence[tuple[str, str, bool]], value_x: float) -> float:
+    """Labels, then values in a column right of the widest label (measured in the embedded font).
+
+    ``value_x`` is the column's leftmost position; values wrap before the address window.
+    """
+    value_x = max(value_x, LEFT + max(stringWidth(label, REGULAR, FIELD_LABEL_SIZE) for label, _, _ in rows) / mm)
+    value_x += FIELD_GAP
+    room = (WINDOW_X - 2 - value_x) * mm
     for label, value, strong in rows:
-        pen.font(REGULAR, 9.5, GREY)
+        pen.font(REGULAR, FIELD_LABEL_SIZE, GREY)
         pen.text(LEFT, top, label)
-        pen.font(BOLD if strong else REGULAR, 9.5)
-        pen.text(value_x, top, value)
-        top += 5.6
+        font = BOLD if strong else REGULAR
+        pen.font(font, FIELD_SIZE)
+        lines = _wrap(value, font, FIELD_SIZE, room)
+        for k, line in enumerate(lines):
+            pen.text(value_x, top + k * 4.2, line)
+        top += 5.6 + (len(lines) - 1) * 4.2
     return top
 
 
@@ -502,9 +520,12 @@ def _payment_block(doc: InvoiceDocument) -> list[tuple[str, tuple[str, ...]]]:
         ),
     ]
     width = (RIGHT - LEFT - 4) * mm
-    return [
-        (head, _wrap(body, REGULAR, 8.5, width, width - stringWidth(f"{head} : ", BOLD, 8.5))) for head, body in items
-    ]
+    return [(head, _wrap(body, REGULAR, 8.5, width, width - _lead_width(head))) for head, body in items]
+
+
+def _lead_width(head: str) -> float:
+    """Width (points) of a bold "heading :" and the space before its text, in the embedded fonts."""
+    return float(stringWidth(f"{head} :", BOLD, 8.5) + stringWidth(" ", REGULAR, 8.5))
 
 
 _TRESOR = (
@@ -621,10 +642,9 @@ def _closing(
     for head, lines in payment:
         pen.font(BOLD, 8.5, BLUE)
         pen.text(LEFT, top, "•")
-        lead = f"{head} : "
         pen.font(BOLD, 8.5)
-        pen.text(LEFT + 4, top, lead)
-        indent = pen.width(lead)
+        pen.text(LEFT + 4, top, f"{head} :")
+        indent = _lead_width(head) / mm
         pen.font(REGULAR, 8.5)
         for k, line in enumerate(lines):
             pen.text(LEFT + 4 + (indent if k == 0 else 0), top + k * 3.8, line)
@@ -682,7 +702,7 @@ def _draw_invoice(pen: _Pen, doc: InvoiceDocument) -> int:
                     ("Compte famille :", _winansi(doc.account_ref), False),
                     ("Tranche de quotient familial :", str(doc.tranche), False),
                 ],
-                value_x=LEFT + 49,
+                value_x=LEFT + 46,
             )
             _due_box(pen, doc)
             _address_block(pen, doc.payer_name, doc.payer_address)
@@ -776,7 +796,7 @@ def render_receipt(doc: ReceiptDocument) -> bytes:
         rows.insert(1, ("Période facturée :", _winansi(doc.period_label), False))
     if doc.reference:
         rows.append(("Référence :", _winansi(doc.reference), False))
-    _fields(pen, 48, rows, value_x=LEFT + 36)
+    _fields(pen, 48, rows, value_x=LEFT + 32)
     _address_block(pen, doc.payer_name, doc.payer_address)
 
     top, x0, label_x = 102.0, LEFT, LEFT + 3
@@ -826,7 +846,7 @@ def render_attestation(doc: AttestationDocument) -> bytes:
         pen,
         48,
         [("Compte famille :", account, False), ("Date d'émission :", _date_fr(doc.issue_date), False)],
-        value_x=LEFT + 36,
+        value_x=LEFT + 32,
     )
     _address_block(pen, doc.payer_name, doc.payer_address)
 
@@ -896,6 +916,7 @@ def render_report(title: str, sections: list[tuple[str, list[list[str]]]], *, is
 
     ``issue_date`` is printed under the title and used as the PDF creation date when given.
     """
+    pdf_fonts()
     widest = max((len(rows[0]) for _, rows in sections if rows), default=1)
     pagesize = landscape(A4) if widest > 6 else A4
     margin = 15 * mm
@@ -979,7 +1000,7 @@ def render_report(title: str, sections: list[tuple[str, list[list[str]]]], *, is
 
 def _report_canvas(title: str, issued: date | None) -> Callable[..., Canvas]:
     def make(*args: Any, **kwargs: Any) -> Canvas:
-        canvas = Canvas(*args, **kwargs)
+        canvas = Canvas(*args, **{**kwargs, "initialFontName": REGULAR})
         _seal(canvas, title, issued)
         return canvas
 

@@ -25,6 +25,7 @@ from domain.referrals import (
     NeedCategory,
     ReferralState,
     RefusalReason,
+    ack_last_day,
     attachment_prefix,
     expires_at,
 )
@@ -116,6 +117,11 @@ def _referral(s: Session, ref: str) -> Referral:
 
 def _fr(dt: datetime | None) -> str:
     return format_date_fr(as_utc(dt).astimezone(PARIS).date()) if dt else ""
+
+
+def _ack_by(deadline_at: datetime | None) -> str:
+    """The last day to acknowledge, dd/mm/yyyy (the stored deadline is the instant after it)."""
+    return format_date_fr(ack_last_day(as_utc(deadline_at))) if deadline_at else ""
 
 
 class ReferralActivities:
@@ -264,7 +270,7 @@ class ReferralActivities:
                 "service_name": service.name,
                 "organization_name": org.name if org else "",
                 "sent_on": _fr(referral.sent_at),
-                "sla_deadline": _fr(referral.sla_deadline),
+                "sla_deadline": _ack_by(inp.ack_deadline_at or referral.sla_deadline),
                 "expires": _fr(expires_at(as_utc(referral.sent_at))) if referral.sent_at else "",
             }
 

@@ -29,6 +29,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.billing import _heartbeating
 from activities.billing_store import BillingStore, load_tariff_grids
+from activities.pdf_fonts import PdfFonts, pdf_fonts
 from domain.money import format_eur
 from domain.periods import BillingPeriod, period_from_key
 from domain.simulation import (
@@ -202,7 +203,7 @@ class SimulationActivities:
         subtitle = "Périodes : " + ", ".join(
             period_from_key(k, self.settings.billing_period_months).label_fr for k in sorted(req.period_keys)
         )
-        chart = impact_chart(req.totals, title, subtitle)
+        chart = impact_chart(req.totals, title, subtitle, pdf_fonts())
         keys = {
             "csv": f"{prefix}/rapport.csv",
             "pdf": f"{prefix}/rapport.pdf",
@@ -211,7 +212,8 @@ class SimulationActivities:
         }
         self._put(keys["csv"], report_csv(req.totals, medians), "text/csv; charset=utf-8")
         self._put(keys["pdf"], report_pdf(chart, req.totals, medians, title, subtitle), "application/pdf")
-        self._put(keys["svg"], renderSVG.drawToString(chart).encode(), "image/svg+xml")
+        svg = renderSVG.drawToString(impact_chart(req.totals, title, subtitle))
+        self._put(keys["svg"], svg.encode(), "image/svg+xml")
         summary = {
             "simulation_ref": req.simulation_ref,
             "period_keys": sorted(req.period_keys),
@@ -231,21 +233,26 @@ def _euros_axis(value: float) -> str:
     return f"{round(value / 100):,}".replace(",", "\u00a0") + "\u00a0€"
 
 
-def impact_chart(totals: ImpactTotals, title: str, subtitle: str) -> Drawing:
+# The SVG names fonts the browser has (it embeds none); the PDF embeds its own (`pdf_fonts`).
+SVG_FONTS = PdfFonts("Helvetica", "Helvetica-Bold")
+
+
+def impact_chart(totals: ImpactTotals, title: str, subtitle: str, fonts: PdfFonts = SVG_FONTS) -> Drawing:
     """Old vs new billed amounts per tranche, as a grouped bar chart."""
     width, height = 250 * mm, 105 * mm
     d = Drawing(width, height)
-    d.add(String(0, height - 12, title, fontName="Helvetica-Bold", fontSize=12, fillColor=NEW_COLOUR))
-    d.add(String(0, height - 26, subtitle, fontName="Helvetica", fontSize=9))
+    d.initialFontName = fonts.regular  # the renderer's starting font (else Helvetica, unembedded, in the PDF)
+    d.add(String(0, height - 12, title, fontName=fonts.bold, fontSize=12, fillColor=NEW_COLOUR))
+    d.add(String(0, height - 26, subtitle, fontName=fonts.regular, fontSize=9))
     chart = VerticalBarChart()
     chart.x, chart.y = 45, 30
     chart.width, chart.height = width - 170, height - 75
     chart.data = [list(totals.old_by_tranche), list(totals.new_by_tranche)]
     chart.categoryAxis.categoryNames = [f"T{i}" for i in range(1, NUM_TRANCHES + 1)]
-    chart.categoryAxis.labels.fontName = "Helvetica"
+    chart.categoryAxis.labels.fontName = fonts.regular
     chart.valueAxis.valueMin = 0
     chart.valueAxis.labelTextFormat = _euros_axis
-    chart.valueAxis.labels.fontName = "Helvetica"
+    chart.valueAxis.labels.fontName = fonts.regular
     chart.valueAxis.labels.fontSize = 7
     chart.bars[0].fillColor = OLD_COLOUR
     chart.bars[1].fillColor = NEW_COLOUR
@@ -254,11 +261,11 @@ def impact_chart(totals: ImpactTotals, title: str, subtitle: str) -> Drawing:
     d.add(chart)
     legend = Legend()
     legend.x, legend.y = width - 115, height - 50
-    legend.fontName = "Helvetica"
+    legend.fontName = fonts.regular
     legend.fontSize = 8
     legend.colorNamePairs = [(OLD_COLOUR, "Grille en vigueur"), (NEW_COLOUR, "Grille proposée")]
     d.add(legend)
-    d.add(String(0, 8, "Montants facturés par tranche de quotient familial", fontName="Helvetica", fontSize=7))
+    d.add(String(0, 8, "Montants facturés par tranche de quotient familial", fontName=fonts.regular, fontSize=7))
     return d
 
 
@@ -308,7 +315,8 @@ def report_pdf(
     """One landscape page: the chart, then the key figures in three small columns."""
     buf = io.BytesIO()
     page_w, page_h = landscape(A4)
-    c = Canvas(buf, pagesize=(page_w, page_h), invariant=1)
+    fonts = pdf_fonts()
+    c = Canvas(buf, pagesize=(page_w, page_h), invariant=1, initialFontName=fonts.regular)
     c.setTitle(title)
     margin = 15 * mm
     renderPDF.draw(chart, c, margin, page_h - margin - chart.height)
@@ -344,15 +352,15 @@ def report_pdf(
     col_w = (page_w - 2 * margin) / len(columns)
     for i, (heading, lines) in enumerate(columns):
         x, y = margin + i * col_w, top
-        c.setFont("Helvetica-Bold", 9)
+        c.setFont(fonts.bold, 9)
         c.setFillColor(NEW_COLOUR)
         c.drawString(x, y, heading)
-        c.setFont("Helvetica", 7.5)
+        c.setFont(fonts.regular, 7.5)
         c.setFillColor(colors.black)
         for line in lines:
             y -= 10
             c.drawString(x, y, line)
-    c.setFont("Helvetica", 6.5)
+    c.setFont(fonts.regular, 6.5)
     c.drawString(margin, 8 * mm, f"{subtitle}. Simulation sans effet sur les factures émises ; familles anonymisées.")
     c.showPage()
     c.save()

@@ -186,6 +186,15 @@ def ack_deadline_at(sent_at: datetime, business_days: int = ACK_BUSINESS_DAYS) -
     return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=PARIS)
 
 
+def ack_last_day(deadline_at: datetime) -> date:
+    """The last day (Paris) to acknowledge, from the instant the SLA is breached (`ack_deadline_at`).
+
+    The breach instant is midnight after that day: its own date would print one day late.
+    """
+    _require_aware(deadline_at=deadline_at)
+    return (deadline_at.astimezone(PARIS) - timedelta(microseconds=1)).date()
+
+
 def expires_at(opened: datetime, days: int = EXPIRY_DAYS) -> datetime:
     """Instant an unanswered referral expires."""
     _require_aware(opened=opened)

@@ -334,6 +334,9 @@ class NoticeInput:
     key: str
     referral_ref: str | None = None
     link_expires_at: datetime | None = None
+    # The acknowledgement deadline printed in the partner's e-mails: the first one goes out before the
+    # referral's projection (which holds it too) is recorded.
+    ack_deadline_at: datetime | None = None
 
 
 @dataclass

@@ -530,10 +530,11 @@ class ReferralCaseWorkflow:
 
     async def _send(self, r: ReferralProcess, actor: ActorKind, actor_user_id: int | None) -> None:
         now = workflow.now()
+        # Before the e-mail, which prints it (timers read it only once the referral is open: same commands).
+        r.sla_deadline = ack_deadline_at(now, self._input.ack_business_days).astimezone(UTC)
         res = await self._issue_link(r, NoticeKind.PARTNER_NEW, f"{r.ref}:new")
         prev, r.state = r.state, self._next(r, ReferralEvent.NOTIFY)
         r.opened_at = now
-        r.sla_deadline = ack_deadline_at(now, self._input.ack_business_days).astimezone(UTC)
         await self._record(
             HistoryEvent.REFERRAL_SENT, actor, actor_user_id, r, prev, r.state, True,
             info="" if res.sent else "notification_failed",
@@ -542,14 +543,19 @@ class ReferralCaseWorkflow:
     async def _issue_link(self, r: ReferralProcess, kind: NoticeKind, key: str) -> NoticeResult:
         r.links_issued += 1
         r.link_expires_at = link_expiry(workflow.now())
-        return await self._notify(kind, key, r.ref, link_expires_at=r.link_expires_at)
+        return await self._notify(kind, key, r.ref, link_expires_at=r.link_expires_at, ack_deadline_at=r.sla_deadline)
 
     async def _notify(
-        self, kind: NoticeKind, key: str, referral_ref: str | None = None, link_expires_at: datetime | None = None
+        self,
+        kind: NoticeKind,
+        key: str,
+        referral_ref: str | None = None,
+        link_expires_at: datetime | None = None,
+        ack_deadline_at: datetime | None = None,
     ) -> NoticeResult:
         return await workflow.execute_activity(
             ReferralActivity.NOTIFY,
-            NoticeInput(self._input.case_ref, kind, key, referral_ref, link_expires_at),
+            NoticeInput(self._input.case_ref, kind, key, referral_ref, link_expires_at, ack_deadline_at),
             result_type=NoticeResult,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -11,6 +11,7 @@ import structlog
 from fastapi import APIRouter, Form, Header, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlmodel import col, select
 
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.pages.common import PageRedirect, check_csrf, guarded, render, signed_in
@@ -25,7 +26,9 @@ from api.routes.audit import (
     my_tasks,
     submit_task,
 )
+from domain.audit.campaign import VisitWindow, paris_date, visit_window
 from domain.audit.task_states import TaskState
+from ville.models.audit import AuditAssignment
 from ville.models.people import Role
 
 log = structlog.get_logger(__name__)
@@ -91,6 +94,7 @@ def _task_page(request: Request, session: Any, task_id: int, status_code: int = 
         status_code,
         title=f"Mission — {task.site_name}",
         task=task,
+        visit_hint=_visit_window(session, task.id, task.window_start, task.window_end, task.due_on).hint_fr(),
         state_fr=_state_fr,
         mode_fr=MODE_FR,
         can_answer=task.state in (TaskState.ASSIGNED.value,),
@@ -103,6 +107,22 @@ def _task_page(request: Request, session: Any, task_id: int, status_code: int = 
         max_mb=MAX_EVIDENCE_BYTES // (1024 * 1024),
         **extra,
     )
+
+
+def _visit_window(session: Any, task_id: int, window_start: date, window_end: date, due_on: date) -> VisitWindow:
+    """The mission's visit window (domain rule), from when it was given to this inspector.
+
+    The acceptance itself is not recorded; the assignment that the inspector accepted is the latest one.
+    """
+    assigned_at = session.exec(
+        select(AuditAssignment.assigned_at)
+        .where(AuditAssignment.task_id == task_id)
+        .order_by(col(AuditAssignment.round).desc())
+    ).first()
+    if assigned_at is not None and assigned_at.tzinfo is None:  # SQLite returns UTC without its zone
+        assigned_at = assigned_at.replace(tzinfo=UTC)
+    taken_on = paris_date(assigned_at) if assigned_at is not None else None
+    return visit_window(window_start, window_end, due_on, taken_on)
 
 
 def _file_name(key: str) -> str:

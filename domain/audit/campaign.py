@@ -106,3 +106,28 @@ def check_deadline_extension(current_due: date, new_due: date, window_start: dat
             f"La nouvelle échéance ({new_due:%d/%m/%Y}) doit rester dans la fenêtre de la campagne "
             f"(fin le {window_end:%d/%m/%Y})."
         )
+
+
+@dataclass(frozen=True)
+class VisitWindow:
+    """The days on which an inspector visits the site for a mission; always a valid interval (start <= end)."""
+
+    start: date
+    end: date
+
+    def hint_fr(self) -> str:
+        """How the mission page states it."""
+        return f"Entre le {self.start:%d/%m/%Y} et le {self.end:%d/%m/%Y}."
+
+
+def visit_window(window_start: date, window_end: date, due_on: date, taken_on: date | None = None) -> VisitWindow:
+    """From the later of the day the inspector took the mission and the campaign start, to the task's deadline.
+
+    A mission accepted before its campaign opens starts with the campaign (never "from the 14th to today" on
+    the 7th). A mission taken after its deadline runs to the campaign end: it can still be done, late. Both
+    ends stay inside the campaign window.
+    """
+    check_window(window_start, window_end)
+    start = min(max(window_start, taken_on or window_start), window_end)
+    end = due_on if start <= due_on <= window_end else window_end
+    return VisitWindow(start, end)

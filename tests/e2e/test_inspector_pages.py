@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.security import Principal
 from domain.audit.task_states import TaskState
+from domain.calendar import format_date_fr
 from tests.e2e.audit_world import (
     answers_all_met,
     bearer,
@@ -94,6 +95,10 @@ async def test_inspector_accepts_fixes_uploads_and_submits(
         await expect(page.locator("#etat-mission")).to_have_text("Acceptée")
         handle = client.get_workflow_handle_for(InspectionWorkflow.run, inspection_id(task.id or 0))
         assert (await handle.query(InspectionWorkflow.view)).status == TaskState.ACCEPTED.value
+        # the visit window: from the day the mission was given (today, the campaign opened 40 days ago) to
+        # its deadline, never "et aujourd'hui"
+        visit_hint = f"Entre le {format_date_fr(audit.today)} et le {format_date_fr(task.due_on)}."
+        await expect(page.locator("#visit_date-aide")).to_have_text(visit_hint)
 
         # 1. a missing note and a measure that is not a number: the page says so next to each field
         answers = answers_all_met()

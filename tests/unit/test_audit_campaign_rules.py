@@ -6,6 +6,7 @@ import pytest
 
 from domain.audit.campaign import (
     PARIS,
+    VisitWindow,
     inspection_due_date,
     is_late,
     paris_date,
@@ -14,6 +15,7 @@ from domain.audit.campaign import (
     reaudit_window,
     reminder_times,
     review_deadline,
+    visit_window,
 )
 
 
@@ -66,3 +68,32 @@ def test_reaudit_opens_after_the_actions_are_due_for_the_same_length() -> None:
     # Saturday 8 May is also Victoire 1945: the first business day after 7 May is Monday 10 May
     assert window.start == date(2027, 5, 10)
     assert window.end - window.start == timedelta(days=30)
+
+
+# window 14/12/2026 - 29/01/2027, deadline 26/01/2027
+W_START, W_END, DUE = date(2026, 12, 14), date(2027, 1, 29), date(2027, 1, 26)
+
+
+def test_a_mission_accepted_before_its_campaign_opens_is_visited_from_the_campaign_start() -> None:
+    # the reported case: accepted on 07/12/2026, campaign from 14/12/2026 ("Entre le 14/12/2026 et aujourd'hui")
+    window = visit_window(W_START, W_END, DUE, taken_on=date(2026, 12, 7))
+    assert window == VisitWindow(W_START, DUE)
+    assert window.hint_fr() == "Entre le 14/12/2026 et le 26/01/2027."
+
+
+def test_a_mission_taken_during_the_campaign_starts_that_day() -> None:
+    assert visit_window(W_START, W_END, DUE, taken_on=date(2027, 1, 5)) == VisitWindow(date(2027, 1, 5), DUE)
+    assert visit_window(W_START, W_END, DUE) == VisitWindow(W_START, DUE)  # nothing recorded: the campaign start
+
+
+def test_the_visit_window_is_always_a_valid_interval_inside_the_campaign() -> None:
+    # taken after its deadline (reassigned late): it can still be done, until the campaign ends
+    assert visit_window(W_START, W_END, DUE, taken_on=date(2027, 1, 27)) == VisitWindow(date(2027, 1, 27), W_END)
+    # taken after the campaign: its last day, never a start after the end
+    assert visit_window(W_START, W_END, DUE, taken_on=date(2027, 2, 10)) == VisitWindow(W_END, W_END)
+    for day in range(60):
+        taken = W_START - timedelta(days=10) + timedelta(days=day)
+        w = visit_window(W_START, W_END, DUE, taken)
+        assert W_START <= w.start <= w.end <= W_END, taken
+    with pytest.raises(ValueError, match="fenêtre de campagne est invalide"):
+        visit_window(W_END, W_START, DUE)

@@ -18,6 +18,7 @@ from domain.referrals import (
     RefusalReason,
     ack_deadline,
     ack_deadline_at,
+    ack_last_day,
     active_referrals,
     anonymise_at,
     attachments_delete_at,
@@ -108,6 +109,16 @@ def test_ack_deadline_at_uses_the_paris_calendar_day() -> None:
     assert breach.astimezone(UTC) == datetime(2027, 5, 11, 22, 0, tzinfo=UTC)
     with pytest.raises(ValueError, match="timezone-aware"):
         ack_deadline_at(datetime(2027, 5, 5, 10, 0))
+
+
+def test_ack_last_day_is_the_deadline_day_not_the_breach_instant_day() -> None:
+    # Sent Wed 05/05/2027 (Paris): 3 business days (Ascension on Thu 6) end on Tue 11; breach at Wed 12 00:00.
+    sent = datetime(2027, 5, 5, 9, 0, tzinfo=UTC)
+    breach = ack_deadline_at(sent, 3)
+    assert ack_last_day(breach) == ack_deadline(date(2027, 5, 5), 3) == date(2027, 5, 11)
+    assert ack_last_day(breach.astimezone(UTC)) == date(2027, 5, 11)  # as stored: UTC, 22:00 the day before
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ack_last_day(datetime(2027, 5, 12, 0, 0))
 
 
 # --- clocks and retention -------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from temporalio.worker import Replayer, Worker
 
 from activities.notifications import Notifier
 from activities.referrals import ANONYMISED_NAME, ReferralActivities
+from domain.calendar import PARIS, format_date_fr
 from domain.hsds import Directory, OrganizationRecord, ServiceRecord
 from domain.referrals import (
     CaseBusinessStatus,
@@ -31,10 +32,12 @@ from domain.referrals import (
     NeedCategory,
     ReferralState,
     RefusalReason,
+    ack_deadline,
     ack_deadline_at,
     attachment_prefix,
     attachments_delete_at,
 )
+from tests.workflows.conftest import sent_emails
 from ville.aws import aws_client
 from ville.db import SessionFactory
 from ville.models.billing import Notification
@@ -229,6 +232,29 @@ def _payloads(msg: Message) -> Iterator[Payload]:
                 yield v
             elif isinstance(v, Message):
                 yield from _payloads(v)
+
+
+async def test_the_partners_new_referral_email_gives_the_acknowledgement_deadline(
+    referral_env: WorkflowEnvironment, worker: Worker, sessions: SessionFactory, settings: Settings
+) -> None:
+    env, world = referral_env, World(sessions, settings, ContactChannel.EMAIL)
+    handle = await _start(env, worker, world, ack_business_days=3)
+    sid = world.services[0].id
+    assert sid is not None
+    try:
+        refer = ReferRequest(sid, "housing", world.agent_id)
+        ref = (await handle.execute_update(ReferralCaseWorkflow.refer, refer)).ref
+    finally:
+        # its timers would fire with no worker left and hold the module's time-skipping server still
+        await handle.terminate("test over")
+    sent = world.referral(ref)
+    assert sent.sent_at is not None
+    # the 3rd French business day after the day it was sent (Paris), as the partner reads it
+    last_day = ack_deadline(as_utc(sent.sent_at).astimezone(PARIS).date(), 3)
+    bodies = [str(m.get("body", "")) for m in sent_emails(settings) if f"Nouvelle orientation {ref}" in str(m)]
+    assert len(bodies) == 1
+    assert f"Merci d'en accuser réception au plus tard le {format_date_fr(last_day)}, puis" in bodies[0]
+    assert "avant le ," not in bodies[0] and "le ," not in bodies[0]
 
 
 async def test_case_with_three_referrals_runs_to_anonymisation(

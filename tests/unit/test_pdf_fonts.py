@@ -1,0 +1,109 @@
+"""Every PDF the project renders embeds its fonts (subsets of DejaVu Sans), read back with poppler's pdffonts."""
+
+from __future__ import annotations
+
+import subprocess
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from activities.audit import CampaignReport, _Evaluation
+from activities.pdf import render_attestation, render_invoice, render_invoices, render_pool, render_receipt
+from activities.pdf_fonts import BOLD, REGULAR, FontMissingError, font_files, pdf_fonts
+from activities.simulation import impact_chart, report_pdf
+from domain.audit.referentiel import bundled_referentiel
+from domain.payments import PaymentMethod
+from domain.simulation import ImpactTotals
+from tests.unit.test_pdf import _tool, make_attestation, make_invoice, make_receipt, text_of
+from ville.models.audit import AuditCampaign, AuditSite
+
+
+def fonts_of(pdf: bytes, tmp_path: Path) -> list[dict[str, str]]:
+    """pdffonts' table: one dict per font (name, type, emb, sub, uni)."""
+    src = tmp_path / "fonts.pdf"
+    src.write_bytes(pdf)
+    out = subprocess.run([_tool("pdffonts"), str(src)], check=True, capture_output=True).stdout.decode()
+    rows = []
+    for line in out.splitlines()[2:]:  # header and dashes
+        # name, type (may hold a space: "Type 1", "CID TrueType"), encoding, emb, sub, uni, object, generation
+        parts = line.split()
+        rows.append({"name": parts[0], "type": " ".join(parts[1:-6]), "emb": parts[-5], "sub": parts[-4]})
+    return rows
+
+
+def assert_embedded(pdf: bytes, tmp_path: Path) -> list[dict[str, str]]:
+    fonts = fonts_of(pdf, tmp_path)
+    assert fonts, "no font at all"
+    for font in fonts:
+        assert font["emb"] == "yes" and font["sub"] == "yes", font
+        assert "Type 1" not in font["type"], font  # a standard font (Helvetica...) is never embedded here
+        assert font["name"].split("+")[-1] in (REGULAR, BOLD), font
+    return fonts
+
+
+def campaign_report() -> CampaignReport:
+    campaign = AuditCampaign(
+        name="Crèches de l'Est — été 2026",
+        referentiel_version="v1",
+        body_id=1,
+        window_start=date(2026, 6, 1),
+        window_end=date(2026, 7, 31),
+    )
+    site = AuditSite(id=1, ref="CR-0011", name="Crèche Émile-Zola", site_type="creche", arrondissement=11)
+    evaluation = _Evaluation(site, ("sur_place",), (), None, None)
+    return CampaignReport(campaign, bundled_referentiel(), [evaluation], Counter())
+
+
+def test_invoice_embeds_subset_fonts_and_its_text_extracts(tmp_path: Path) -> None:
+    doc = make_invoice(tranche=6)
+    pdf = render_invoice(doc)
+    names = {f["name"].split("+")[-1] for f in assert_embedded(pdf, tmp_path)}
+    assert names == {REGULAR, BOLD}
+    text = text_of(pdf, tmp_path)
+    assert "Facture n° FF-2026-000123" in text
+    assert "Date limite de paiement : 25/12/2026" in text
+    assert "Tranche de quotient familial : 6" in text  # label and value apart, as drawn
+    assert "Montant à payer 83,51 €" in text
+    assert "Carte bancaire en ligne : sur https://facilfamilles.paris.fr/payer jusqu'au 25/12/2026." in text
+
+
+def test_receipt_and_yearly_statement_embed_subset_fonts(tmp_path: Path) -> None:
+    receipt = render_receipt(make_receipt(method=PaymentMethod.CESU))
+    assert_embedded(receipt, tmp_path)
+    assert "Moyen de paiement : CESU (chèque emploi service universel)" in text_of(receipt, tmp_path)
+    statement = render_attestation(make_attestation())
+    assert_embedded(statement, tmp_path)
+    assert "Attestation de frais de garde" in text_of(statement, tmp_path)
+
+
+def test_campaign_report_embeds_subset_fonts(tmp_path: Path) -> None:
+    pdf = campaign_report().pdf()
+    assert_embedded(pdf, tmp_path)
+    text = text_of(pdf, tmp_path)
+    assert "Rapport de campagne QualiParis — Crèches de l'Est — été 2026" in text
+    assert "Crèche Émile-Zola" in text
+
+
+def test_simulation_report_embeds_subset_fonts(tmp_path: Path) -> None:
+    totals = ImpactTotals(families=3, changed=2)
+    totals.old_by_tranche[0], totals.new_by_tranche[0] = 120_000, 126_000
+    title, subtitle = "Simulation tarifaire — grille « 2027 »", "Périodes : septembre–octobre 2026"
+    pdf = report_pdf(impact_chart(totals, title, subtitle, fonts=pdf_fonts()), totals, [], title, subtitle)
+    assert_embedded(pdf, tmp_path)
+    assert "Écart : 60,00 €" in text_of(pdf, tmp_path)
+
+
+def test_invoices_rendered_in_the_spawned_pool_embed_their_fonts(tmp_path: Path) -> None:
+    # Each pool process registers the fonts itself (reportlab's registry is per process).
+    docs = [make_invoice(number=f"FF-2026-{n:06d}") for n in range(1, 5)]
+    pdfs = render_invoices(docs, render_pool(2), chunk=2)
+    for pdf in pdfs:
+        assert_embedded(pdf, tmp_path)
+
+
+def test_a_missing_font_file_fails_clearly(tmp_path: Path) -> None:
+    assert set(font_files()) == {REGULAR, BOLD}  # the installed files
+    with pytest.raises(FontMissingError, match="fonts-dejavu-core"):
+        font_files(tmp_path)
