@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.exceptions import FailureError
+from temporalio.exceptions import ActivityError, ChildWorkflowError
 from temporalio.service import RPCError
 
 from api.audit_log import OperatorReason, audit
@@ -99,12 +99,12 @@ async def _stuck(temporal: Client, e: WorkflowExecution, gate: asyncio.Semaphore
 
 
 async def _failure(temporal: Client, e: WorkflowExecution) -> str:
-    """The run's final error, innermost cause first (our failures carry a type and a French message)."""
+    """The run's final error: the first one past the activity wrappers (ours carry a type and a French message)."""
     try:
         await bounded(temporal.get_workflow_handle(e.id, run_id=e.run_id).result(follow_runs=False))
     except WorkflowFailureError as err:
         cause: BaseException | None = err.cause
-        while isinstance(cause, FailureError) and cause.cause is not None:
+        while isinstance(cause, (ActivityError, ChildWorkflowError)) and cause.cause is not None:
             cause = cause.cause
         return str(getattr(cause, "message", "") or cause or "")[:300]
     except RPCError:
