@@ -11,7 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.payment_store import InvoiceNotPayable, PaymentStore
-from activities.stripe_client import metadata_value
+from activities.stripe_client import metadata_value, stripe_refusals
 from domain.payments import PaymentMethod, PaymentRefused, apply_refund
 from ville.models.billing import FamilyAccount, Invoice, MandateStatus
 from workflows.billing_types import IntentRequest, IntentStatus, RecordedPayment
@@ -94,21 +94,23 @@ class PaymentActivities:
     @activity.defn
     def confirm_intent(self, payment_intent_id: str) -> IntentStatus:
         """Confirm the PaymentIntent unless it already moved on (a retry never charges twice)."""
-        pi = self.stripe.v1.payment_intents.retrieve(payment_intent_id)
-        if pi.status != "requires_confirmation":
-            return _status(pi)
-        try:
-            pi = self.stripe.v1.payment_intents.confirm(
-                payment_intent_id, options={"idempotency_key": f"confirm-{payment_intent_id}"}
-            )
-        except stripe.CardError:
+        with stripe_refusals():
             pi = self.stripe.v1.payment_intents.retrieve(payment_intent_id)
-        return _status(pi)
+            if pi.status != "requires_confirmation":
+                return _status(pi)
+            try:
+                pi = self.stripe.v1.payment_intents.confirm(
+                    payment_intent_id, options={"idempotency_key": f"confirm-{payment_intent_id}"}
+                )
+            except stripe.CardError:
+                pi = self.stripe.v1.payment_intents.retrieve(payment_intent_id)
+            return _status(pi)
 
     @activity.defn
     def retrieve_intent(self, payment_intent_id: str) -> IntentStatus:
         """Ask Stripe where a PaymentIntent stands (reconciliation of a missed webhook)."""
-        return _status(self.stripe.v1.payment_intents.retrieve(payment_intent_id))
+        with stripe_refusals():  # an intent Stripe does not know is a final failure, not retried forever
+            return _status(self.stripe.v1.payment_intents.retrieve(payment_intent_id))
 
     @activity.defn
     def record_intent_outcome(self, status: IntentStatus) -> RecordedPayment:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import stripe
+from temporalio.exceptions import ApplicationError
 
 from ville.settings import Settings
 
@@ -24,3 +28,27 @@ def metadata_value(obj: object, key: str) -> str | None:
     if metadata is None or key not in metadata:
         return None
     return str(metadata[key])
+
+
+STRIPE_NOT_FOUND = "StripeNotFound"  # ApplicationError types: the workflows list them as final, never retried
+STRIPE_INVALID_REQUEST = "StripeInvalidRequest"
+
+
+@contextmanager
+def stripe_refusals() -> Iterator[None]:
+    """Turn a refusal Stripe would repeat (unknown object, invalid request, any 4xx but 429) into a final failure.
+
+    Retrying those only blocked the invoice: a PaymentIntent Stripe does not know is retried forever.
+    Network errors, 429 and 5xx stay retryable (the activities' retry policies are bounded).
+    """
+    try:
+        yield
+    except stripe.StripeError as err:
+        status = err.http_status or 0
+        if not isinstance(err, stripe.InvalidRequestError) and not (400 <= status < 500 and status != 429):
+            raise
+        kind = STRIPE_NOT_FOUND if status == 404 else STRIPE_INVALID_REQUEST
+        # the message carries Stripe's error code only: its text may quote the request's values
+        raise ApplicationError(
+            f"Stripe refused the request ({err.code or status})", type=kind, non_retryable=True
+        ) from err

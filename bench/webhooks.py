@@ -24,9 +24,11 @@ import os
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 from typing import Any
 
-import httpx
+from sqlalchemy import insert, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
@@ -36,8 +38,12 @@ from bench.api_proc import latency_ms, process_tree_hwm_mb, start_api
 from bench.billing_cycle import start_worker
 from bench.rawhttp import HttpError, RawPool
 from bench.stack import Stack, cpu_delta, cpu_snapshot, embedded_stack, table, vm_hwm_mb, write_result
+from domain.dunning import InvoiceStatus
+from domain.numbering import format_invoice_number
+from domain.payments import PaymentMethod
+from ville.db import make_engine
 from ville.ids import invoice_payment_id
-from ville.settings import DEV_STRIPE_KEY
+from ville.models.billing import FamilyAccount, Invoice, Payment
 from ville.temporal import connect, register_search_attributes
 from workflows.billing_types import InvoicePaymentInput, StripeEventSignal
 from workflows.clients import signal_stripe_event
@@ -101,28 +107,38 @@ def event_body(run: str, index: int, number: str, payment_intent_id: str) -> tup
     return event_id, json.dumps(event).encode()
 
 
-async def create_intents(stripe_base: str, count: int) -> list[str]:
-    """PaymentIntents awaiting confirmation in localstripe: the workflows' reconciliation finds them not final.
+def seed_targets(db_file: Path, pairs: list[tuple[str, str]]) -> None:
+    """Record each (invoice, PaymentIntent) as ours, as a card attempt does before confirming it.
 
-    (One without a payment method reads as `requires_payment_method`, a final failure for the workflow, which
-    would then try to record a payment our database does not know.)
+    The webhook route ignores an event about an invoice or a PaymentIntent we never recorded (issue 16): the
+    events must name ours to reach the workflows. No Stripe call is needed: a `processing` event is never fetched.
     """
-    async with httpx.AsyncClient(base_url=stripe_base, auth=(DEV_STRIPE_KEY, ""), timeout=30) as http:
-        card = {"type": "card", "card[number]": "4242424242424242", "card[exp_month]": "12", "card[exp_year]": "2040"}
-        pm = await http.post("/v1/payment_methods", data={**card, "card[cvc]": "123"})
-        pm.raise_for_status()
-        sem = asyncio.Semaphore(20)
-
-        async def one(i: int) -> str:
-            data = {"amount": "1000", "currency": "eur", "payment_method": pm.json()["id"], "metadata[i]": str(i)}
-            async with sem:
-                r = await http.post("/v1/payment_intents", data=data)
-            r.raise_for_status()
-            if r.json()["status"] != "requires_confirmation":
-                raise RuntimeError(f"unexpected PaymentIntent status {r.json()['status']}")
-            return str(r.json()["id"])
-
-        return list(await asyncio.gather(*(one(i) for i in range(count))))
+    engine = make_engine(f"sqlite:///{db_file}")
+    try:
+        with engine.begin() as c:
+            c.execute(insert(FamilyAccount).values(id=1, ref="FA-BENCH", arrondissement=4))
+            numbers = sorted({n for n, _ in pairs})
+            c.execute(
+                insert(Invoice),
+                [
+                    {"number": n, "account_id": 1, "period_key": f"{k:07d}", "period_start": date(2026, 9, 1),
+                     "period_end": date(2026, 10, 31), "issue_date": date(2026, 11, 2), "due_date": date(2026, 12, 28),
+                     "tranche": 3, "lines_total_cents": 1_000, "amount_due_cents": 1_000,
+                     "status": InvoiceStatus.ISSUED}
+                    for k, n in enumerate(numbers)
+                ],
+            )  # fmt: skip
+            ids = {number: invoice_id for number, invoice_id in c.execute(select(Invoice.number, Invoice.id))}
+            c.execute(
+                insert(Payment),
+                [
+                    {"key": f"card:{pi}", "invoice_id": ids[n], "account_id": 1, "method": PaymentMethod.CARD,
+                     "amount_cents": 1_000, "stripe_payment_intent_id": pi}
+                    for n, pi in pairs
+                ],
+            )  # fmt: skip
+    finally:
+        engine.dispose()
 
 
 async def open_loop(step: Step, send: Any) -> None:
@@ -280,20 +296,18 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     secret = settings.stripe_webhook_secret.get_secret_value()
     run_id = f"{os.getpid()}{int(time.time()) % 100000}"
     total = sum(int(rate * args.duration) for rate in args.rates)
-    pool = [f"BENCH-{run_id}-{k:05d}" for k in range(args.pool)]
-    # in pool mode each workflow gets events about distinct PaymentIntents (a repeated one would be a no-op)
-    n_intents = max(args.intents, -(-total // args.pool) if args.pool else 0)
-    t0 = time.perf_counter()
-    intents = await create_intents(str(settings.stripe_api_base), n_intents)
-    setup = {"intents_s": round(time.perf_counter() - t0, 1)}
-    if pool:
-        setup["pool_start_s"] = round(await start_pool(client, pool, task_queue), 1)
+    pool = [format_invoice_number(2099, k + 1, "BPOOL") for k in range(args.pool)]
 
     def target(i: int) -> tuple[str, str]:
-        """(invoice number, PaymentIntent) of the i-th event of the run."""
-        if pool:
-            return pool[i % len(pool)], intents[(i // len(pool)) % len(intents)]
-        return f"BENCH-{run_id}-new-{i:06d}", intents[i % len(intents)]
+        """(invoice number, PaymentIntent) of the i-th event of the run: each event about a PaymentIntent of its own."""
+        number = pool[i % len(pool)] if pool else format_invoice_number(2098, i + 1, "BNEW")
+        return number, f"pi_bench_{run_id}_{i:07d}"
+
+    t0 = time.perf_counter()
+    seed_targets(db, [target(i) for i in range(2 * total)])  # each rate runs a signal step and a webhook step
+    setup = {"seed_s": round(time.perf_counter() - t0, 1)}
+    if pool:
+        setup["pool_start_s"] = round(await start_pool(client, pool, task_queue), 1)
 
     results: list[dict[str, Any]] = []
     services = [*stack.services, worker, api]
@@ -358,7 +372,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         api.stop()
         worker.stop()
     mode = f"{len(pool)} running payment workflows" if pool else "one new payment workflow per event"
-    return {"steps": results, "cpu_s": cpu, "peak_rss_mb": rss, "intents": len(intents), "setup": setup, "mode": mode}
+    return {"steps": results, "cpu_s": cpu, "peak_rss_mb": rss, "intents": 2 * total, "setup": setup, "mode": mode}
 
 
 def cpu_per_event(cpu: dict[str, float], step: Step) -> dict[str, Any]:
@@ -443,7 +457,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rates", type=int, nargs="+", default=[50, 100, 200, 400], help="events/s, in order")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per rate step")
-    p.add_argument("--intents", type=int, default=50, help="PaymentIntents created in localstripe (reused)")
     p.add_argument(
         "--pool",
         type=int,

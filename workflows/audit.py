@@ -90,7 +90,8 @@ with workflow.unsafe.imports_passed_through():
 
 T = TypeVar("T")
 
-_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+# bounded (~3 h at the 1 min cap): a step that still fails then fails the run, which the console lists
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=200)
 _DB_TIMEOUT = timedelta(seconds=60)
 _BATCH_TIMEOUT = timedelta(minutes=15)
 _REVIEW_MARGIN = timedelta(hours=1)  # after the review deadline, time for inspections' last reports

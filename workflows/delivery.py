@@ -23,7 +23,8 @@ with workflow.unsafe.imports_passed_through():
         NotificationDeliveryResult,
     )
 
-_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2))
+# bounded (~3 h at the 2 min cap): a step that still fails then fails the run, which the console lists
+_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2), maximum_attempts=100)
 _TIMEOUT = timedelta(minutes=10)
 
 

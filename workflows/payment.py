@@ -13,6 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities, NotificationRequest
     from activities.payments import PaymentActivities
+    from activities.stripe_client import STRIPE_INVALID_REQUEST, STRIPE_NOT_FOUND
     from domain.calendar import add_business_days
     from domain.payments import OUTCOME_EVENTS
     from domain.sepa import result_deadline
@@ -28,7 +29,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.timing import sleep_until_morning
 
-STRIPE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+# Bounded: a Stripe outage longer than ~25 min fails the attempt (the console lists the workflow), where an
+# unbounded policy retried a PaymentIntent Stripe does not know forever and held the invoice for good.
+STRIPE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=30
+)
+# Database and e-mail steps (recording an outcome Stripe already has): patient, ~2 days, still bounded.
+STORE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5), maximum_attempts=600
+)
 CALL = timedelta(seconds=30)  # a Stripe call that takes longer is retried (the intent is recorded first)
 CARD_RESULT_WAIT = timedelta(minutes=30)  # 3-D Secure and similar: the webhook normally arrives in seconds
 SEPA_RECHECK = timedelta(days=2)
@@ -37,12 +46,21 @@ RECEIPT_AFTER_ANSWER = "receipt-after-answer"  # workflow.patched id: runs recor
 # workflow.patched id: runs recorded before woke on any event, `processing` included (which re-asked Stripe
 # in a loop while a SEPA debit was processing, and fetched every orphan event)
 OUTCOME_EVENTS_ONLY = "outcome-events-only"
+# workflow.patched id: runs recorded before failed on any error of an orphan's look-up; now a PaymentIntent
+# Stripe refuses to know is skipped, and a run with nothing else to do ends at once (releasing the invoice)
+UNKNOWN_INTENT_SKIPPED = "unknown-intent-skipped"
 DECLINE_FR = {
     "card_declined": "Votre carte a été refusée par votre banque. Essayez une autre carte ou un autre moyen "
     "de paiement.",
     "insufficient_funds": "Paiement refusé : provision insuffisante.",
     "expired_card": "Paiement refusé : la carte a expiré.",
 }
+
+
+def _refused_by_stripe(err: ActivityError) -> bool:
+    """Whether the activity failed because Stripe refuses the request for good (unknown object, invalid)."""
+    cause = err.cause
+    return isinstance(cause, ApplicationError) and cause.type in (STRIPE_NOT_FOUND, STRIPE_INVALID_REQUEST)
 
 
 @workflow.defn
@@ -111,11 +129,27 @@ class InvoicePaymentWorkflow:
     async def _reconcile_orphans(self) -> None:
         for pi_id in self._orphans():
             self.reconciled.add(pi_id)
-            status = await workflow.execute_activity_method(
-                PaymentActivities.retrieve_intent, pi_id, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
-            )
+            try:
+                status = await workflow.execute_activity_method(
+                    PaymentActivities.retrieve_intent, pi_id, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+                )
+            except ActivityError as err:
+                if not _refused_by_stripe(err) or not workflow.patched(UNKNOWN_INTENT_SKIPPED):
+                    raise
+                workflow.logger.warning("payment.unknown_intent_skipped", extra={"payment_intent_id": pi_id})
+                if self._idle():
+                    raise ApplicationError(
+                        "PaymentIntent inconnu de Stripe : aucun paiement en cours, suivi arrêté.",
+                        type=STRIPE_NOT_FOUND,
+                        non_retryable=True,
+                    ) from err
+                continue
             if status.status in ("succeeded", "failed"):
                 await self._record(0, status)
+
+    def _idle(self) -> bool:
+        """Nothing of this run's own: no attempt made or asked for, no debit planned."""
+        return not (self.attempts or self.busy or self.card_requests or self.sepa_on or self.awaited)
 
     async def _wait(self, condition: Callable[[], bool], timeout: timedelta) -> bool:
         try:
@@ -187,7 +221,7 @@ class InvoicePaymentWorkflow:
 
     async def _record(self, attempt: int, status: IntentStatus) -> PaymentAttemptResult:
         recorded = await workflow.execute_activity_method(
-            PaymentActivities.record_intent_outcome, status, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+            PaymentActivities.record_intent_outcome, status, start_to_close_timeout=CALL, retry_policy=STORE_RETRY
         )
         self.status = recorded.invoice_status
         self.settled = recorded.invoice_status in ("paid", "transferred", "cancelled")
@@ -219,7 +253,7 @@ class InvoicePaymentWorkflow:
                 PaymentActivities.invoice_remaining,
                 self.number,
                 start_to_close_timeout=CALL,
-                retry_policy=STRIPE_RETRY,
+                retry_policy=STORE_RETRY,
             )
             result = None
             if remaining > 0:
@@ -256,7 +290,7 @@ class InvoicePaymentWorkflow:
 
     async def _after_sepa_rejection(self, debit_day: date) -> None:
         mandate_active = await workflow.execute_activity_method(
-            PaymentActivities.mandate_active, self.number, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+            PaymentActivities.mandate_active, self.number, start_to_close_timeout=CALL, retry_policy=STORE_RETRY
         )
         if mandate_active:
             # first rejection: present the debit once more a few business days later
@@ -280,12 +314,12 @@ class InvoicePaymentWorkflow:
 
     async def _notify(self, template: str, key: str, channel: str, extra: dict[str, str]) -> None:
         account_id = await workflow.execute_activity_method(
-            PaymentActivities.account_of, self.number, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+            PaymentActivities.account_of, self.number, start_to_close_timeout=CALL, retry_policy=STORE_RETRY
         )
         ctx = {"number": self.number, **extra}
         await workflow.execute_activity_method(
             NotificationActivities.send_notifications,
             [NotificationRequest(key, channel, template, "payer", account_id, self.number, ctx)],
             start_to_close_timeout=CALL,
-            retry_policy=STRIPE_RETRY,
+            retry_policy=STORE_RETRY,
         )

@@ -76,6 +76,7 @@ ACTIVITY_TIMEOUT = timedelta(minutes=2)
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(minutes=5),
+    maximum_attempts=100,  # bounded (~8 h at the 5 min cap)
     non_retryable_error_types=["CaseNotFound", "ServiceUnknown", "ServiceUnavailable"],
 )
 # Rejections carry these types so the API maps them without reading messages.

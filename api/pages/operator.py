@@ -75,6 +75,7 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("/operateur/taches", "Tâches d'audit", AUDIT_ROLES),
     ("/operateur/orientations", "Orientations", REFERRAL_ROLES),
     ("/operateur/notifications", "Messages en échec", NOTIFICATION_ROLES),
+    ("/operateur/paiements", "Paiements en difficulté", BILLING_ROLES),
     ("/operateur/journal", "Journal", JOURNAL_ROLES),
 ]
 WORKFLOW_TYPES = {w.__name__: w.__name__ for w in WORKFLOWS}
@@ -125,6 +126,8 @@ ACTION_FR = {
     "case.close": "Clôture d'un dossier",
     "invoice.credit_note": "Avoir",
     "payment.refund": "Remboursement",
+    "payment.stop": "Arrêt d'un suivi de paiement",
+    "payment.file": "Classement d'un incident de paiement",
 }
 _KEYWORD = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _PERIOD = re.compile(r"^\d{4}-\d{2}$")

@@ -8,6 +8,7 @@ from api.pages.family import router as pages_family_router
 from api.pages.inspector import router as pages_inspector_router
 from api.pages.operator import router as pages_operator_router
 from api.pages.partner import router as pages_partner_router
+from api.pages.payment_watch import router as pages_payment_watch_router
 from api.pages.simulation import router as pages_simulation_router
 from api.routes.attendance import router as attendance_router
 from api.routes.audit import router as audit_router
@@ -17,6 +18,7 @@ from api.routes.billing_operator import router as billing_operator_router
 from api.routes.codec import router as codec_router
 from api.routes.metrics import router as metrics_router
 from api.routes.notifications import router as notifications_router
+from api.routes.payment_watch import router as payment_watch_router
 from api.routes.referrals import router as referrals_router
 from api.routes.simulation import router as simulation_router
 from api.routes.webhooks import router as webhooks_router
@@ -38,8 +40,10 @@ ROUTERS: list[APIRouter] = [
     attendance_router,
     billing_operator_router,
     notifications_router,
+    payment_watch_router,
     simulation_router,
     pages_operator_router,
+    pages_payment_watch_router,
     pages_simulation_router,
     codec_router,
     metrics_router,

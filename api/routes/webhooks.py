@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
-import stripe
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from activities.stripe_client import metadata_value
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.ratelimit import RateLimiter
+from api.stripe_webhook import WebhookRejected, ignore_reason, verify
 from ville.metrics import WEBHOOKS_RECEIVED
 from ville.models.billing import StripeEvent
 from workflows.billing_types import StripeEventSignal
@@ -39,32 +39,48 @@ async def stripe_webhook(
     if len(body) > MAX_BODY:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "Événement trop volumineux")
     try:
-        event = stripe.Webhook.construct_event(
-            body, request.headers.get("stripe-signature", ""), settings.stripe_webhook_secret.get_secret_value()
+        event = verify(
+            body,
+            request.headers.get("stripe-signature", ""),
+            settings.stripe_webhook_secret.get_secret_value(),
+            int(time.time()),
         )
-    except (ValueError, stripe.SignatureVerificationError):
-        log.warning("webhook.rejected")
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Signature invalide") from None
-    obj = event.data.object
+    except WebhookRejected as err:
+        log.warning("webhook.rejected", reason=err.reason)
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, err.message_fr) from None
     WEBHOOKS_RECEIVED.labels(type=event.type).inc()
     if await asyncio.to_thread(_seen, session, event.id):
         log.info("webhook.duplicate", event_id=event.id)
         return {"status": "duplicate"}
-    if event.type in PAYMENT_INTENT_EVENTS:
-        number = metadata_value(obj, "invoice_number")
-        if number:
-            # signal first, store after: if Temporal is unreachable Stripe retries and nothing is lost;
-            # a concurrent duplicate signals twice and the workflow keeps one event per PaymentIntent
-            await signal_stripe_event(
-                temporal, settings.task_queue, number, StripeEventSignal(event.id, event.type, obj.id)
-            )
-    session.add(StripeEvent(event_id=event.id, type=event.type, object_id=getattr(obj, "id", None)))
+    if event.type in PAYMENT_INTENT_EVENTS and event.invoice_number:
+        reason = await asyncio.to_thread(_ignore_reason, session, event.invoice_number, event.object_id)
+        if reason is not None:
+            # answered 2xx: Stripe would retry a refusal for days; nothing is started, nothing blocks a payment
+            log.warning("webhook.ignored", event_id=event.id, type=event.type, reason=reason)
+            return {"status": "ignored"}
+        # signal first, store after: if Temporal is unreachable Stripe retries and nothing is lost;
+        # a concurrent duplicate signals twice and the workflow keeps one event per PaymentIntent
+        await signal_stripe_event(
+            temporal,
+            settings.task_queue,
+            event.invoice_number,
+            StripeEventSignal(event.id, event.type, event.object_id or ""),
+        )
+    session.add(StripeEvent(event_id=event.id, type=event.type, object_id=event.object_id))
     try:
         await asyncio.to_thread(session.commit)
     except IntegrityError:
         return {"status": "duplicate"}
     log.info("webhook.accepted", event_id=event.id, type=event.type)
     return {"status": "accepted"}
+
+
+def _ignore_reason(session: Session, number: str, payment_intent_id: str | None) -> str | None:
+    """`ignore_reason` with the connection handed back to the pool before Temporal is awaited."""
+    try:
+        return ignore_reason(session, number, payment_intent_id)
+    finally:
+        session.rollback()
 
 
 def _seen(session: Session, event_id: str) -> bool:
