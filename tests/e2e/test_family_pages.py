@@ -62,6 +62,9 @@ async def test_family_pays_an_invoice_by_card(
         await payer_button.click()
         await expect(page.locator("#paiement-message")).to_contain_text("refusée")
         await expect(page.locator("#paiement-message")).to_have_class("pay-message is-error")
+        # the focus goes to the refusal (not lost to <body>), read out as an alert
+        assert await page.evaluate("document.activeElement.id") == "paiement-message"
+        await expect(page.locator("#paiement-message")).to_have_attribute("role", "alert")
         await check_page(page, axe_source, "famille-facture-refus", exclude=["#carte-element"])
         assert world.invoice_of(payer, "2026-09").paid_cents == 0
 
