@@ -99,7 +99,7 @@ async def test_inspector_accepts_fixes_uploads_and_submits(
         answers = answers_all_met()
         answers[FAILED] = "non"
         wrong = {**answers, SCALE: "", MEASURE: "beaucoup"}
-        await fill_checklist(page, wrong, audit.today.isoformat())
+        await fill_checklist(page, wrong, f"{audit.today:%d/%m/%Y}")
         await page.get_by_role("button", name="Envoyer la grille").click()
         await expect(page.get_by_role("alert")).to_contain_text("La grille contient 2 erreurs")
         scale = by_id(page, f"answer_{SCALE}")
@@ -113,7 +113,7 @@ async def test_inspector_accepts_fixes_uploads_and_submits(
         problems["grille-erreurs"] = await check_pages_at(page, axe_source, "inspecteur-grille-erreurs")
 
         # 2. fixed, but the failed criterion has no photo: the workflow's validator refuses, next to the photo field
-        await fill_checklist(page, {SCALE: answers[SCALE], MEASURE: answers[MEASURE]}, audit.today.isoformat())
+        await fill_checklist(page, {SCALE: answers[SCALE], MEASURE: answers[MEASURE]}, f"{audit.today:%d/%m/%Y}")
         await page.get_by_role("button", name="Envoyer la grille").click()
         photo_error = by_id(page, f"preuve-{FAILED}-erreur")
         await expect(photo_error).to_contain_text("une preuve (photo, capture, relevé) est obligatoire")
@@ -248,7 +248,7 @@ async def test_checklist_by_keyboard_alone_and_upload_limits(
             " i.value = key; document.getElementById('grille').appendChild(i); }",
             granted["key"],
         )
-        await fill_checklist(page, answers_all_met(), audit.today.isoformat())
+        await fill_checklist(page, answers_all_met(), f"{audit.today:%d/%m/%Y}")
         await page.get_by_role("button", name="Envoyer la grille").click()
         await expect(by_id(page, f"preuve-{FAILED}-erreur")).to_have_text(
             "Fichier refusé : JPEG, PNG ou PDF de 10 Mo au plus."
@@ -261,12 +261,12 @@ async def test_checklist_by_keyboard_alone_and_upload_limits(
         # the whole checklist with the keyboard alone: Tab between fields, Space on radios, digits, Enter
         await page.goto(f"{site}/inspecteur/missions/{task.id}")
         day = audit.today
-        while day.day != day.month:  # digits typed mean the same in jj/mm and mm/dd browsers
+        while day.day != day.month:  # a past day of the window (seed_campaign keeps one)
             day -= timedelta(days=1)
         await page.locator("body").click(position={"x": 1, "y": 1})  # start from the top of the page
         await tab_to(page, "#visit_date")
-        await page.keyboard.type(f"{day:%d%m%Y}")
-        await expect(page.get_by_label("Date de la visite")).to_have_value(day.isoformat())
+        await page.keyboard.type(f"{day:%d%m%Y}")  # the 8 digits alone, as on a phone's numeric keypad
+        await expect(page.get_by_label("Date de la visite")).to_have_value(f"{day:%d%m%Y}")
         for code, value in answers_all_met().items():
             if value == "oui":
                 await tab_to(page, f"[id='{code}-oui']")  # Tab enters the group on its first radio
