@@ -9,9 +9,9 @@ the accessibility check. The page count per role is printed (-s) and written to 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 from fastapi import FastAPI
 from playwright.async_api import Browser, BrowserContext, Page, expect
@@ -23,12 +23,14 @@ from api.security import SESSION_COOKIE, Principal, TokenSigner
 from domain.periods import period_from_key
 from domain.referrals import ReferralState
 from domain.statement import statement_ref
+from tests.api.authorization_matrix import RouteRule, route_rules
 from tests.e2e.audit_world import running_campaign, seed_campaign
 from tests.e2e.conftest import ROOT, SHOTS, add_user, issue
 from tests.e2e.test_family_sepa_statement import paid_in_2025
 from tests.e2e.test_partner_pages import link_from_email, refer_family, referral, seed_referrals
 from tests.workflows.conftest import BillingWorld, eventually, running_worker
 from ville.models.people import Role, UserAccount
+from ville.settings import Settings
 
 PERIOD = "2027-03"  # a period no other browser test bills: they share the dev server
 ISSUE_DATE = "2027-05-03"
@@ -74,7 +76,7 @@ def fixed(path: str) -> Callable[[Demo], str]:
 PAGES: dict[str, PageSpec] = {
     "/": PageSpec((ANONYMOUS,), fixed("/")),
     "/connexion": PageSpec((ANONYMOUS,), fixed("/connexion")),
-    "/deconnexion": PageSpec((FAMILY,), fixed("/deconnexion")),
+    "/deconnexion": PageSpec((ANONYMOUS, FAMILY), fixed("/deconnexion")),
     "/famille/factures": PageSpec((FAMILY,), fixed("/famille/factures")),
     "/famille/factures/{number}": PageSpec((FAMILY,), lambda d: f"/famille/factures/{d.invoice}", "famille-facture"),
     "/famille/paiements": PageSpec((FAMILY,), fixed("/famille/paiements")),
@@ -121,32 +123,48 @@ NOT_PAGES: dict[str, str] = {
 NOT_FOUND_SHOT = "page-introuvable"
 
 
-def _walk(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """(path, route) of every route, inside included routers too (FastAPI may keep them nested)."""
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from _walk(inner.routes, prefix + (getattr(route.include_context, "prefix", "") or ""))
-        elif getattr(route, "methods", None):
-            yield prefix + route.path, route
+ROLE_OF = {
+    FAMILY: Role.family,
+    INSPECTOR: Role.inspector,
+    PARTNER: Role.partner,
+    AGENT: Role.rif_agent,
+    COORDINATOR: Role.coordinator,
+    BILLING: Role.billing_operator,
+    OPERATOR: Role.operator,
+    QUALITY: Role.quality_team,
+}
 
 
-def get_routes(app: FastAPI) -> set[str]:
-    """Paths of the app's GET routes that are not under the JSON prefixes."""
-    return {
-        path
-        for path, route in _walk(app.routes)
-        if "GET" in route.methods and not (path + "/").startswith(JSON_PREFIXES)
-    }
+def get_routes(app: FastAPI) -> dict[str, RouteRule]:
+    """The app's GET routes outside the JSON prefixes, with who they admit (read from the handlers' guards)."""
+    return {r.path: r for r in route_rules(app) if r.method == "GET" and not (r.path + "/").startswith(JSON_PREFIXES)}
 
 
-def test_every_page_route_is_mapped_to_its_roles(billing_world: BillingWorld) -> None:
+def mapping_problems(routes: dict[str, RouteRule]) -> list[str]:
+    """Routes missing from PAGES/NOT_PAGES, stale entries, and pages whose roles here differ from the guard's."""
+    problems = [
+        f"{p}: no role nor parameters in PAGES (add it)"
+        for p in sorted(routes.keys() - PAGES.keys() - NOT_PAGES.keys())
+    ]
+    problems += [f"{p}: no longer a route" for p in sorted((PAGES.keys() | NOT_PAGES.keys()) - routes.keys())]
+    for path, spec in PAGES.items():
+        rule = routes.get(path)
+        if rule is None:
+            continue
+        if rule.kind == "public":
+            if not {ANONYMOUS, PARTNER_LINK} & set(spec.who):
+                problems.append(f"{path}: public, but no anonymous visit")
+        elif {ROLE_OF[w] for w in spec.who if w in ROLE_OF} != rule.roles - {Role.admin}:
+            problems.append(f"{path}: checked for {spec.who}, admits {sorted(rule.roles - {Role.admin})}")
+    return problems
+
+
+def test_every_page_route_is_mapped_to_its_roles(tmp_path: Path) -> None:
     """Each GET route is either a page checked below (with its roles) or declared as something else."""
-    routes = get_routes(create_app(billing_world.settings))
-    unmapped = sorted(routes - PAGES.keys() - NOT_PAGES.keys())
-    assert not unmapped, f"page routes with no role nor parameters in PAGES (add them): {unmapped}"
-    assert not (PAGES.keys() | NOT_PAGES.keys()) - routes, "entries of PAGES/NOT_PAGES that are no longer routes"
-    assert len([p for p in routes if p in PAGES]) >= 27
+    settings = Settings(env="test", database_url=f"sqlite:///{tmp_path / 'routes.db'}", _env_file=None)
+    routes = get_routes(create_app(settings, temporal=None))  # only the routes are read: nothing is connected
+    assert mapping_problems(routes) == []
+    assert len(routes.keys() & PAGES.keys()) >= 27
 
 
 def _user(world: BillingWorld, email: str, name: str, role: Role, relay_id: int | None = None) -> int:
@@ -217,9 +235,7 @@ async def test_every_page_passes_axe_for_every_role(
 ) -> None:
     """0 serious/critical axe violations at 360 and 1280 px and no sideways scroll at 360 px, on every page."""
     world, client = billing_world, local_env.client
-    routes = get_routes(create_app(world.settings))
-    unmapped = sorted(routes - PAGES.keys() - NOT_PAGES.keys())
-    assert not unmapped, f"page routes with no role nor parameters in PAGES (add them): {unmapped}"
+    assert mapping_problems(get_routes(create_app(world.settings))) == []  # a page nobody maps cannot escape the check
 
     family = world.add_family("Pages", {"cantine": (0, 1, 3, 4)}, period_from_key(PERIOD))
     add_user(world, family, "pages@familles.example")
