@@ -91,7 +91,7 @@ PAGES: dict[str, PageSpec] = {
     "/rif/dossiers": PageSpec((AGENT, COORDINATOR), fixed("/rif/dossiers")),
     "/rif/dossiers/nouveau": PageSpec((AGENT,), fixed("/rif/dossiers/nouveau")),
     "/rif/dossiers/{ref}": PageSpec((AGENT, COORDINATOR), lambda d: f"/rif/dossiers/{d.case_ref}"),
-    "/operateur": PageSpec(CONSOLE, fixed("/operateur"), "operateur-accueil"),
+    "/operateur": PageSpec(CONSOLE, fixed("/operateur"), "operateur-console"),
     "/operateur/accueil": PageSpec(CONSOLE, fixed("/operateur/accueil")),
     "/operateur/workflows": PageSpec(CONSOLE, fixed("/operateur/workflows")),
     "/operateur/factures": PageSpec((OPERATOR, BILLING), fixed(f"/operateur/factures?periode={PERIOD}")),
