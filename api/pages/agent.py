@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import NAV_BY_ROLE, check_csrf, guarded, render, signed_in
 from api.routes.referrals import (
     CaseCreate,
@@ -177,9 +178,9 @@ async def new_case_submit(
     values: dict[str, Any] = {**text, "needs": needs, "consent": consent}
     errors: dict[str, str] = {}
     try:
-        consent_day = date.fromisoformat(text["consent_date"])
-    except ValueError:
-        errors["consent_date"] = FIELD_MESSAGES["consent_date"]
+        consent_day = parse_form_date(text["consent_date"], FIELD_MESSAGES["consent_date"])
+    except FormDateError as err:
+        errors["consent_date"] = str(err)
         consent_day = _now().astimezone(PARIS).date()
     if not consent:
         errors["consent"] = "Sans l'accord de la famille pour partager sa demande, aucune orientation possible."

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, SignerDep
+from api.form_dates import DATE_PATTERN, format_form_date
 from api.routes.auth import HOME_BY_ROLE, MagicLinkRequest, request_magic_link, sign_in_limit
 from api.security import SESSION_COOKIE, Principal, TokenSigner, current_principal, log_refusal
 from domain.calendar import PARIS, format_date_fr
@@ -38,6 +39,8 @@ def _date_fr(value: date | datetime | None) -> str:
 
 templates.env.filters["eur"] = format_eur
 templates.env.filters["date_fr"] = _date_fr
+templates.env.filters["date_input"] = format_form_date
+templates.env.globals["date_pattern"] = DATE_PATTERN
 
 NAV_BY_ROLE: dict[Role, list[tuple[str, str]]] = {
     Role.family: [

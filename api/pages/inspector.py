@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
+from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import PageRedirect, check_csrf, guarded, render, signed_in
 from api.routes.audit import (
     DeclineIn,
@@ -248,9 +249,9 @@ async def mission_submit(
         values["comment"] = comment
         visit: date | None = None
         try:
-            visit = date.fromisoformat(visit_raw)
-        except ValueError:
-            errors["visit_date"] = "Indiquez la date de la visite (jj/mm/aaaa)."
+            visit = parse_form_date(visit_raw, "Indiquez la date de la visite (jj/mm/aaaa).")
+        except FormDateError as err:
+            errors["visit_date"] = str(err)
         if errors or visit is None:
             return _task_page(request, session, task_id, 422, values=values, errors=errors, evidence=evidence)
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.delivery import failed_notifications
 from api.audit_log import OperatorReason
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import check_csrf, guarded, render, signed_in
 from api.routes.audit import AssignIn, DeadlineIn, assign_task, extend_task_deadline
 from api.routes.billing_operator import (
@@ -827,9 +828,9 @@ async def task_deadline(
         try:
             reason = _motif(motif)
             try:
-                new_due = date.fromisoformat(echeance)
-            except ValueError:
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Indiquez la nouvelle échéance.") from None
+                new_due = parse_form_date(echeance, "Indiquez la nouvelle échéance (jj/mm/aaaa).")
+            except FormDateError as err:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from None
             await extend_task_deadline(task_id, DeadlineIn(new_due_on=new_due, reason=reason), principal, session,
                                        temporal)  # fmt: skip
         except HTTPException as exc:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import SessionDep, TemporalDep
+from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import guarded, render, signed_in
 from api.routes.referrals import (
     LinkAcceptIn,
@@ -15,15 +16,19 @@ from api.routes.referrals import (
     _link_rate_limit,
     _link_referral,
     _links,
+    _now,
     _partner_out,
+    _partner_referral,
     link_accept,
     link_refuse,
     partner_referrals,
 )
-from domain.referrals import ReferralState, RefusalReason
+from domain.referrals import LinkClaims, ReferralState, RefusalReason
 from ville.models.people import Role
 
 router = APIRouter(prefix="/partenaire", tags=["pages"], include_in_schema=False)
+# the signed-in partner opens a referral through the same answer page as the e-mail's link, with a fresh link
+SIGNED_IN_LINK_DAYS = 1
 MISSING_ANSWER = "Indiquez la date du rendez-vous ou cochez « Famille déjà contactée »."
 REASONS = [(r.value, r.label) for r in RefusalReason]
 
@@ -77,10 +82,9 @@ async def referral_accept(
         appointment: date | None = None
         if appointment_on:
             try:
-                appointment = date.fromisoformat(appointment_on)
-            except ValueError:
-                return _page(request, session, token, 422, values=values,
-                             errors={"appointment_on": "Date invalide (jj/mm/aaaa)."})  # fmt: skip
+                appointment = parse_form_date(appointment_on)
+            except FormDateError as err:
+                return _page(request, session, token, 422, values=values, errors={"appointment_on": str(err)})
         if appointment is None and contact_made != "oui":
             return _page(request, session, token, 422, values=values,
                          errors={"appointment_on": MISSING_ANSWER})  # fmt: skip
@@ -136,3 +140,16 @@ def referrals_page(request: Request, session: SessionDep) -> Response:
         request, "partenaire_orientations.html", title="Orientations reçues",
         referrals=partner_referrals(principal, session, False),
     )  # fmt: skip
+
+
+@router.get("/orientations/{ref}")
+def referral_of_my_organisation(request: Request, ref: str, session: SessionDep) -> Response:
+    """One referral of the signed-in partner's list: its answer page (404 for another organisation's)."""
+    try:
+        principal = signed_in(request, Role.partner)
+        row = _partner_referral(session, principal.partner_org_id, ref)
+    except Exception as exc:
+        return guarded(request, exc)
+    claims = LinkClaims.issue(row.ref, str(row.organization_id), _now(), days=SIGNED_IN_LINK_DAYS)
+    token = _links(request).partner_token(claims)
+    return RedirectResponse(f"/partenaire/orientation?token={token}", status.HTTP_303_SEE_OTHER)

@@ -15,6 +15,15 @@
   function say(text, kind) {
     message.textContent = text;
     message.className = 'pay-message' + (kind ? ' is-' + kind : '');
+    if (kind === 'error') {
+      // the button the user pressed is disabled meanwhile: without this the focus falls back to <body>
+      message.setAttribute('role', 'alert');
+      message.setAttribute('tabindex', '-1');
+      message.focus();
+    } else {
+      message.setAttribute('role', 'status');
+      message.removeAttribute('tabindex');
+    }
   }
 
   async function post(url, body) {

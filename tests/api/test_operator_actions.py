@@ -6,6 +6,7 @@ Cancel a cycle, extend a task's deadline, escalate a referral by hand, resend a 
 
 from __future__ import annotations
 
+import html
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -240,7 +241,11 @@ async def test_extend_deadline_of_a_running_task(
             csrf = await _csrf(c, "/operateur/taches?filtre=toutes")
             assert f"Reporter l'échéance de la tâche {task_id}" in (await c.get("/operateur/taches?filtre=toutes")).text
             form = {"csrf": csrf, "motif": "Grève"}
-            r = await c.post(f"/operateur/taches/{task_id}/echeance", data={**form, "echeance": window_end.isoformat()})
+            r = await c.post(f"/operateur/taches/{task_id}/echeance", data={**form, "echeance": "31/02/2027"})
+            assert r.status_code == 422 and "« 31/02/2027 » n'est pas une date valide" in html.unescape(r.text)
+            # typed as people write dates in France, whatever the browser's locale
+            typed = f"{window_end:%d/%m/%Y}"
+            r = await c.post(f"/operateur/taches/{task_id}/echeance", data={**form, "echeance": typed})
             assert r.status_code == 303 and r.headers["location"] == "/operateur/taches?filtre=toutes&fait=echeance"
             r = await c.post(f"/operateur/taches/{task_id}/echeance", data={**form, "echeance": later.isoformat()})
             assert r.status_code == 422 and "postérieure" in r.text

@@ -70,7 +70,6 @@ async def test_family_sets_up_a_mandate_by_keyboard_and_downloads_its_statement(
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{site}/famille/mandat")
     await expect(page.locator("#etat-mandat")).to_have_text("Aucun mandat")
-    problems["mandat"] = await check_page(page, axe_source, "famille-mandat")
 
     holder, iban = page.get_by_label("Titulaire du compte"), page.get_by_label("IBAN")
     await tab_to(page, holder)
@@ -116,7 +115,6 @@ async def test_family_sets_up_a_mandate_by_keyboard_and_downloads_its_statement(
     await tab_to(page, page.get_by_role("link", name="Attestations annuelles"))
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{site}/famille/attestations")
-    problems["attestations"] = await check_page(page, axe_source, "famille-attestations")
     await tab_to(page, page.get_by_role("link", name="Année 2025"))
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Attestation annuelle 2025")
@@ -125,7 +123,6 @@ async def test_family_sets_up_a_mandate_by_keyboard_and_downloads_its_statement(
     await expect(row).to_contain_text("75,00")  # the crèche's share of the 90 € paid
     await expect(row).to_contain_text("Oui (moins de 6 ans au 01/01/2025)")
     await expect(page.locator("#total-garde")).to_contain_text("75,00")
-    problems["attestation"] = await check_page(page, axe_source, "famille-attestation")
 
     link = page.get_by_role("link", name="Télécharger l'attestation 2025 (PDF)")
     await tab_to(page, link)

@@ -171,10 +171,6 @@ async def test_operator_pauses_resumes_and_retries_a_failed_batch(
     await page.goto(f"{site}/operateur/factures?periode={PERIOD}")
     await expect(page.get_by_role("row")).to_have_count(GOOD_FAMILIES + 2)  # header + one row per family
     problems["factures"] = await check_page(page, axe_source, "operateur-factures")
-    await page.goto(f"{site}/operateur/taches?filtre=toutes")
-    problems["taches"] = await check_page(page, axe_source, "operateur-taches")
-    await page.goto(f"{site}/operateur/orientations")
-    problems["orientations"] = await check_page(page, axe_source, "operateur-orientations")
 
     # --- the journal records who did what, when and why -------------------------------------------------
     await page.get_by_role("link", name="Journal").click()
