@@ -158,11 +158,10 @@ async def read(s3: Any, bucket: str, row: AuditEvidence) -> bytes:
 
 
 def download_headers(row: AuditEvidence) -> dict[str, str]:
-    """Served as an attachment the browser must not reinterpret (nosniff), never cached by a shared cache."""
+    """Served as an attachment, never cached by a shared cache (`nosniff` is on every response: api/middleware.py)."""
     plain = "".join(c if (c.isascii() and c.isalnum()) or c in "._-" else "_" for c in row.filename)
     ascii_name = plain[-80:] or "preuve"
     return {
         "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(row.filename)}",
-        "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private, no-store",
     }

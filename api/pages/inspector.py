@@ -316,6 +316,7 @@ async def mission_evidence(
     log.info("pages.evidence_url", task_id=task_id, criterion=body.criterion_code, size=body.size_bytes)
     return JSONResponse(
         {
+            "evidence_id": upload.evidence_id,
             "key": upload.key,
             "upload_url": upload.upload_url,
             "method": upload.method,
