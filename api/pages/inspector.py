@@ -88,6 +88,8 @@ def _task_page(request: Request, session: Any, task_id: int, status_code: int = 
     row = session.get(AuditTask, task_id)
     assert row is not None
     file_names = evidence_files.names(session, row)
+    # only files recorded for this task are shown back (a refused file was removed; a foreign key never was ours)
+    evidence = {code: [k for k in keys if k in file_names] for code, keys in evidence.items()}
     return render(
         request,
         "inspecteur_mission.html",
@@ -101,7 +103,7 @@ def _task_page(request: Request, session: Any, task_id: int, status_code: int = 
         values=extra.pop("values", None) or {k: _show(v) for k, v in (task.answers or {}).items()},
         errors=extra.pop("errors", {}),
         evidence=evidence,
-        file_name=lambda key: file_names.get(key, "fichier"),
+        file_name=file_names.__getitem__,
         photo_types=",".join(PHOTO_TYPES),
         max_mb=MAX_MB,
         **extra,

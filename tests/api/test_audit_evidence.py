@@ -195,6 +195,7 @@ async def test_checklist_form_never_reads_nor_deletes_keys_it_did_not_issue_for_
         r = await page.post(f"/inspecteur/missions/{task_a['id']}/grille", data=_form(task_a, csrf, code_a, foreign))
         assert r.status_code == 422
         assert _field_message(r.text, code_a) == f"Preuve inconnue pour le critère {code_a}."
+        assert grant["key"] not in r.text and archive not in r.text  # never shown back as « fichier reçu »
         # the JSON API answers the same
         forged = {"visit_date": date.today().isoformat(), "answers": _answers(_site_type(task_a), frozenset({code_a}))}
         forged["evidence"] = {code_a: foreign}
