@@ -29,7 +29,8 @@ with workflow.unsafe.imports_passed_through():
         paris_time,
         reminder_times,
     )
-    from domain.audit.checklist import FieldError, evidence_field, validate_submission
+    from domain.audit.checklist import FieldError, validate_submission
+    from domain.audit.evidence import evidence_prefix, foreign_keys
     from domain.audit.referentiel import AuditMode, Referentiel, load_referentiel
     from domain.audit.scoring import score_site
     from domain.audit.task_states import IllegalTransition, TaskEvent, TaskState, transition
@@ -85,7 +86,6 @@ with workflow.unsafe.imports_passed_through():
         TaskStateRecord,
         TaskView,
         WithdrawTask,
-        evidence_prefix,
     )
 
 T = TypeVar("T")
@@ -562,16 +562,7 @@ class InspectionWorkflow:
         )
         if visit_date is None:
             errors.append(FieldError("visit_date", "Date de l'audit invalide : format attendu AAAA-MM-JJ."))
-        prefix = evidence_prefix(self.campaign_id, self.task_id)
-        for code, keys in sorted(req.evidence.items()):
-            if any(not key.startswith(prefix) for key in keys):
-                errors.append(
-                    FieldError(
-                        evidence_field(code),
-                        f"Preuve du critère {code} inconnue : déposez le fichier avec l'adresse "
-                        "de dépôt délivrée pour cette tâche.",
-                    )
-                )
+        errors.extend(foreign_keys(evidence_prefix(self.campaign_id, self.task_id), req.evidence))
         if visit_date is not None and visit_date > paris_date(workflow.now()):
             errors.append(
                 FieldError(

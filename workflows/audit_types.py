@@ -64,11 +64,6 @@ NOT_STARTED = "pending"
 """Task status in campaign progress before its inspection workflow started."""
 
 
-def evidence_prefix(campaign_id: int, task_id: int) -> str:
-    """S3 key prefix of the evidence files of a task; a submission may only cite keys under it."""
-    return f"audit/campaign-{campaign_id}/task-{task_id}/"
-
-
 @dataclass(frozen=True)
 class Notice:
     """Same fields as `activities.notifications.NotificationRequest`, without importing it."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
+from api import evidence as evidence_files
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import PageRedirect, check_csrf, guarded, render, signed_in
@@ -28,8 +28,9 @@ from api.routes.audit import (
     submit_task,
 )
 from domain.audit.campaign import VisitWindow, paris_date, visit_window
+from domain.audit.evidence import KINDS, MAX_FILES_PER_CRITERION, MAX_MB, TYPE_REFUSED, declared_kind, size_problem
 from domain.audit.task_states import TaskState
-from ville.models.audit import AuditAssignment
+from ville.models.audit import AuditAssignment, AuditTask
 from ville.models.people import Role
 
 log = structlog.get_logger(__name__)
@@ -49,10 +50,8 @@ GROUPS: list[tuple[str, str, frozenset[str]]] = [
         ),
     ),
 ]
-# photos from a phone, or a scan; the size is signed into the upload URL and checked again on submission
-PHOTO_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "application/pdf": "PDF"}
-MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
-UPLOAD_SECONDS = 900
+# photos from a phone, or a scan; type and size are signed into the upload form and checked again on submission
+PHOTO_TYPES = {k.content_type: k.label for k in KINDS.values()}
 
 
 def _state_fr(state: str) -> str:
@@ -89,6 +88,11 @@ def _task_page(request: Request, session: Any, task_id: int, status_code: int = 
     evidence = extra.pop("evidence", None)
     if evidence is None:
         evidence = {k: list(v) for k, v in (task.evidence or {}).items()}
+    row = session.get(AuditTask, task_id)
+    assert row is not None
+    file_names = evidence_files.names(session, row)
+    # only files recorded for this task are shown back (a refused file was removed; a foreign key never was ours)
+    evidence = {code: [k for k in keys if k in file_names] for code, keys in evidence.items()}
     return render(
         request,
         "inspecteur_mission.html",
@@ -103,9 +107,9 @@ def _task_page(request: Request, session: Any, task_id: int, status_code: int = 
         values=extra.pop("values", None) or {k: _show(v) for k, v in (task.answers or {}).items()},
         errors=extra.pop("errors", {}),
         evidence=evidence,
-        file_name=_file_name,
+        file_name=file_names.__getitem__,
         photo_types=",".join(PHOTO_TYPES),
-        max_mb=MAX_EVIDENCE_BYTES // (1024 * 1024),
+        max_mb=MAX_MB,
         **extra,
     )
 
@@ -124,11 +128,6 @@ def _visit_window(session: Any, task_id: int, window_start: date, window_end: da
         assigned_at = assigned_at.replace(tzinfo=UTC)
     taken_on = paris_date(assigned_at) if assigned_at is not None else None
     return visit_window(window_start, window_end, due_on, taken_on)
-
-
-def _file_name(key: str) -> str:
-    """The name the inspector gave the file (keys end with `<random>-<name>`)."""
-    return key.rsplit("/", 1)[-1].split("-", 1)[-1]
 
 
 def _show(value: Any) -> str:
@@ -218,7 +217,7 @@ async def mission_submit(
     s3: S3Dep,
     settings: SettingsDep,
 ) -> Response:
-    """Check the checklist field by field, then submit it to the inspection workflow."""
+    """Check the checklist field by field, then submit it (the cited files are checked there, by their bytes)."""
     try:
         principal = signed_in(request, Role.inspector)
         form = await request.form()
@@ -237,12 +236,7 @@ async def mission_submit(
         for c in task.checklist:
             keys = [str(k) for k in form.getlist(f"evidence_{c.code}") if str(k).strip()]
             if keys:
-                evidence[c.code] = keys[:5]
-        for code, keys in evidence.items():
-            for key in keys:
-                problem = await _check_upload(s3, settings.s3_bucket, key)
-                if problem:
-                    errors[f"evidence_{code}"] = problem
+                evidence[c.code] = keys[:MAX_FILES_PER_CRITERION]
         visit_raw = str(form.get("visit_date", ""))
         values["visit_date"] = visit_raw
         comment = str(form.get("comment", ""))[:2000]
@@ -285,19 +279,6 @@ def _error_key(field: str, values: dict[str, str]) -> str:
     return code if code in values else "_"
 
 
-async def _check_upload(s3: Any, bucket: str, key: str) -> str | None:
-    """What is wrong with an uploaded evidence file (missing, too big, wrong type), or None."""
-    try:
-        head = await asyncio.to_thread(s3.head_object, Bucket=bucket, Key=key)
-    except Exception:  # botocore ClientError 404/403: the file never reached the bucket
-        return "Le fichier n'a pas été reçu : déposez-le de nouveau."
-    if int(head.get("ContentLength", 0)) > MAX_EVIDENCE_BYTES or head.get("ContentType") not in PHOTO_TYPES:
-        # the emulator does not check the signed headers: refuse here what S3 would have refused
-        await asyncio.to_thread(s3.delete_object, Bucket=bucket, Key=key)
-        return f"Fichier refusé : JPEG, PNG ou PDF de {MAX_EVIDENCE_BYTES // (1024 * 1024)} Mo au plus."
-    return None
-
-
 class EvidenceRequest(BaseModel):
     """A file the page is about to upload as evidence for one criterion."""
 
@@ -321,7 +302,7 @@ async def mission_evidence(
     settings: SettingsDep,
     x_csrf_token: Annotated[str, Header()] = "",
 ) -> Response:
-    """A presigned PUT URL for one photo (type and size signed in), called by the page's script."""
+    """A presigned POST for one photo (type and 1 B–10 MB signed in its policy), called by the page's script."""
     try:
         principal = signed_in(request, Role.inspector)
         check_csrf(request, x_csrf_token)
@@ -329,19 +310,20 @@ async def mission_evidence(
         return _json_error(exc.status_code, "Session expirée : rechargez la page.")
     except PageRedirect:  # signed out, or not an inspector: a script gets JSON, not the sign-in page
         return _json_error(status.HTTP_401_UNAUTHORIZED, "Session expirée : reconnectez-vous.")
-    if body.content_type not in PHOTO_TYPES:
-        return _json_error(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "Format refusé : choisissez une photo JPEG ou PNG, ou un PDF."
-        )
-    if body.size_bytes == 0 or body.size_bytes > MAX_EVIDENCE_BYTES:
-        return _json_error(
-            status.HTTP_413_CONTENT_TOO_LARGE,
-            f"Fichier trop volumineux : {MAX_EVIDENCE_BYTES // (1024 * 1024)} Mo au plus.",
-        )
+    if declared_kind(body.content_type) is None:
+        return _json_error(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, TYPE_REFUSED)
+    too = size_problem(body.size_bytes)
+    if too:  # an empty file is not « too big »: the message names the bound crossed
+        return _json_error(status.HTTP_413_CONTENT_TOO_LARGE, too)
     try:
         upload = await evidence_upload_url(
             task_id,
-            EvidenceIn(criterion_code=body.criterion_code, filename=body.filename, content_type=body.content_type),
+            EvidenceIn(
+                criterion_code=body.criterion_code,
+                filename=body.filename,
+                content_type=body.content_type,
+                size_bytes=body.size_bytes,
+            ),
             principal,
             session,
             s3,
@@ -353,26 +335,15 @@ async def mission_evidence(
         if exc.status_code == status.HTTP_404_NOT_FOUND:
             message = "Mission introuvable."
         return _json_error(exc.status_code, message)
-    # re-signed with the length: S3 refuses a body of another size or type than the one declared here
-    url = await asyncio.to_thread(
-        s3.generate_presigned_url,
-        "put_object",
-        Params={
-            "Bucket": settings.s3_bucket,
-            "Key": upload.key,
-            "ContentType": body.content_type,
-            "ContentLength": body.size_bytes,
-        },
-        ExpiresIn=UPLOAD_SECONDS,
-    )
     log.info("pages.evidence_url", task_id=task_id, criterion=body.criterion_code, size=body.size_bytes)
     return JSONResponse(
         {
+            "evidence_id": upload.evidence_id,
             "key": upload.key,
-            "upload_url": url,
-            "method": "PUT",
-            "headers": {"Content-Type": body.content_type},
-            "name": _file_name(upload.key),
+            "upload_url": upload.upload_url,
+            "method": upload.method,
+            "fields": upload.fields,
+            "name": upload.name,
         },
         headers={"Cache-Control": "no-store"},
     )

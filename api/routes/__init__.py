@@ -12,6 +12,7 @@ from api.pages.payment_watch import router as pages_payment_watch_router
 from api.pages.simulation import router as pages_simulation_router
 from api.routes.attendance import router as attendance_router
 from api.routes.audit import router as audit_router
+from api.routes.audit_evidence import router as audit_evidence_router
 from api.routes.auth import router as auth_router
 from api.routes.billing_family import router as billing_family_router
 from api.routes.billing_operator import router as billing_operator_router
@@ -34,6 +35,7 @@ ROUTERS: list[APIRouter] = [
     auth_router,
     pages_inspector_router,
     audit_router,
+    audit_evidence_router,
     pages_partner_router,
     pages_agent_router,
     referrals_router,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import secrets
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, NoReturn
@@ -23,12 +22,14 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from api import evidence
 from api.audit_log import MOTIF_MIN, audit
 from api.deps import DB_ID_MAX, DbId, S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.errors import error_responses, field_error, temporal_refusal
 from api.security import Principal, not_found, require
 from api.temporal_query import QUERY_TIMEOUT, bounded
 from domain.audit.campaign import check_deadline_extension
+from domain.audit.evidence import TYPE_REFUSED, declared_kind, size_problem
 from domain.audit.referentiel import AuditMode, Referentiel, ReferentielError, load_referentiel
 from domain.audit.task_states import TaskState
 from ville.audit_store import ensure_bundled_referentiels, referentiel_document, referentiel_in_force
@@ -39,7 +40,6 @@ from ville.models.audit import (
     AuditCampaign,
     AuditCampaignSite,
     AuditCorrectiveAction,
-    AuditEvidence,
     AuditInspector,
     AuditSite,
     AuditSiteResult,
@@ -47,7 +47,6 @@ from ville.models.audit import (
     CampaignStatus,
     ReferentielVersion,
 )
-from ville.models.common import utcnow
 from ville.models.people import Role
 from ville.temporal import SA_BUSINESS_STATUS, SA_CAMPAIGN
 from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
@@ -68,7 +67,6 @@ from workflows.audit_types import (
     SiteWithdrawal,
     SubmitChecklist,
     TaskView,
-    evidence_prefix,
 )
 
 log = structlog.get_logger(__name__)
@@ -80,8 +78,6 @@ InspectorUser = Annotated[Principal, require(Role.inspector)]
 QualityTeam = Annotated[Principal, require(Role.quality_team)]
 TaskSupervisor = Annotated[Principal, require(Role.quality_team, Role.operator)]
 
-EVIDENCE_TYPES = {"image/jpeg", "image/png", "application/pdf", "audio/mpeg", "message/rfc822"}
-UPLOAD_URL_SECONDS = 900
 DOWNLOAD_URL_SECONDS = 300
 Answer = bool | int | float | str
 
@@ -145,21 +141,23 @@ class DeclineIn(BaseModel):
 
 
 class EvidenceIn(BaseModel):
-    """A file to upload as evidence for one criterion."""
+    """A file to upload as evidence for one criterion (its size, when given, is checked now; always at submission)."""
 
     criterion_code: str = Field(min_length=1, max_length=20)
     filename: str = Field(min_length=1, max_length=200)
     content_type: str = Field(max_length=100)
+    size_bytes: int | None = Field(None, ge=0)
 
 
 class EvidenceUploadOut(BaseModel):
-    """Where to PUT the file (presigned S3 URL) and the key to cite in the submission."""
+    """Where to POST the file (presigned S3 form: `fields` then the file as `file`) and the key to cite."""
 
     evidence_id: int
     key: str
+    name: str
     upload_url: str
     method: str
-    headers: dict[str, str]
+    fields: dict[str, str]
     expires_at: datetime
 
 
@@ -561,43 +559,34 @@ async def decline_task(
 async def evidence_upload_url(
     task_id: DbId, body: EvidenceIn, principal: InspectorUser, session: SessionDep, s3: S3Dep, settings: SettingsDep
 ) -> EvidenceUploadOut:
-    """A presigned PUT URL for one evidence file; its key is recorded now, the file goes straight to S3."""
+    """A presigned POST for one evidence file (JPEG, PNG or PDF, 1 B–10 MB); its key is drawn and recorded now."""
     task = _own_task(session, principal, task_id)
     if task.state not in (TaskState.ACCEPTED, TaskState.SENT_BACK):
         raise HTTPException(status.HTTP_409_CONFLICT, "Acceptez la tâche avant de déposer des preuves.")
-    if body.content_type not in EVIDENCE_TYPES:
-        raise field_error("content_type", "Formats acceptés : JPEG, PNG, PDF, MP3, courriel (.eml).", 415)
+    kind = declared_kind(body.content_type)
+    if kind is None:
+        raise field_error("content_type", TYPE_REFUSED, 415)
+    too = size_problem(body.size_bytes) if body.size_bytes is not None else None
+    if too:
+        raise field_error("size_bytes", too, 413)
     site = session.get(AuditSite, task.site_id)
     campaign = session.get(AuditCampaign, task.campaign_id)
     assert site is not None and campaign is not None and task.id is not None and principal.inspector_id
     referentiel = _referentiel(session, campaign.referentiel_version)
     if body.criterion_code not in {c.code for c in referentiel.criteria_for(site.site_type, task.mode)}:
         raise field_error("criterion_code", f"Critère {body.criterion_code} non applicable à cette tâche.")
-    filename = re.sub(r"[^A-Za-z0-9._-]", "_", re.split(r"[\\/]", body.filename)[-1])[-80:]
-    key = f"{evidence_prefix(task.campaign_id, task.id)}{body.criterion_code}/{secrets.token_hex(8)}-{filename}"
-    url = await asyncio.to_thread(
-        s3.generate_presigned_url,
-        "put_object",
-        Params={"Bucket": settings.s3_bucket, "Key": key, "ContentType": body.content_type},
-        ExpiresIn=UPLOAD_URL_SECONDS,
+    filename = re.split(r"[\\/]", body.filename)[-1] or "preuve"  # shown to people only, never part of the key
+    grant = evidence.grant_upload(
+        session, s3, settings.s3_bucket, task, principal.inspector_id, body.criterion_code, filename, kind
     )
-    evidence = AuditEvidence(
-        task_id=task.id,
-        criterion_code=body.criterion_code,
-        s3_key=key,
-        filename=body.filename[:200],
-        content_type=body.content_type,
-        inspector_id=principal.inspector_id,
-    )
-    session.add(evidence)
-    session.commit()
     return EvidenceUploadOut(
-        evidence_id=evidence.id or 0,
-        key=key,
-        upload_url=url,
-        method="PUT",
-        headers={"Content-Type": body.content_type},
-        expires_at=utcnow() + timedelta(seconds=UPLOAD_URL_SECONDS),
+        evidence_id=grant.evidence_id,
+        key=grant.key,
+        name=grant.name,
+        upload_url=grant.url,
+        method="POST",
+        fields=grant.fields,
+        expires_at=grant.expires_at,
     )
 
 
@@ -614,17 +603,7 @@ async def submit_task(
     """Submit the checklist; refused with precise French messages when incomplete or inconsistent."""
     task = _own_task(session, principal, task_id)
     assert principal.inspector_id is not None
-    recorded = {
-        e.s3_key: e.criterion_code
-        for e in session.exec(select(AuditEvidence).where(AuditEvidence.task_id == task_id)).all()
-    }
-    problems = []
-    for code, keys in sorted(body.evidence.items()):
-        for key in keys:
-            if recorded.get(key) != code:
-                problems.append({"field": f"evidence.{code}", "message": f"Preuve inconnue pour le critère {code}."})
-            elif not await _uploaded(s3, settings.s3_bucket, key):
-                problems.append({"field": f"evidence.{code}", "message": f"Fichier non reçu pour le critère {code}."})
+    problems = await evidence.check_cited(session, s3, settings.s3_bucket, task, body.evidence)
     if problems:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -641,14 +620,6 @@ async def submit_task(
     )
     view = await _update(_inspection(temporal, task.id or task_id), InspectionWorkflow.submit, checklist)
     return _state_out(view)
-
-
-async def _uploaded(s3: Any, bucket: str, key: str) -> bool:
-    try:
-        await asyncio.to_thread(s3.head_object, Bucket=bucket, Key=key)
-    except Exception:  # botocore ClientError 404: the inspector never uploaded the file
-        return False
-    return True
 
 
 # --- quality team: référentiel, sites, inspectors ----------------------------------------------------
@@ -967,15 +938,14 @@ async def task_detail(
     task = _task(session, task_id)
     site = session.get(AuditSite, task.site_id)
     assert site is not None
-    evidence = task.evidence or {}
-    urls = {}
-    for key in sorted({k for keys in evidence.values() for k in keys}):
-        urls[key] = await asyncio.to_thread(
-            s3.generate_presigned_url,
-            "get_object",
-            Params={"Bucket": settings.s3_bucket, "Key": key},
-            ExpiresIn=DOWNLOAD_URL_SECONDS,
-        )
+    cited = task.evidence or {}
+    # served by the API (attachment, nosniff), never by a link straight to the bucket
+    files = evidence.recorded(session, task)
+    urls = {
+        key: f"{router.prefix}/tasks/{task_id}/evidence/{files[key].id}"
+        for key in sorted({k for keys in cited.values() for k in keys})
+        if key in files
+    }
     assignments = session.exec(
         select(AuditAssignment).where(AuditAssignment.task_id == task_id).order_by(col(AuditAssignment.round))
     ).all()
@@ -992,7 +962,7 @@ async def task_detail(
         late=task.late,
         visit_date=task.visit_date,
         answers=task.answers,
-        evidence=evidence,
+        evidence=cited,
         evidence_urls=urls,
         inspector_comment=task.inspector_comment,
         review_comment=task.review_comment,

@@ -1,5 +1,6 @@
-// Evidence upload for the inspector's checklist: ask the page for a presigned S3 URL (type and size signed
-// in), PUT the file straight to S3, then keep its key in a hidden field submitted with the checklist.
+// Evidence upload for the inspector's checklist: ask the page for a presigned S3 POST (type and 1 B–10 MB in
+// its signed policy), send the file straight to S3, then keep its key in a hidden field submitted with the
+// checklist. The server checks the file's bytes and size again when the checklist is submitted.
 (function () {
   "use strict";
   var form = document.getElementById("grille");
@@ -42,8 +43,12 @@
       showError(input, "Format refusé : choisissez une photo JPEG ou PNG, ou un PDF.");
       return;
     }
-    if (file.size === 0 || file.size > maxBytes) {
-      showError(input, "Fichier trop volumineux : " + Math.round(maxBytes / 1048576) + " Mo au plus.");
+    if (file.size === 0) {
+      showError(input, "Fichier vide : choisissez une photo ou un document qui contient quelque chose.");
+      return;
+    }
+    if (file.size > maxBytes) {
+      showError(input, "Fichier trop volumineux (" + Math.round(maxBytes / 1048576) + " Mo au plus).");
       return;
     }
     showError(input, "");
@@ -61,8 +66,11 @@
         showError(input, grant.message || "Dépôt impossible : réessayez.");
         return;
       }
-      var put = await fetch(grant.upload_url, { method: grant.method, headers: grant.headers, body: file });
-      if (!put.ok) {
+      var data = new FormData();
+      Object.keys(grant.fields).forEach(function (name) { data.append(name, grant.fields[name]); });
+      data.append("file", file);  // S3 reads the policy's fields first: the file comes last
+      var sent = await fetch(grant.upload_url, { method: grant.method, body: data });
+      if (!sent.ok) {
         showError(input, "Le fichier n'a pas pu être envoyé : réessayez.");
         return;
       }

@@ -163,6 +163,15 @@ def _client(app: FastAPI, principal: Principal | None) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers)
 
 
+JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00 photo"
+
+
+async def post_file(grant: dict[str, Any], body: bytes) -> httpx.Response:
+    """Send a file to S3 (moto) with the presigned POST of an upload grant, as a browser form would."""
+    async with httpx.AsyncClient() as raw:
+        return await raw.post(grant["upload_url"], data=grant["fields"], files={"file": ("f", body)})
+
+
 def _answers(site_type: str, failing: frozenset[str] = frozenset()) -> dict[str, Any]:
     ref = load_referentiel(bundled_documents()[0])
     out: dict[str, Any] = {}
@@ -248,13 +257,12 @@ async def test_inspectors_reach_only_their_tasks_and_the_quality_team_reviews(
         site_type = {"Mairie test": "mairie", "Bibliothèque test": "bibliotheque"}[detail["site_name"]]
         assert {c["code"] for c in detail["checklist"]} == set(_answers(site_type))
 
-        # evidence goes straight to S3 through a presigned PUT; the key is recorded
+        # evidence goes straight to S3 through a presigned POST; the key is drawn by the server and recorded
         up = await a.post(f"{API}/inspector/tasks/{own}/evidence", json=evidence_in)
         assert up.status_code == 201, up.text
         upload = up.json()
-        async with httpx.AsyncClient() as raw:
-            put = await raw.put(upload["upload_url"], content=b"\xff\xd8 photo", headers=upload["headers"])
-        assert put.status_code == 200
+        assert upload["method"] == "POST" and upload["name"] == "entree.jpg" and "entree" not in upload["key"]
+        assert (await post_file(upload, JPEG_BYTES)).status_code == 204
 
         # a submission that fails validation is refused with precise French messages
         incomplete = _answers(site_type, frozenset({"E03.1"}))

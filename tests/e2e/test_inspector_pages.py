@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
 import httpx
-from playwright.async_api import Page, Request, expect
+from playwright.async_api import Page, Request, Response, expect
 from temporalio.testing import WorkflowEnvironment
 
 from api.security import Principal
@@ -63,7 +65,10 @@ async def test_inspector_accepts_fixes_uploads_and_submits(
     inspector, other = audit.inspectors
     s3 = aws_client(world.settings, "s3")
     uploads: list[Request] = []
-    page.on("request", lambda r: uploads.append(r) if r.method == "PUT" else None)
+    to_s3 = world.settings.aws_endpoint_url or ""
+    page.on("request", lambda r: uploads.append(r) if r.method == "POST" and r.url.startswith(to_s3) else None)
+    grants: list[Response] = []
+    page.on("response", lambda r: grants.append(r) if r.url.endswith("/preuves") and r.ok else None)
     problems: dict[str, object] = {}
 
     async with running_worker(client, world), running_campaign(client, world, audit):
@@ -143,8 +148,12 @@ async def test_inspector_accepts_fixes_uploads_and_submits(
         assert len(uploads) == 1
         upload = urlparse(uploads[0].url)
         assert f"{upload.scheme}://{upload.netloc}" == world.settings.aws_endpoint_url
-        signed = parse_qs(upload.query)["X-Amz-SignedHeaders"][0].split(";")
-        assert {"content-length", "content-type"} <= set(signed)  # S3 refuses another size or type
+        assert len(grants) == 1
+        policy = (await grants[0].json())["fields"]["policy"]
+        conditions = json.loads(base64.b64decode(policy))["conditions"]
+        # S3 refuses another type, an empty file or one above 10 MB
+        assert ["content-length-range", 1, 10 * 1024 * 1024] in conditions
+        assert {"Content-Type": "image/png"} in conditions
         key = await files.locator("input[type=hidden]").get_attribute("value")
         assert key is not None
         head = s3.head_object(Bucket=world.settings.s3_bucket, Key=key)
@@ -226,26 +235,30 @@ async def test_checklist_by_keyboard_alone_and_upload_limits(
             return r.status, await r.json()
 
         status, granted = await ask(task.id, csrf)
-        assert status == 200 and granted["method"] == "PUT", granted
-        assert granted["upload_url"].startswith(f"{world.settings.aws_endpoint_url}/{world.settings.s3_bucket}/")
-        assert granted["headers"] == {"Content-Type": "image/jpeg"}
+        assert status == 200 and granted["method"] == "POST", granted
+        assert granted["upload_url"] == f"{world.settings.aws_endpoint_url}/{world.settings.s3_bucket}"
+        assert granted["fields"]["Content-Type"] == "image/jpeg"
         assert await ask(task.id, csrf, content_type="image/gif") == (
             415,
             {"message": "Format refusé : choisissez une photo JPEG ou PNG, ou un PDF."},
         )
         assert await ask(task.id, csrf, size_bytes=11 * 1024 * 1024) == (
             413,
-            {"message": "Fichier trop volumineux : 10 Mo au plus."},
+            {"message": "Fichier trop volumineux (10 Mo au plus)."},
+        )
+        assert await ask(task.id, csrf, size_bytes=0) == (
+            413,
+            {"message": "Fichier vide : choisissez une photo ou un document qui contient quelque chose."},
         )
         assert (await ask(task.id, "faux-jeton"))[0] == 403
         assert (await ask(foreign.id, csrf))[0] == 404
 
-        # a body that is not what was declared (the emulator does not check signatures): refused and deleted
+        # a body that is not what was declared (its bytes say HTML): refused and deleted
         status, granted = await ask(task.id, csrf, content_type="image/png", size_bytes=6)
         assert status == 200
         async with httpx.AsyncClient() as raw:
-            put = await raw.put(granted["upload_url"], content=b"<html>", headers={"Content-Type": "text/html"})
-            assert put.status_code == 200, put.text
+            sent = await raw.post(granted["upload_url"], data=granted["fields"], files={"file": ("x", b"<html>")})
+            assert sent.status_code == 204, sent.text
         await page.evaluate(
             "(key) => { const i = document.createElement('input'); i.type = 'hidden'; i.name = 'evidence_E01.1';"
             " i.value = key; document.getElementById('grille').appendChild(i); }",
@@ -254,7 +267,7 @@ async def test_checklist_by_keyboard_alone_and_upload_limits(
         await fill_checklist(page, answers_all_met(), f"{audit.today:%d/%m/%Y}")
         await page.get_by_role("button", name="Envoyer la grille").click()
         await expect(by_id(page, f"preuve-{FAILED}-erreur")).to_have_text(
-            "Fichier refusé : JPEG, PNG ou PDF de 10 Mo au plus."
+            "Contenu refusé : ce fichier n'est ni une photo JPEG ou PNG, ni un PDF."
         )
         s3 = aws_client(world.settings, "s3")
         listed = s3.list_objects_v2(Bucket=world.settings.s3_bucket, Prefix=granted["key"])

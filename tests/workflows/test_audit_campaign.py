@@ -28,6 +28,7 @@ from temporalio.worker import Worker
 from activities.audit import AuditActivities
 from activities.notifications import NotificationActivities, Notifier
 from domain.audit.campaign import PARIS, paris_day_end, paris_time
+from domain.audit.evidence import evidence_prefix
 from domain.audit.referentiel import AnswerType, Direction, Referentiel, load_referentiel
 from domain.audit.task_states import TaskState
 from ville.audit_store import ensure_bundled_referentiels, referentiel_document
@@ -60,7 +61,6 @@ from workflows.audit_types import (
     SiteChange,
     SiteWithdrawal,
     SubmitChecklist,
-    evidence_prefix,
 )
 
 SITE_TYPES = ["mairie"] * 6 + ["bibliotheque"] * 5 + ["piscine"] * 4 + ["parc"] * 4
