@@ -310,7 +310,7 @@ def test_credit_notes_and_money_bodies_are_bounded_and_strict(stack: Stack) -> N
         ),
         (stack.avoirs(stack.alpha), {"key": "bad-avoir-4", "amounts_by_activity": {"cantine": "100"}, **with_reason}),
         (stack.counter(stack.alpha), {"key": "bad-cheque-1", "method": "cheque", "amount_cents": "100"}),
-        (stack.counter(stack.alpha), {"key": "bad-cheque-2", "method": "cheque", "amount_cents": 100.0}),
+        (stack.counter(stack.alpha), {"key": "bad-cheque-2", "method": "cheque", "amount_cents": 100.5}),
         (stack.counter(stack.alpha), {"key": "bad-cheque-3", "method": "cheque", "amount_cents": -100}),
         ("/api/facturation/paiements/1/remboursement", {"key": "bad-refund-1", "amount_cents": "100", **with_reason}),
     ]
