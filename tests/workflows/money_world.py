@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -167,15 +165,3 @@ def credit_account_balance(world: BillingWorld, ref: str) -> int:
                 )
             ).scalar_one()
         )
-
-
-@contextmanager
-def disposing(world: BillingWorld) -> Iterator[BillingWorld]:
-    """Dispose of the world's engine at the end."""
-    try:
-        yield world
-    finally:
-        world.engine.dispose()
-
-
-Check = Callable[[], None]
