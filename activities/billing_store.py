@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from activities.money_guard import lock_accounts_range
 from activities.pdf import DocLine, InvoiceDocument
 from domain import ledger
 from domain.dunning import PAYABLE_STATUSES, status_after_payment
@@ -206,6 +207,9 @@ class BillingStore:
     def issue_batch(self, period: BillingPeriod, lo: int, hi: int, issue_date: date, due: date) -> BatchTotals:
         """Issue the batch's invoices in one transaction: numbers, lines, ledger, attendance marked billed."""
         with self.sessions() as s, s.begin():
+            # the batch's money locks first: the credit it applies is read after every refund or payment of its
+            # families committed, and none commits before the invoices do (activities/money_guard.py)
+            lock_accounts_range(s, lo, hi)
             drafts, already = self.compute_batch(s, period, lo, hi)
             if drafts:
                 numbers = self._take_numbers(s, issue_date.year, len(drafts))

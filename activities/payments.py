@@ -10,9 +10,9 @@ from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.payment_store import InvoiceNotPayable, PaymentStore
+from activities.payment_store import InvoiceNotPayable, MoneyOutcome, PaymentStore
 from activities.stripe_client import metadata_value, stripe_refusals
-from domain.payments import PaymentMethod, PaymentRefused, apply_refund
+from domain.payments import PaymentMethod, PaymentRefused
 from ville.models.billing import FamilyAccount, Invoice, MandateStatus
 from workflows.billing_types import IntentRequest, IntentStatus, RecordedPayment
 
@@ -152,21 +152,24 @@ class PaymentActivities:
                 ).scalar_one()
             )
 
-    def refund(self, payment_id: int, amount_cents: int, refund_key: str) -> int:
-        """Refund a payment once per key: through Stripe for card and SEPA, then in the ledger."""
+    def refund(self, payment_id: int, amount_cents: int, refund_key: str) -> MoneyOutcome:
+        """Refund a payment once per key: recorded under the money lock first, then through Stripe for card/SEPA.
+
+        Recording first means two concurrent refunds can never both pass the bound and both reach Stripe; a
+        Stripe call that fails is completed by the same request sent again (same key, same content).
+        """
+        out = self.store.record_refund(payment_id, amount_cents, refund_key)
         payment = self.store.payment(payment_id)
-        if not self.store.refund_recorded(refund_key):
-            apply_refund(payment.amount_cents, payment.refunded_cents, amount_cents)
-            pi = payment.stripe_payment_intent_id
-            if payment.method in (PaymentMethod.CARD, PaymentMethod.SEPA_DEBIT) and pi:
-                # localstripe ignores idempotency keys: look for our own refund before creating one
-                existing = self.stripe.v1.refunds.list(params={"payment_intent": pi}).data
-                if not any(metadata_value(r, "key") == refund_key for r in existing):
-                    self.stripe.v1.refunds.create(
-                        params={"payment_intent": pi, "amount": amount_cents, "metadata": {"key": refund_key}},
-                        options={"idempotency_key": refund_key},
-                    )
-        return self.store.record_refund(payment_id, amount_cents, refund_key).refunded_cents
+        pi = payment.stripe_payment_intent_id
+        if payment.method in (PaymentMethod.CARD, PaymentMethod.SEPA_DEBIT) and pi:
+            # localstripe ignores idempotency keys: look for our own refund before creating one
+            existing = self.stripe.v1.refunds.list(params={"payment_intent": pi}).data
+            if not any(metadata_value(r, "key") == refund_key for r in existing):
+                self.stripe.v1.refunds.create(
+                    params={"payment_intent": pi, "amount": amount_cents, "metadata": {"key": refund_key}},
+                    options={"idempotency_key": refund_key},
+                )
+        return out
 
     @activity.defn
     def invoice_remaining(self, invoice_number: str) -> int:

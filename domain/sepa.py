@@ -119,3 +119,11 @@ def mandate_reference(account_ref: str, payment_method_id: str) -> str:
         raise ValueError("account_ref and payment_method_id are required")
     digest = hashlib.sha256(payment_method_id.encode()).hexdigest()[:10].upper()
     return f"VDP-{account_ref.replace('-', '')}-{digest}"
+
+
+NOT_A_SEPA_MANDATE = "Ce moyen de paiement n'est pas un mandat de prélèvement SEPA : saisissez un IBAN."
+
+
+def is_sepa_mandate_method(payment_method_type: str | None) -> bool:
+    """Only a `sepa_debit` payment method can back a SEPA mandate (a card SetupIntent cannot)."""
+    return payment_method_type == "sepa_debit"

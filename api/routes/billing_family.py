@@ -19,13 +19,13 @@ from activities.billing_store import BillingStore, credit_balances
 from activities.payment_store import InvoiceNotPayable, ensure_payable, payable_cents
 from activities.pdf import AttestationDocument, render_attestation, render_invoice
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
-from api.errors import temporal_refusal
+from api.errors import field_error, temporal_refusal
 from api.security import FamilyUser, Principal, not_found
 from domain.calendar import PARIS
 from domain.dunning import PAYABLE_STATUSES, InvoiceStatus
 from domain.ledger import receivable_account
 from domain.payments import CESU_ELIGIBLE_ACTIVITIES, PaymentMethod
-from domain.sepa import mandate_reference, mask_iban
+from domain.sepa import NOT_A_SEPA_MANDATE, is_sepa_mandate_method, mandate_reference, mask_iban
 from domain.statement import (
     PaidLine,
     Settlement,
@@ -367,11 +367,13 @@ async def mandate_confirm(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Mandat non confirmé par la banque.") from None
     if intent.customer != account.stripe_customer_id or intent.status != "succeeded":
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Mandat non confirmé par la banque.")
+    method = await asyncio.to_thread(client.v1.payment_methods.retrieve, str(intent.payment_method))
+    if not is_sepa_mandate_method(method.type):  # a card saved by a SetupIntent is no debit mandate
+        raise field_error("body.setup_intent_id", NOT_A_SEPA_MANDATE)
     account.stripe_payment_method_id = str(intent.payment_method)
     account.mandate_status = MandateStatus.active
     account.sepa_rejections = 0
     session.add(account)
-    method = await asyncio.to_thread(client.v1.payment_methods.retrieve, account.stripe_payment_method_id)
     _remember_iban_last4(session, account, method)
     session.commit()
     return my_account(principal, session)

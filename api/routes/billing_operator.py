@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, HTTPException, Path, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy.exc import NoResultFound
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
@@ -23,6 +23,7 @@ from api.routes.billing_family import InvoiceDetail, InvoiceSummary, _summary, i
 from api.security import BillingOperator, Principal, not_found
 from api.temporal_query import QUERY_TIMEOUT, bounded
 from domain.dunning import InvoiceStatus
+from domain.money_guard import MAX_MONEY_BODY_CENTS, CreditNoteRefused, IdempotencyConflict
 from domain.payments import PaymentMethod, PaymentRefused
 from domain.periods import period_from_key
 from ville.ids import billing_cycle_id
@@ -52,20 +53,32 @@ class ActionReason(BaseModel):
     reason: str = Field("", max_length=500)
 
 
+def _json_number(value: object) -> object:
+    # a string or a boolean is never taken for an amount ("100" is refused, not coerced); an integral JSON
+    # number such as 100.0 is an integer for JSON Schema and is accepted, 100.5 is refused by the int type
+    if isinstance(value, str | bool):
+        raise ValueError("un montant en centimes est un nombre entier JSON, pas une chaîne")
+    return value
+
+
+# money in bodies: positive integers of cents, bounded, never a string
+MoneyCents = Annotated[int, Field(gt=0, le=MAX_MONEY_BODY_CENTS), BeforeValidator(_json_number)]
+
+
 class CounterPaymentIn(BaseModel):
     """A CESU, cheque or cash payment received at the counter."""
 
     key: str = Field(min_length=8, max_length=80, description="idempotency key chosen by the counter")
     method: PaymentMethod
-    amount_cents: int = Field(gt=0, le=10_000_000)
+    amount_cents: MoneyCents
     reference: str = Field("", max_length=80, description="cheque or CESU number")
 
 
 class CreditNoteIn(BaseModel):
-    """An avoir: amounts given back per activity."""
+    """An avoir: amounts given back per activity of the invoice."""
 
     key: str = Field(min_length=8, max_length=80)
-    amounts_by_activity: dict[str, int]
+    amounts_by_activity: dict[Annotated[str, Field(max_length=40)], MoneyCents] = Field(min_length=1, max_length=20)
     reason: str = Field(min_length=3, max_length=500)
 
 
@@ -73,7 +86,7 @@ class RefundIn(BaseModel):
     """Give money back on a payment (card refunds go through Stripe)."""
 
     key: str = Field(min_length=8, max_length=80)
-    amount_cents: int = Field(gt=0, le=10_000_000)
+    amount_cents: MoneyCents
     reason: str = Field(min_length=3, max_length=500)
 
 
@@ -225,47 +238,56 @@ def _store(request: Request) -> PaymentStore:
     return store
 
 
-@router.post("/factures/{number}/paiements-guichet", status_code=201)
+@router.post("/factures/{number}/paiements-guichet", status_code=201, responses=error_responses(404, 409, 422))
 async def counter_payment(
     number: str, body: CounterPaymentIn, principal: BillingOperator, session: SessionDep, request: Request
 ) -> InvoiceDetail:
-    """Record a CESU, cheque or cash payment; the same key twice records it once."""
+    """Record a CESU, cheque or cash payment; the same key twice records it once, with other content 409."""
     if body.method not in COUNTER_METHODS:
         raise field_error("body.method", "Moyen de paiement non accepté au guichet (CESU, chèque, espèces).")
-    store = _store(request)
     try:
-        await asyncio.to_thread(
-            store.new_payment, f"counter:{body.key}", number, body.method, body.amount_cents, body.reference or None
+        out = await asyncio.to_thread(
+            _store(request).record_counter_payment,
+            f"counter:{body.key}",
+            number,
+            body.method,
+            body.amount_cents,
+            body.reference or None,
         )
+    except IdempotencyConflict as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, err.message_fr) from None
     except (PaymentRefused, InvoiceNotPayable) as err:
         raise field_error("body.amount_cents", err.message_fr) from None
     except (LookupError, NoResultFound):
         raise not_found() from None
-    await asyncio.to_thread(store.settle, f"counter:{body.key}")
-    audit(session, principal, f"payment.counter.{body.method.value}", number, body.reference)
+    if out.newly_recorded:  # a replay changed nothing: nothing more to journal
+        audit(session, principal, f"payment.counter.{body.method.value}", number, body.reference)
     return operator_invoice(number, principal, session)
 
 
-@router.post("/factures/{number}/avoirs", status_code=201)
+@router.post("/factures/{number}/avoirs", status_code=201, responses=error_responses(404, 409, 422))
 async def credit_note(
     number: str, body: CreditNoteIn, principal: BillingOperator, session: SessionDep, request: Request
 ) -> InvoiceDetail:
-    """Issue a credit note (avoir) on an invoice."""
-    if not body.amounts_by_activity or any(v <= 0 for v in body.amounts_by_activity.values()):
-        raise field_error("body.amounts_by_activity", "Montants positifs attendus par activité.")
+    """Issue a credit note (avoir) on the invoice's own activities, within what each line still allows."""
     try:
-        await asyncio.to_thread(
+        out = await asyncio.to_thread(
             _store(request).credit_note, f"credit-note:{body.key}", number, body.amounts_by_activity
         )
+    except IdempotencyConflict as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, err.message_fr) from None
+    except CreditNoteRefused as err:
+        raise field_error(err.field, err.message_fr) from None
     except (PaymentRefused, InvoiceNotPayable) as err:
         raise field_error("body.amounts_by_activity", err.message_fr) from None
     except (LookupError, NoResultFound):
         raise not_found() from None
-    audit(session, principal, "invoice.credit_note", number, body.reason)
+    if out.newly_recorded:
+        audit(session, principal, "invoice.credit_note", number, body.reason)
     return operator_invoice(number, principal, session)
 
 
-@router.post("/paiements/{payment_id}/remboursement", status_code=201)
+@router.post("/paiements/{payment_id}/remboursement", status_code=201, responses=error_responses(404, 409, 422))
 async def refund(
     payment_id: DbId, body: RefundIn, principal: BillingOperator, session: SessionDep, request: Request
 ) -> dict[str, int]:
@@ -274,13 +296,16 @@ async def refund(
     if payment is None:
         raise not_found()
     try:
-        refunded = await asyncio.to_thread(
+        out = await asyncio.to_thread(
             request.app.state.payment_activities.refund, payment_id, body.amount_cents, f"refund:{body.key}"
         )
+    except IdempotencyConflict as err:
+        raise HTTPException(status.HTTP_409_CONFLICT, err.message_fr) from None
     except PaymentRefused as err:
         raise field_error("body.amount_cents", err.message_fr) from None
-    audit(session, principal, "payment.refund", str(payment_id), body.reason)
-    return {"refunded_cents": refunded}
+    if out.newly_recorded:
+        audit(session, principal, "payment.refund", str(payment_id), body.reason)
+    return {"refunded_cents": out.refunded_cents}
 
 
 @router.get("/journal")

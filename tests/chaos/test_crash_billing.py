@@ -15,6 +15,7 @@ import stripe
 
 from activities.payment_store import PaymentStore
 from activities.payments import PaymentActivities
+from tests.chaos.money import check_money
 from tests.chaos.stack import (
     Stack,
     check_cycle,
@@ -85,6 +86,7 @@ async def test_billing_survives_worker_and_server_crashes(
         result = await asyncio.wait_for(attempt, timeout=180)  # a loaded machine restarts the worker slowly
         assert result.status == "succeeded", result
         invariants += check_payment(sessions, stripe_client, invoice.number)
+        invariants.append(check_money(engine))
         invariants.append(f"payment outcome known at {stack.t()}")
     finally:
         stack.stop()

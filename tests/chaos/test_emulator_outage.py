@@ -23,6 +23,7 @@ from activities.payments import PaymentActivities
 from activities.stripe_client import metadata_value
 from domain.dunning import InvoiceStatus
 from tests.chaos.faults import FaultProxy, Mode
+from tests.chaos.money import check_money
 from tests.chaos.stack import (
     ChaosWorld,
     Stack,
@@ -110,6 +111,7 @@ async def test_billing_survives_emulator_outages(
         invariants.append(f"card payment of {card_number} succeeded after the outage, SEPA debit of {sepa_number} paid")
         invariants += _check_charges(world, stripe_client)
         invariants.append(check_ledger(engine) + " (after the payments)")
+        invariants.append(check_money(engine) + " (after the payments)")
         invariants += [f"{line} (after the payments)" for line in check_notifications(engine, s, ses_before)]
     finally:
         stack.stop()

@@ -46,6 +46,9 @@ class FamilyAccount(SQLModel, table=True):
     stripe_payment_method_id: str | None = Field(default=None, max_length=64)
     mandate_status: MandateStatus = MandateStatus.none
     sepa_rejections: int = 0
+    # bumped by a conditional UPDATE at the start of every money change on the account's invoices: the row
+    # lock it takes makes those changes one at a time, on SQLite and PostgreSQL alike (activities/money_guard.py)
+    money_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = ts_field()
 
 
@@ -269,6 +272,16 @@ class Notification(SQLModel, table=True):
     status: str = Field(default="sent", max_length=20)
     provider_id: str | None = Field(default=None, max_length=200)
     sent_at: datetime = ts_field()
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """An operator's idempotency key bound to what it did: the same key with other content is refused."""
+
+    __tablename__ = "idempotency_key"
+
+    key: str = Field(primary_key=True, max_length=160)
+    fingerprint: str = Field(max_length=64)
+    created_at: datetime = ts_field()
 
 
 class StripeEvent(SQLModel, table=True):
