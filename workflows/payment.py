@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities, NotificationRequest
     from activities.payments import PaymentActivities
     from domain.calendar import add_business_days
+    from domain.labels import decline_message
     from domain.payments import OUTCOME_EVENTS
     from domain.sepa import result_deadline
     from workflows.billing_types import (
@@ -37,12 +38,6 @@ RECEIPT_AFTER_ANSWER = "receipt-after-answer"  # workflow.patched id: runs recor
 # workflow.patched id: runs recorded before woke on any event, `processing` included (which re-asked Stripe
 # in a loop while a SEPA debit was processing, and fetched every orphan event)
 OUTCOME_EVENTS_ONLY = "outcome-events-only"
-DECLINE_FR = {
-    "card_declined": "Votre carte a été refusée par votre banque. Essayez une autre carte ou un autre moyen "
-    "de paiement.",
-    "insufficient_funds": "Paiement refusé : provision insuffisante.",
-    "expired_card": "Paiement refusé : la carte a expiré.",
-}
 
 
 @workflow.defn
@@ -199,7 +194,7 @@ class InvoicePaymentWorkflow:
             else:
                 await receipt
             return PaymentAttemptResult(attempt, "succeeded", status.payment_intent_id, "Paiement accepté. Merci.")
-        message = DECLINE_FR.get(status.failure_code or "", DECLINE_FR["card_declined"])
+        message = decline_message(status.failure_code)
         return PaymentAttemptResult(attempt, "declined", status.payment_intent_id, message)
 
     # --- SEPA ------------------------------------------------------------------------------------

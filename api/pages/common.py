@@ -16,6 +16,7 @@ from api.deps import SessionDep, SettingsDep, SignerDep
 from api.routes.auth import HOME_BY_ROLE, MagicLinkRequest, request_magic_link, sign_in_limit
 from api.security import SESSION_COOKIE, Principal, TokenSigner, current_principal, log_refusal
 from domain.calendar import PARIS, format_date_fr
+from domain.labels import FILTERS as LABEL_FILTERS
 from domain.money import format_eur
 from ville.models.people import Role
 
@@ -38,6 +39,8 @@ def _date_fr(value: date | datetime | None) -> str:
 
 templates.env.filters["eur"] = format_eur
 templates.env.filters["date_fr"] = _date_fr
+# the French vocabulary of statuses, outcomes, actions and processes (domain.labels), one filter per kind
+templates.env.filters.update(LABEL_FILTERS)
 
 NAV_BY_ROLE: dict[Role, list[tuple[str, str]]] = {
     Role.family: [

@@ -25,6 +25,7 @@ from api.routes.audit import (
     my_tasks,
     submit_task,
 )
+from domain import labels
 from domain.audit.task_states import TaskState
 from ville.models.people import Role
 
@@ -51,14 +52,6 @@ MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
 UPLOAD_SECONDS = 900
 
 
-def _state_fr(state: str) -> str:
-    try:
-        label = TaskState(state).label
-    except ValueError:
-        return "Sans inspecteur" if state == "unassigned" else state
-    return label[:1].upper() + label[1:]
-
-
 @router.get("/missions", response_class=HTMLResponse)
 def missions_page(request: Request, session: SessionDep) -> Response:
     """The inspector's tasks, grouped by state."""
@@ -74,7 +67,7 @@ def missions_page(request: Request, session: SessionDep) -> Response:
         title="Mes missions",
         groups=groups,
         empty=not listing.tasks,
-        state_fr=_state_fr,
+        state_fr=labels.task_state,
         mode_fr=MODE_FR,
     )
 
@@ -91,7 +84,7 @@ def _task_page(request: Request, session: Any, task_id: int, status_code: int = 
         status_code,
         title=f"Mission — {task.site_name}",
         task=task,
-        state_fr=_state_fr,
+        state_fr=labels.task_state,
         mode_fr=MODE_FR,
         can_answer=task.state in (TaskState.ASSIGNED.value,),
         can_submit=task.state in (TaskState.ACCEPTED.value, TaskState.SENT_BACK.value),
