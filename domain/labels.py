@@ -238,6 +238,8 @@ case_status = _lookup(CASE_BUSINESS_STATUS, "État inconnu")
 
 def decline_message(code: str | None) -> str:
     """The sentence a family reads after a declined card payment."""
+    if code is None:
+        return _DEFAULT_DECLINE
     if code in DECLINE_MESSAGE:
         return DECLINE_MESSAGE[code]
     if code in PAYMENT_FAILURE and code != "payment_failed":
