@@ -17,6 +17,11 @@ from workflows.billing_types import CyclePhase
 from workflows.registry import WORKFLOWS
 from workflows.simulation_types import SimulationPhase
 
+
+def _camel(name: str) -> str:
+    return "".join(p.capitalize() for p in name.split("_"))
+
+
 # the codes that reach a person, each with the table that must name it
 KNOWN: list[tuple[str, dict[str, str] | object, list[str]]] = [
     ("invoice status", labels.INVOICE_STATUS, [s.value for s in InvoiceStatus]),
@@ -24,7 +29,7 @@ KNOWN: list[tuple[str, dict[str, str] | object, list[str]]] = [
     ("mandate status", labels.MANDATE_STATUS, [s.value for s in MandateStatus]),
     ("payment method", labels.PAYMENT_METHOD, [m.value for m in PaymentMethod]),
     ("workflow type", labels.WORKFLOW_TYPE, [w.__name__ for w in WORKFLOWS]),
-    ("execution status", labels.EXECUTION_STATUS, ["".join(p.capitalize() for p in s.name.split("_")) for s in WorkflowExecutionStatus]),
+    ("execution status", labels.EXECUTION_STATUS, [_camel(s.name) for s in WorkflowExecutionStatus]),
     ("cycle phase", labels.CYCLE_PHASE, [p.value for p in CyclePhase]),
     ("simulation phase", labels.SIMULATION_PHASE, [p.value for p in SimulationPhase]),
     ("task state", labels.TASK_STATE, [s.value for s in TaskState] + ["unassigned"]),
@@ -34,7 +39,8 @@ KNOWN: list[tuple[str, dict[str, str] | object, list[str]]] = [
         "business status",
         labels.BUSINESS_STATUS,
         [p.value for p in CyclePhase] + [p.value for p in SimulationPhase] + [s.value for s in CaseBusinessStatus]
-        + [s.value for s in TaskState] + ["unassigned", "scheduled", "planning", "running", "closing", "results", "reported"],
+        + [s.value for s in TaskState]
+        + ["unassigned", "scheduled", "planning", "running", "closing", "results", "reported"],
     ),
     (
         "journal action",
@@ -42,7 +48,7 @@ KNOWN: list[tuple[str, dict[str, str] | object, list[str]]] = [
         ["cycle.start", "cycle.start.preview", "cycle.pause", "cycle.resume", "cycle.retry_batches", "cycle.cancel",
          "task.extend_deadline", "task.assign", "referral.escalate", "case.close", "notification.resend",
          "invoice.credit_note", "payment.refund", "simulation.start"]
-        + [f"payment.counter.{m.value}" for m in (PaymentMethod.CESU, PaymentMethod.CHEQUE, PaymentMethod.CASH_COUNTER)],
+        + [f"payment.counter.{m}" for m in (PaymentMethod.CESU, PaymentMethod.CHEQUE, PaymentMethod.CASH_COUNTER)],
     ),
     (
         "payment failure",
