@@ -212,6 +212,34 @@ BUSINESS_STATUS: Mapping[str, str] = {
 }
 
 
+# ville.models.billing.Notification.channel
+NOTIFICATION_CHANNEL: Mapping[str, str] = {"email": "Courriel", "sms": "SMS", "post": "Courrier postal"}
+
+# activities/templates/<name>.*: what each message is about
+NOTIFICATION_TEMPLATE: Mapping[str, str] = {
+    "magic_link": "lien de connexion",
+    "invoice_issued": "facture émise",
+    "invoice_reminder": "rappel de facture",
+    "payment_receipt": "reçu de paiement",
+    "sepa_fallback": "prélèvement SEPA suspendu",
+    "audit_site_result": "résultat d'audit d'un site",
+    "audit_task_assigned": "mission d'audit attribuée",
+    "audit_task_late": "mission d'audit en retard",
+    "audit_task_reminder": "rappel de mission d'audit",
+    "audit_task_sent_back": "mission d'audit renvoyée pour correction",
+    "audit_task_unassigned": "mission d'audit sans inspecteur",
+    "referral_agent_answer": "réponse d'un partenaire à l'agent",
+    "referral_agent_expired": "orientation expirée (agent)",
+    "referral_agent_followup_call": "rappel de la famille à faire (agent)",
+    "referral_coordinator_escalation": "orientation hors délai (coordination)",
+    "referral_family_followup": "suivi de l'orientation (famille)",
+    "referral_family_link": "lien de suivi (famille)",
+    "referral_partner_link": "lien sécurisé (partenaire)",
+    "referral_partner_new": "nouvelle orientation (partenaire)",
+    "referral_partner_reminder": "relance d'une orientation (partenaire)",
+}
+
+
 def _lookup(table: Mapping[str, str], fallback: str) -> Callable[[object], str]:
     def label(code: object) -> str:
         if code is None or code == "":
@@ -233,6 +261,8 @@ cycle_phase = _lookup(CYCLE_PHASE, "Étape inconnue")
 task_state = _lookup(TASK_STATE, "État inconnu")
 referral_state = _lookup(REFERRAL_STATE, "État inconnu")
 business_status = _lookup(BUSINESS_STATUS, "Autre statut")
+notification_channel = _lookup(NOTIFICATION_CHANNEL, "Autre canal")
+notification_template = _lookup(NOTIFICATION_TEMPLATE, "autre message")
 case_status = _lookup(CASE_BUSINESS_STATUS, "État inconnu")
 
 
@@ -262,4 +292,6 @@ FILTERS: Mapping[str, Callable[[object], str]] = {
     "etat_orientation": referral_state,
     "statut_metier": business_status,
     "statut_dossier": case_status,
+    "canal": notification_channel,
+    "modele_message": notification_template,
 }

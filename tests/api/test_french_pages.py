@@ -24,7 +24,7 @@ from tests.api.authorization_matrix import route_rules
 from ville.bootstrap import migrate
 from ville.db import SessionFactory, make_engine
 from ville.demo import seed_demo
-from ville.models.billing import Invoice, Payment, PaymentStatus
+from ville.models.billing import Invoice, Notification, Payment, PaymentStatus
 from ville.models.people import OperatorAuditLog, Role, UserAccount
 from ville.settings import Settings
 
@@ -90,7 +90,7 @@ def page_paths(app: FastAPI, role: Role) -> list[str]:
 
 @pytest.fixture(scope="module")
 def demo_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The demo's data in a database of its own, plus what the demo lacks: a declined card, journal entries."""
+    """The demo's data in a database of its own, plus declined cards, journal entries, a failed message."""
     url = f"sqlite:///{tmp_path_factory.mktemp('french') / 'ville.db'}"
     migrate(url)
     demo = settings.model_copy(update={"database_url": url, "task_queue": f"french-{uuid.uuid4().hex[:8]}"})
@@ -122,6 +122,12 @@ def demo_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory) 
                     amount_cents=1_000, status=status, failure_reason=reason,
                 )
             )  # fmt: skip
+        s.add(
+            Notification(
+                key="invoice-issued:FF-2026-FR0001", channel="email", template="invoice_issued",
+                subject_ref="FF-2026-FR0001", status="failed",
+            )
+        )  # fmt: skip
         for action in labels.JOURNAL_ACTION:
             s.add(OperatorAuditLog(actor_user_id=operator.id, action=action, target="FF-2026-FR0001", reason="Essai"))
     return demo

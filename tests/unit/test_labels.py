@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus
@@ -21,6 +22,9 @@ from workflows.simulation_types import SimulationPhase
 def _camel(name: str) -> str:
     return "".join(p.capitalize() for p in name.split("_"))
 
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "activities" / "templates"
+TEMPLATE_NAMES = sorted({p.name.split(".")[0] for p in TEMPLATES.iterdir()})
 
 # the codes that reach a person, each with the table that must name it
 KNOWN: list[tuple[str, dict[str, str] | object, list[str]]] = [
@@ -50,6 +54,8 @@ KNOWN: list[tuple[str, dict[str, str] | object, list[str]]] = [
          "invoice.credit_note", "payment.refund", "simulation.start"]
         + [f"payment.counter.{m}" for m in (PaymentMethod.CESU, PaymentMethod.CHEQUE, PaymentMethod.CASH_COUNTER)],
     ),
+    ("notification channel", labels.NOTIFICATION_CHANNEL, ["email", "sms", "post"]),
+    ("notification template", labels.NOTIFICATION_TEMPLATE, TEMPLATE_NAMES),
     (
         "payment failure",
         labels.PAYMENT_FAILURE,
