@@ -25,6 +25,7 @@ from activities.stripe_client import make_stripe_client
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
+from api.pages.common import error_page
 from api.routes import ROUTERS
 from api.routes.codec import CodecCORSMiddleware
 from api.security import TokenSigner
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     # added before (so inside) the request-context middleware: preflights get a request id and an access log
     app.add_middleware(CodecCORSMiddleware, ui_url=settings.temporal_ui_url)
     app.add_middleware(RequestContextMiddleware, csp=csp, hsts=settings.env == "production")
-    install_error_handlers(app)
+    install_error_handlers(app, error_page)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

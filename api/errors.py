@@ -1,17 +1,52 @@
-"""One JSON error format for every failure: {"error": {"code", "message", "fields"}}."""
+"""One JSON error format for every API failure: {"error": {"code", "message", "fields"}}; a French page elsewhere.
+
+Who gets what is decided by the path alone: the JSON envelope under `JSON_PREFIXES` (the API, Stripe's webhooks,
+Temporal's codec server, the JSON sign-in endpoints and the probes), a French HTML page everywhere else (the pages,
+a magic link clicked in a browser, an unknown URL). An Accept header does not change it: one rule, easy to predict.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
 log = structlog.get_logger(__name__)
+JSON_PREFIXES = ("/api", "/webhooks", "/codec", "/auth/magic-link", "/auth/logout", "/healthz", "/readyz", "/metrics")
+ErrorPage = Callable[[Request, int, str, dict[str, str] | None], Response]
+# What a person reads on an error page when the error carries no French message of its own.
+PAGE_MESSAGES = {
+    401: "Connectez-vous pour accéder à cette page.",
+    403: "Vous n'avez pas accès à cette page.",
+    404: "Cette page n'existe pas ou ne vous est pas accessible.",
+    405: "Cette adresse ne s'ouvre pas de cette façon : revenez à la page précédente.",
+    422: "Les informations envoyées sont incomplètes ou invalides.",
+    429: "Trop de demandes : réessayez dans une minute.",
+    500: "Une erreur inattendue est survenue. Réessayez dans quelques instants.",
+}
+
+
+def wants_json(path: str) -> bool:
+    """True when an error on this path answers the JSON envelope (else a French page)."""
+    return any(path == p or path.startswith(p + "/") for p in JSON_PREFIXES)
+
+
+def page_message(status_code: int, detail: object) -> str:
+    """The French sentence of an error page: the error's own message, unless it is Starlette's English default."""
+    if isinstance(detail, dict) and "message" in detail:
+        detail = detail["message"]
+    english = {s.phrase for s in HTTPStatus}
+    if status_code == 404 or not isinstance(detail, str) or not detail or detail in english:
+        # a 404 never says what was missing (another family's invoice looks like no invoice at all)
+        return PAGE_MESSAGES.get(status_code, PAGE_MESSAGES[500])
+    return detail
 
 
 def error_body(code: str, message: str, fields: list[dict[str, str]] | None = None) -> dict[str, Any]:
@@ -19,11 +54,16 @@ def error_body(code: str, message: str, fields: list[dict[str, str]] | None = No
     return {"error": {"code": code, "message": message, "fields": fields or []}}
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Map validation, HTTP and unexpected errors to the one format (never a stack trace)."""
+def install_error_handlers(app: FastAPI, page: ErrorPage | None = None) -> None:
+    """Map validation, HTTP and unexpected errors to the one format, or to `page` outside the API (no stack trace)."""
+
+    def html(request: Request) -> bool:
+        return page is not None and not wants_json(request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if page is not None and html(request):
+            return page(request, 422, PAGE_MESSAGES[422], None)
         fields = [{"field": ".".join(str(p) for p in err["loc"]), "message": str(err["msg"])} for err in exc.errors()]
         return JSONResponse(
             error_body("validation_error", "Données invalides", fields),
@@ -31,8 +71,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail
+        if page is not None and html(request):
+            return page(request, exc.status_code, page_message(exc.status_code, detail), getattr(exc, "headers", None))
         if isinstance(detail, dict) and "fields" in detail:
             body = error_body(str(detail.get("code", "invalid")), str(detail["message"]), detail["fields"])
         else:
@@ -42,8 +84,13 @@ def install_error_handlers(app: FastAPI) -> None:
     install_openapi_errors(app)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("api.unexpected_error", error_type=type(exc).__name__)
+        if page is not None and html(request):
+            try:
+                return page(request, 500, PAGE_MESSAGES[500], None)
+            except Exception:  # the page itself failed: answer the envelope rather than nothing
+                log.exception("api.error_page_failed")
         return JSONResponse(error_body("internal_error", "Erreur interne"), status_code=500)
 
 

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from activities.stripe_client import STRIPE_INVALID_REQUEST, STRIPE_NOT_FOUND
     from domain.calendar import add_business_days
+    from domain.labels import decline_message
     from domain.payments import OUTCOME_EVENTS
     from domain.sepa import result_deadline
     from workflows.billing_types import (
@@ -49,12 +50,6 @@ OUTCOME_EVENTS_ONLY = "outcome-events-only"
 # workflow.patched id: runs recorded before failed on any error of an orphan's look-up; now a PaymentIntent
 # Stripe refuses to know is skipped, and a run with nothing else to do ends at once (releasing the invoice)
 UNKNOWN_INTENT_SKIPPED = "unknown-intent-skipped"
-DECLINE_FR = {
-    "card_declined": "Votre carte a été refusée par votre banque. Essayez une autre carte ou un autre moyen "
-    "de paiement.",
-    "insufficient_funds": "Paiement refusé : provision insuffisante.",
-    "expired_card": "Paiement refusé : la carte a expiré.",
-}
 
 
 def _refused_by_stripe(err: ActivityError) -> bool:
@@ -233,7 +228,7 @@ class InvoicePaymentWorkflow:
             else:
                 await receipt
             return PaymentAttemptResult(attempt, "succeeded", status.payment_intent_id, "Paiement accepté. Merci.")
-        message = DECLINE_FR.get(status.failure_code or "", DECLINE_FR["card_declined"])
+        message = decline_message(status.failure_code)
         return PaymentAttemptResult(attempt, "declined", status.payment_intent_id, message)
 
     # --- SEPA ------------------------------------------------------------------------------------

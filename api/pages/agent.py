@@ -54,14 +54,6 @@ CONSENTS = [
     (ConsentScope.FOLLOW_UP.value, "Être recontactée par le relais après une acceptation"),
     (ConsentScope.STATUS_LINK.value, "Recevoir un lien pour suivre ses orientations"),
 ]
-CASE_STATUS_FR = {CaseStatus.OPEN: "Ouvert", CaseStatus.CLOSED: "Clôturé", CaseStatus.ANONYMISED: "Anonymisé"}
-BUSINESS_STATUS_FR = {
-    "open": "Ouvert, sans orientation en attente",
-    "awaiting_partner": "En attente de réponse d'un partenaire",
-    "sla_breached": "Délai de prise en compte dépassé",
-    "closed": "Clôturé",
-    "anonymised": "Anonymisé",
-}
 ACTOR_FR = {
     ActorKind.AGENT.value: "Agent du relais",
     ActorKind.PARTNER.value: "Partenaire",
@@ -142,8 +134,6 @@ def cases_page(request: Request, session: SessionDep) -> Response:
         "agent_dossiers.html",
         title="Dossiers du relais",
         cases=list_cases(principal, session, None),
-        status_fr=CASE_STATUS_FR,
-        business_fr=BUSINESS_STATUS_FR,
         can_open=principal.role is not Role.coordinator,
     )
 
@@ -250,8 +240,6 @@ def _case_page(request: Request, session: SessionDep, ref: str, status_code: int
         needs=NEEDS,
         need_fr={n.value: n.label for n in NeedCategory},
         channel_fr={c.value: c.label for c in ContactChannel},
-        status_fr=CASE_STATUS_FR,
-        business_fr=BUSINESS_STATUS_FR,
         actor_fr=ACTOR_FR,
         outcome_fr=OUTCOME_FR,
         info_fr=INFO_FR,

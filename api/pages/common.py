@@ -17,6 +17,7 @@ from api.form_dates import DATE_PATTERN, format_form_date
 from api.routes.auth import HOME_BY_ROLE, MagicLinkRequest, request_magic_link, sign_in_limit
 from api.security import SESSION_COOKIE, Principal, TokenSigner, current_principal, log_refusal
 from domain.calendar import PARIS, format_date_fr
+from domain.labels import FILTERS as LABEL_FILTERS
 from domain.money import format_eur
 from ville.models.people import Role
 
@@ -41,6 +42,8 @@ templates.env.filters["eur"] = format_eur
 templates.env.filters["date_fr"] = _date_fr
 templates.env.filters["date_input"] = format_form_date
 templates.env.globals["date_pattern"] = DATE_PATTERN
+# the French vocabulary of statuses, outcomes, actions and processes (domain.labels), one filter per kind
+templates.env.filters.update(LABEL_FILTERS)
 
 NAV_BY_ROLE: dict[Role, list[tuple[str, str]]] = {
     Role.family: [
@@ -102,24 +105,33 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     return response
 
 
-def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
-    """A French error page (404, 403, 409...)."""
-    titles = {404: "Page introuvable", 403: "Accès refusé", 409: "Action impossible", 410: "Lien expiré"}
-    return render(
-        request, "erreur.html", status_code, title=titles.get(status_code, "Une erreur est survenue"), message=message
-    )
+ERROR_TITLES = {
+    401: "Connexion requise",
+    403: "Accès refusé",
+    404: "Page introuvable",
+    405: "Action impossible",
+    409: "Action impossible",
+    410: "Lien expiré",
+    422: "Données invalides",
+    429: "Trop de demandes",
+    500: "Erreur interne",
+    503: "Service momentanément indisponible",
+}
+
+
+def error_page(request: Request, status_code: int, message: str, headers: dict[str, str] | None = None) -> HTMLResponse:
+    """The French error page (erreur.html): every page error, and every error outside the JSON API (api.errors)."""
+    title = ERROR_TITLES.get(status_code, "Une erreur est survenue")
+    response = render(request, "erreur.html", status_code, title=title, message=message)
+    response.headers.update(headers or {})
+    return response
 
 
 def guarded(request: Request, exc: Exception) -> Response:
-    """Turn a guard redirect or an HTTP error raised by a service function into a page answer."""
+    """Turn a guard redirect into a redirect; let an HTTP error reach the French error page (api.errors)."""
     if isinstance(exc, PageRedirect):
         return RedirectResponse(exc.location, status.HTTP_303_SEE_OTHER)
-    if isinstance(exc, HTTPException):
-        detail = exc.detail
-        message = str(detail["message"]) if isinstance(detail, dict) else str(detail)
-        if exc.status_code == 404:
-            message = "Cette page n'existe pas ou ne vous est pas accessible."
-        return error_page(request, exc.status_code, message)
+    # anything else reaches the app's exception handlers, which answer erreur.html on page paths (api.errors)
     raise exc
 
 

@@ -35,7 +35,7 @@ from api.routes.billing_family import (
 from domain.dunning import InvoiceStatus
 from domain.periods import period_from_key
 from domain.sepa import holder_error, iban_error, mask_iban, normalize_iban
-from ville.models.billing import DeliveryChannel, FamilyAccount, MandateStatus, Payer, PaymentStatus
+from ville.models.billing import DeliveryChannel, FamilyAccount, MandateStatus, Payer
 from ville.models.people import Role
 
 T = TypeVar("T")
@@ -45,37 +45,6 @@ router = APIRouter(prefix="/famille", tags=["pages"], include_in_schema=False)
 for _entry in (("/famille/mandat", "Prélèvement"), ("/famille/attestations", "Attestations annuelles")):
     if _entry not in NAV_BY_ROLE.setdefault(Role.family, []):
         NAV_BY_ROLE[Role.family].append(_entry)
-
-STATUS_FR = {
-    InvoiceStatus.DRAFT: "Brouillon",
-    InvoiceStatus.ISSUED: "À payer",
-    InvoiceStatus.PARTIALLY_PAID: "Partiellement payée",
-    InvoiceStatus.PAID: "Payée",
-    InvoiceStatus.OVERDUE: "En retard",
-    InvoiceStatus.TRANSFERRED: "Transmise au Trésor Public",
-    InvoiceStatus.CANCELLED: "Annulée",
-}
-PAYMENT_STATUS_FR = {
-    PaymentStatus.pending: "En cours",
-    PaymentStatus.succeeded: "Accepté",
-    PaymentStatus.failed: "Refusé",
-    PaymentStatus.refunded: "Remboursé",
-}
-METHOD_FR = {
-    "card": "Carte bancaire",
-    "sepa_debit": "Prélèvement SEPA",
-    "cesu": "CESU",
-    "cheque": "Chèque",
-    "cash_counter": "Espèces (guichet)",
-    "credit_note": "Avoir",
-}
-MANDATE_FR = {
-    MandateStatus.none: "Aucun mandat",
-    MandateStatus.pending: "Mandat en cours de validation",
-    MandateStatus.active: "Mandat actif",
-    MandateStatus.suspended: "Mandat suspendu après deux rejets",
-    MandateStatus.revoked: "Mandat révoqué",
-}
 
 
 def _period_fr(period_key: str) -> str:
@@ -111,7 +80,6 @@ async def invoices_page(request: Request) -> Response:
         "famille_factures.html",
         title="Mes factures",
         invoices=invoices,
-        status_fr=STATUS_FR,
         period=_period_fr,
     )
 
@@ -134,7 +102,6 @@ async def invoice_page(request: Request, number: str, settings: SettingsDep) -> 
         title=f"Facture {detail.number}",
         invoice=detail,
         children=children,
-        status_fr=STATUS_FR,
         period=_period_fr,
         blocked=blocked,
         transferred=detail.status is InvoiceStatus.TRANSFERRED,
@@ -175,8 +142,6 @@ def payments_page(request: Request, session: SessionDep) -> Response:
         "famille_paiements.html",
         title="Mes paiements",
         payments=my_payments(principal, session),
-        status_fr=PAYMENT_STATUS_FR,
-        method_fr=METHOD_FR,
     )
 
 
@@ -193,7 +158,6 @@ def preferences_page(request: Request, session: SessionDep) -> Response:
         "famille_preferences.html",
         title="Mes préférences",
         account=account,
-        mandate_fr=MANDATE_FR,
         saved=request.query_params.get("enregistre") == "1",
     )
 
@@ -218,7 +182,6 @@ def preferences_submit(
                 422,
                 title="Mes préférences",
                 account=account,
-                mandate_fr=MANDATE_FR,
                 field_error="Choisissez la réception par e-mail ou par courrier.",
             )
         set_preferences(
@@ -252,7 +215,6 @@ def _mandate_page(request: Request, session: SessionDep, account_id: int | None,
         status_code,
         title="Prélèvement automatique",
         mandate=mandate_summary(session, account),
-        mandate_fr=MANDATE_FR,
         active=account.mandate_status is MandateStatus.active,
         holder_default=f"{payer.first_name} {payer.last_name}" if payer else "",
         errors=extra.pop("errors", {}),

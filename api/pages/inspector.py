@@ -27,6 +27,7 @@ from api.routes.audit import (
     my_tasks,
     submit_task,
 )
+from domain import labels
 from domain.audit.campaign import VisitWindow, paris_date, visit_window
 from domain.audit.evidence import KINDS, MAX_FILES_PER_CRITERION, MAX_MB, TYPE_REFUSED, declared_kind, size_problem
 from domain.audit.task_states import TaskState
@@ -54,14 +55,6 @@ GROUPS: list[tuple[str, str, frozenset[str]]] = [
 PHOTO_TYPES = {k.content_type: k.label for k in KINDS.values()}
 
 
-def _state_fr(state: str) -> str:
-    try:
-        label = TaskState(state).label
-    except ValueError:
-        return "Sans inspecteur" if state == "unassigned" else state
-    return label[:1].upper() + label[1:]
-
-
 @router.get("/missions", response_class=HTMLResponse)
 def missions_page(request: Request, session: SessionDep) -> Response:
     """The inspector's tasks, grouped by state."""
@@ -77,7 +70,7 @@ def missions_page(request: Request, session: SessionDep) -> Response:
         title="Mes missions",
         groups=groups,
         empty=not listing.tasks,
-        state_fr=_state_fr,
+        state_fr=labels.task_state,
         mode_fr=MODE_FR,
     )
 
@@ -100,7 +93,7 @@ def _task_page(request: Request, session: Any, task_id: int, status_code: int = 
         title=f"Mission — {task.site_name}",
         task=task,
         visit_hint=_visit_window(session, task.id, task.window_start, task.window_end, task.due_on).hint_fr(),
-        state_fr=_state_fr,
+        state_fr=labels.task_state,
         mode_fr=MODE_FR,
         can_answer=task.state in (TaskState.ASSIGNED.value,),
         can_submit=task.state in (TaskState.ACCEPTED.value, TaskState.SENT_BACK.value),

@@ -41,8 +41,8 @@ from api.routes.notifications import resend
 from api.routes.referrals import CloseIn, close_case, escalate_referral, sla_breaches
 from api.security import Principal, current_principal
 from api.temporal_query import QUERY_TIMEOUT, bounded
+from domain import labels
 from domain.audit.scoring import LabelDecision
-from domain.audit.task_states import TaskState
 from domain.dunning import InvoiceStatus
 from domain.periods import period_from_key
 from domain.referrals import CaseOutcome, ReferralState
@@ -54,7 +54,7 @@ from ville.models.referrals import Referral, ReferralCase, RifRelay
 from ville.settings import Settings
 from ville.temporal import SA_BILLING_PERIOD, SA_BUSINESS_STATUS, SA_CAMPAIGN, SA_RELAY
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import CyclePhase, CycleProgress
+from workflows.billing_types import CycleProgress
 from workflows.registry import WORKFLOWS
 
 log = structlog.get_logger(__name__)
@@ -80,56 +80,6 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("/operateur/journal", "Journal", JOURNAL_ROLES),
 ]
 WORKFLOW_TYPES = {w.__name__: w.__name__ for w in WORKFLOWS}
-TYPE_FR = {
-    "BillingCycleWorkflow": "Cycle de facturation",
-    "InvoicePaymentWorkflow": "Paiement d'une facture",
-    "AuditCampaignWorkflow": "Campagne QualiParis",
-    "InspectionWorkflow": "Tâche d'audit",
-    "ReferralCaseWorkflow": "Dossier RIF",
-}
-EXEC_STATUS_FR = {
-    "Running": "En cours",
-    "Completed": "Terminé",
-    "Failed": "En échec",
-    "Canceled": "Annulé",
-    "Terminated": "Arrêté",
-    "ContinuedAsNew": "Poursuivi",
-    "TimedOut": "Expiré",
-}
-PHASE_FR = {
-    CyclePhase.PLANNING: "Préparation",
-    CyclePhase.ISSUING: "Émission des factures",
-    CyclePhase.PREVIEWED: "Aperçu terminé",
-    CyclePhase.AWAITING_DUE_DATE: "En attente de l'échéance",
-    CyclePhase.DUNNING: "Relances",
-    CyclePhase.DONE: "Terminé",
-}
-INVOICE_STATUS_FR = {
-    InvoiceStatus.DRAFT: "Brouillon",
-    InvoiceStatus.ISSUED: "À payer",
-    InvoiceStatus.PARTIALLY_PAID: "Partiellement payée",
-    InvoiceStatus.PAID: "Payée",
-    InvoiceStatus.OVERDUE: "En retard",
-    InvoiceStatus.TRANSFERRED: "Transmise au Trésor Public",
-    InvoiceStatus.CANCELLED: "Annulée",
-}
-ACTION_FR = {
-    "cycle.start": "Lancement du cycle",
-    "cycle.start.preview": "Aperçu du cycle",
-    "cycle.pause": "Pause du cycle",
-    "cycle.resume": "Reprise du cycle",
-    "cycle.retry_batches": "Relance des lots en échec",
-    "cycle.cancel": "Annulation du cycle",
-    "task.extend_deadline": "Report d'échéance d'une tâche",
-    "referral.escalate": "Escalade d'une orientation",
-    "notification.resend": "Renvoi d'un message",
-    "task.assign": "Attribution d'une tâche",
-    "case.close": "Clôture d'un dossier",
-    "invoice.credit_note": "Avoir",
-    "payment.refund": "Remboursement",
-    "payment.stop": "Arrêt d'un suivi de paiement",
-    "payment.file": "Classement d'un incident de paiement",
-}
 _KEYWORD = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _PERIOD = re.compile(r"^\d{4}-\d{2}$")
 MOTIF_MIN = 3
@@ -306,7 +256,7 @@ async def current_cycle(temporal: Client, session: Session, settings: Settings) 
         period_key=period_key,
         period_label=_period_label(period_key),
         running=running,
-        status_fr=EXEC_STATUS_FR.get(_status_name(chosen.status), "—"),
+        status_fr=labels.execution_status(_status_name(chosen.status)),
         ui_url=_ui_url(settings, chosen.id),
         progress=progress,
         totals=invoice_totals(session, period_key),
@@ -406,7 +356,7 @@ async def workflow_counts(temporal: Client) -> list[tuple[str, str, int, int]]:
     names = list(WORKFLOW_TYPES)
     queries = [f"WorkflowType = '{n}' AND ExecutionStatus = '{s}'" for n in names for s in ("Running", "Failed")]
     counts = await asyncio.gather(*(_count(temporal, q) for q in queries))
-    return [(n, TYPE_FR.get(n, n), counts[2 * i], counts[2 * i + 1]) for i, n in enumerate(names)]
+    return [(n, labels.workflow_type(n), counts[2 * i], counts[2 * i + 1]) for i, n in enumerate(names)]
 
 
 # --- pages -----------------------------------------------------------------------------------------------
@@ -437,11 +387,10 @@ async def _home(
         show_audit=_can(principal, AUDIT_ROLES),
         show_referrals=_can(principal, REFERRAL_ROLES),
         cycle=cycle,
-        phase_fr=PHASE_FR,
         counts=counts,
         campaigns=campaigns(session, settings) if _can(principal, AUDIT_ROLES) else [],
         referrals=referrals,
-        state_fr=_task_state_fr,
+        state_fr=labels.task_state,
         notice=NOTICES.get(request.query_params.get("fait", "")),
         **extra,
     )
@@ -455,15 +404,6 @@ async def home(request: Request, session: SessionDep, temporal: TemporalDep, set
         return await _home(request, session, temporal, settings)
     except Exception as exc:
         return guarded(request, exc)
-
-
-def _task_state_fr(state: str) -> str:
-    if state == "unassigned":
-        return "Sans inspecteur"
-    try:
-        return TaskState(state).label
-    except ValueError:
-        return state
 
 
 @router.get("/operateur/workflows", response_class=HTMLResponse)
@@ -488,7 +428,7 @@ async def workflows_page(
             else:
                 errors.append("Type de workflow inconnu.")
         if etat:
-            if etat in EXEC_STATUS_FR:
+            if etat in labels.EXECUTION_STATUS:
                 clauses.append(f"ExecutionStatus = '{etat}'")
             else:
                 errors.append("État d'exécution inconnu.")
@@ -512,9 +452,9 @@ async def workflows_page(
                     rows.append(
                         {
                             "id": e.id,
-                            "type": TYPE_FR.get(e.workflow_type, e.workflow_type),
-                            "status": EXEC_STATUS_FR.get(_status_name(e.status), "—"),
-                            "business": sa.get(SA_BUSINESS_STATUS) or "—",
+                            "type": labels.workflow_type(e.workflow_type),
+                            "status": labels.execution_status(_status_name(e.status)),
+                            "business": labels.business_status(sa.get(SA_BUSINESS_STATUS)),
                             "started": e.start_time,
                             "url": _ui_url(settings, e.id),
                         }
@@ -528,8 +468,9 @@ async def workflows_page(
             title="Workflows",
             rows=rows,
             errors=errors,
-            types=TYPE_FR,
-            etats=EXEC_STATUS_FR,
+            types=labels.WORKFLOW_TYPE,
+            business_statuses=labels.BUSINESS_STATUS,
+            etats=labels.EXECUTION_STATUS,
             filters={"type": wf_type, "etat": etat, "statut": statut, "periode": periode, "campagne": campagne,
                      "relais": relais},
         )  # fmt: skip
@@ -561,7 +502,7 @@ def invoices_page(
             title="Factures",
             rows=[(i, _ui_url(settings, invoice_payment_id(i.number))) for i in rows],
             errors=errors,
-            status_fr=INVOICE_STATUS_FR,
+            status_fr=labels.INVOICE_STATUS,
             filters={"periode": periode, "statut": statut},
         )
     except Exception as exc:
@@ -608,7 +549,7 @@ def _tasks_page(
         title="Tâches d'audit",
         rows=[{**r, "url": _ui_url(settings, inspection_id(r["task"].id))} for r in _tasks(session, campaign_id, only)],
         inspectors=inspectors,
-        state_fr=_task_state_fr,
+        state_fr=labels.task_state,
         filters={"campagne": campagne, "filtre": only},
         notice=NOTICES.get(request.query_params.get("fait", "")),
         **extra,
@@ -666,7 +607,7 @@ def journal_page(request: Request, session: SessionDep) -> Response:
                 **e,
                 "at": datetime.fromisoformat(e["at"]),
                 "actor_name": names.get(int(e["actor"]), f"Utilisateur {e['actor']}"),
-                "action_fr": ACTION_FR.get(e["action"], e["action"]),
+                "action_fr": labels.journal_action(e["action"]),
             }
             for e in entries
         ]

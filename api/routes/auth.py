@@ -85,7 +85,7 @@ async def request_magic_link(
     return answer
 
 
-@router.get("/callback", dependencies=[Depends(sign_in_limit)])
+@router.get("/callback", include_in_schema=False, dependencies=[Depends(sign_in_limit)])
 async def magic_link_callback(token: str, session: SessionDep, signer: SignerDep, settings: SettingsDep) -> Response:
     """Open a session from a magic link (each link works once)."""
     claims = signer.read_magic_link(token)

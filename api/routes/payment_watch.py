@@ -24,6 +24,7 @@ from api.deps import SessionDep, TemporalDep
 from api.errors import error_responses, temporal_refusal
 from api.security import BillingOperator, Principal
 from api.temporal_query import bounded
+from domain import labels
 from domain.numbering import parse_invoice_number
 from ville.ids import invoice_payment_id
 from ville.models.people import OperatorAuditLog
@@ -35,12 +36,13 @@ WORKFLOW_TYPE = "InvoicePaymentWorkflow"
 STUCK_ATTEMPT = 5  # a step retried this often is shown (Stripe or the database refusing for minutes)
 RECENT = timedelta(days=30)  # closed failures older than this are the Temporal UI's business
 MAX_ROWS = 100  # per state: the console lists, it does not page through a disaster
-CLOSED_FR = {
-    WorkflowExecutionStatus.FAILED: "En échec",
-    WorkflowExecutionStatus.TIMED_OUT: "Expiré",
-    WorkflowExecutionStatus.TERMINATED: "Arrêté",
-}
-STOP, FILE = "payment.stop", "payment.file"  # journal actions; their targets hide the row from the list
+CLOSED = (WorkflowExecutionStatus.FAILED, WorkflowExecutionStatus.TIMED_OUT, WorkflowExecutionStatus.TERMINATED)
+STOP, FILE = "payment.stop", "payment.file"
+
+
+def _camel(s: WorkflowExecutionStatus) -> str:
+    """`TIMED_OUT` → `TimedOut`: how visibility queries and the vocabulary spell a status."""
+    return s.name.title().replace("_", "")  # journal actions; their targets hide the row from the list
 
 
 class PaymentIncident(BaseModel):
@@ -117,8 +119,7 @@ async def payment_incidents(temporal: Client, session: Session, now: datetime | 
     since = (now or datetime.now(UTC)) - RECENT
     kind = f"WorkflowType = '{WORKFLOW_TYPE}'"
     closed_queries = [
-        f"{kind} AND ExecutionStatus = '{s.name.title().replace('_', '')}' AND CloseTime > '{since:%Y-%m-%dT%H:%M:%SZ}'"
-        for s in CLOSED_FR
+        f"{kind} AND ExecutionStatus = '{_camel(s)}' AND CloseTime > '{since:%Y-%m-%dT%H:%M:%SZ}'" for s in CLOSED
     ]
     *closed_lists, running = await asyncio.gather(
         *(_listed(temporal, q) for q in closed_queries), _listed(temporal, f"{kind} AND ExecutionStatus = 'Running'")
@@ -132,7 +133,7 @@ async def payment_incidents(temporal: Client, session: Session, now: datetime | 
             invoice_number=_number(e.id),
             workflow_id=e.id,
             run_id=e.run_id,
-            state=CLOSED_FR.get(e.status or WorkflowExecutionStatus.FAILED, "En échec"),
+            state=labels.execution_status(_camel(e.status or WorkflowExecutionStatus.FAILED)),
             since=e.close_time,
             detail=message or "—",
             action="classement",
@@ -187,7 +188,7 @@ async def file_payment(
         desc = await bounded(temporal.get_workflow_handle(workflow_id, run_id=body.run_id).describe())
     except RPCError as err:
         raise temporal_refusal(err, "Suivi de paiement introuvable.") from None
-    if desc.status not in CLOSED_FR:
+    if desc.status not in CLOSED:
         raise HTTPException(status.HTTP_409_CONFLICT, "Seul un suivi en échec, expiré ou arrêté se classe.")
     audit(session, principal, FILE, _target(workflow_id, body.run_id), body.reason)
     log.info("operator.payment_filed", workflow_id=workflow_id)
