@@ -42,8 +42,7 @@ def is_registered(registrations: Iterable[RegistrationSpan], activity_code: str,
     An attendance outside every registration is surcharged; the attendance feed's own flag is not trusted.
     """
     return any(
-        r.activity_code == activity_code and r.start <= day and (r.end is None or day <= r.end)
-        for r in registrations
+        r.activity_code == activity_code and r.start <= day and (r.end is None or day <= r.end) for r in registrations
     )
 
 
