@@ -360,13 +360,14 @@ def _attendance_items(s: Session, lo: int, hi: int, *where: Any) -> dict[int, li
     Whether an item was registered is decided from the children's registrations (read for the same batch),
     never from the attendance feed's flag: see `domain.invoicing.is_registered`.
     """
-    registrations: dict[int, list[RegistrationSpan]] = defaultdict(list)
+    # by (child, activity): an attendance is compared with its own activity's registrations only
+    registrations: dict[tuple[int, str], list[RegistrationSpan]] = defaultdict(list)
     for child_id, code, start, end in s.execute(
         select(Registration.child_id, Registration.activity_code, Registration.start, Registration.end)
         .join(Child, Child.id == Registration.child_id)
         .where(Child.account_id > lo, Child.account_id <= hi)
     ):
-        registrations[child_id].append(RegistrationSpan(code, start, end))
+        registrations[(child_id, code)].append(RegistrationSpan(code, start, end))
     items: dict[int, list[AttendanceItem]] = defaultdict(list)
     rows = s.execute(
         select(
@@ -381,7 +382,7 @@ def _attendance_items(s: Session, lo: int, hi: int, *where: Any) -> dict[int, li
         .where(Attendance.account_id > lo, Attendance.account_id <= hi, *where)
     )
     for acc, child_id, cref, cname, code, day in rows:
-        registered = is_registered(registrations.get(child_id, ()), code, day)
+        registered = is_registered(registrations.get((child_id, code), ()), code, day)
         items[acc].append(AttendanceItem(cref, cname, code, day, registered))
     return items
 
