@@ -15,7 +15,14 @@ from activities.money_guard import lock_accounts_range
 from activities.pdf import DocLine, InvoiceDocument
 from domain import ledger
 from domain.dunning import PAYABLE_STATUSES, status_after_payment
-from domain.invoicing import AttendanceItem, FamilySnapshot, InvoiceDraft, compute_invoice
+from domain.invoicing import (
+    AttendanceItem,
+    FamilySnapshot,
+    InvoiceDraft,
+    RegistrationSpan,
+    compute_invoice,
+    is_registered,
+)
 from domain.numbering import assign_numbers
 from domain.periods import BillingPeriod
 from domain.tariffs import TariffGrid, load_grids, tranche_for_qf
@@ -30,6 +37,7 @@ from ville.models.billing import (
     LedgerEntry,
     LedgerPosting,
     Payer,
+    Registration,
     TariffGridVersion,
 )
 
@@ -351,21 +359,34 @@ class BillingStore:
 
 
 def _attendance_items(s: Session, lo: int, hi: int, *where: Any) -> dict[int, list[AttendanceItem]]:
-    """Attendance items of accounts lo < id <= hi matching `where`, by account id."""
+    """Attendance items of accounts lo < id <= hi matching `where`, by account id.
+
+    Whether an item was registered is decided from the children's registrations (read for the same batch),
+    never from the attendance feed's flag: see `domain.invoicing.is_registered`.
+    """
+    # by (child, activity): an attendance is compared with its own activity's registrations only
+    registrations: dict[tuple[int, str], list[RegistrationSpan]] = defaultdict(list)
+    for child_id, code, start, end in s.execute(
+        select(Registration.child_id, Registration.activity_code, Registration.start, Registration.end)
+        .join(Child, Child.id == Registration.child_id)
+        .where(Child.account_id > lo, Child.account_id <= hi)
+    ):
+        registrations[(child_id, code)].append(RegistrationSpan(code, start, end))
     items: dict[int, list[AttendanceItem]] = defaultdict(list)
     rows = s.execute(
         select(
             Attendance.account_id,
+            Attendance.child_id,
             Child.ref,
             Child.first_name,
             Attendance.activity_code,
             Attendance.day,
-            Attendance.registered,
         )
         .join(Child, Child.id == Attendance.child_id)
         .where(Attendance.account_id > lo, Attendance.account_id <= hi, *where)
     )
-    for acc, cref, cname, code, day, registered in rows:
+    for acc, child_id, cref, cname, code, day in rows:
+        registered = is_registered(registrations.get((child_id, code), ()), code, day)
         items[acc].append(AttendanceItem(cref, cname, code, day, registered))
     return items
 

@@ -28,6 +28,25 @@ class AttendanceItem:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrationSpan:
+    """A child's registration for an activity, ``end`` inclusive (None: still open)."""
+
+    activity_code: str
+    start: date
+    end: date | None = None
+
+
+def is_registered(registrations: Iterable[RegistrationSpan], activity_code: str, day: date) -> bool:
+    """True if one of the child's registrations covers ``activity_code`` on ``day``.
+
+    An attendance outside every registration is surcharged; the attendance feed's own flag is not trusted.
+    """
+    return any(
+        r.activity_code == activity_code and r.start <= day and (r.end is None or day <= r.end) for r in registrations
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class FamilySnapshot:
     """What the invoice needs to know about the family account when the period is billed."""
 

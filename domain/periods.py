@@ -110,3 +110,17 @@ def period_from_key(key: str, months: int = 2, anchor_month: int = 1) -> Billing
     if period.start != start:
         raise ValueError(f"{key!r} does not start a {months}-month period (nearest start: {period.key})")
     return period
+
+
+def period_has_ended(period: BillingPeriod, today: date) -> bool:
+    """A period can be billed from the day after its last day (``today``: the City's date, Paris)."""
+    return today > period.end
+
+
+def period_not_ended_fr(period: BillingPeriod) -> str:
+    """Why a period cannot be billed yet, in French."""
+    after = period.end + timedelta(days=1)
+    return (
+        f"La période {period.label_fr} n'est pas terminée (dernier jour : {period.end:%d/%m/%Y}) : "
+        f"elle ne peut être facturée qu'à partir du {after:%d/%m/%Y}."
+    )

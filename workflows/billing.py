@@ -231,6 +231,7 @@ class BillingCycleWorkflow:
             s.totals,
             s.due_date,
             list(s.dunning_done),
+            self.inp.batch_size,
         )
 
     @workflow.signal

@@ -97,6 +97,7 @@ class CycleProgress:
     totals: BatchTotalsView
     due_date: str
     dunning_done: list[str]
+    batch_size: int = 0  # the cycle's own: a start asking another one is refused
 
 
 @dataclass

@@ -128,6 +128,7 @@ def _done(location: str, message_key: str) -> RedirectResponse:
 
 
 NOTICES = {
+    "lancement": "Cycle de facturation lancé : l'émission des factures commence.",
     "pause": "Cycle mis en pause : les lots en cours se terminent, aucun nouveau lot ne démarre.",
     "reprise": "Cycle repris.",
     "relance": "Lots en échec relancés.",

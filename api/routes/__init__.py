@@ -7,6 +7,7 @@ from api.pages.common import router as pages_common_router
 from api.pages.family import router as pages_family_router
 from api.pages.inspector import router as pages_inspector_router
 from api.pages.operator import router as pages_operator_router
+from api.pages.operator_cycles import router as pages_operator_cycles_router
 from api.pages.partner import router as pages_partner_router
 from api.pages.payment_watch import router as pages_payment_watch_router
 from api.pages.simulation import router as pages_simulation_router
@@ -46,6 +47,7 @@ ROUTERS: list[APIRouter] = [
     simulation_router,
     pages_operator_router,
     pages_payment_watch_router,
+    pages_operator_cycles_router,
     pages_simulation_router,
     codec_router,
     metrics_router,

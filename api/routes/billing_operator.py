@@ -8,15 +8,16 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, HTTPException, Path, Request, status
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 from sqlalchemy.exc import NoResultFound
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.billing_preview import PeriodPreview
 from activities.payment_store import InvoiceNotPayable, PaymentStore
 from api.audit_log import OperatorReason, audit
+from api.cycle_start import ended_period, preview, start_period_cycle
 from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
 from api.errors import error_responses, field_error, temporal_refusal
 from api.routes.billing_family import InvoiceDetail, InvoiceSummary, _summary, invoice_detail
@@ -25,12 +26,11 @@ from api.temporal_query import QUERY_TIMEOUT, bounded
 from domain.dunning import InvoiceStatus
 from domain.money_guard import MAX_MONEY_BODY_CENTS, CreditNoteRefused, IdempotencyConflict
 from domain.payments import PaymentMethod, PaymentRefused
-from domain.periods import period_from_key
 from ville.ids import billing_cycle_id
 from ville.models.billing import FamilyAccount, Invoice, Payment
 from ville.models.people import OperatorAuditLog
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput, CycleProgress
+from workflows.billing_types import CycleProgress
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/facturation", tags=["facturation"])
@@ -40,11 +40,20 @@ COUNTER_METHODS = {PaymentMethod.CESU, PaymentMethod.CHEQUE, PaymentMethod.CASH_
 
 
 class CycleStart(BaseModel):
-    """Start (or preview) the cycle of a period."""
+    """Start the cycle of a period that has ended, saying why (the reason goes to the journal)."""
 
     period_key: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-09"])
-    dry_run: bool = False
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)] = Field(
+        examples=["Facturation de septembre–octobre 2026"]
+    )
     batch_size: int = Field(500, ge=10, le=5_000)
+    dry_run: bool = Field(False, description="obsolète : l'aperçu est POST /api/facturation/cycles/apercu")
+
+
+class CyclePreviewIn(BaseModel):
+    """The period to preview."""
+
+    period_key: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-09"])
 
 
 class ActionReason(BaseModel):
@@ -94,30 +103,24 @@ def _cycle(temporal: TemporalDep, period_key: str) -> WorkflowHandle[BillingCycl
     return temporal.get_workflow_handle_for(BillingCycleWorkflow.run, billing_cycle_id(period_key))
 
 
-@router.post("/cycles", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/cycles", status_code=status.HTTP_202_ACCEPTED, responses=error_responses(409, 422, 503))
 async def start_cycle(
     body: CycleStart, principal: BillingOperator, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
 ) -> dict[str, str]:
-    """Start a period's cycle; starting it twice is harmless (the running one is kept)."""
-    try:
-        period_from_key(body.period_key, settings.billing_period_months)
-    except ValueError as err:
-        raise field_error("body.period_key", str(err)) from None
-    wf_id = billing_cycle_id(body.period_key) + ("-apercu" if body.dry_run else "")
-    handle = await temporal.start_workflow(
-        BillingCycleWorkflow.run,
-        BillingCycleInput(
-            body.period_key,
-            dry_run=body.dry_run,
-            batch_size=body.batch_size,
-            parallelism=2 if settings.database_url.startswith("sqlite") else 4,
-        ),
-        id=wf_id,
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
-    audit(session, principal, "cycle.start" + (".preview" if body.dry_run else ""), wf_id)
+    """Start the cycle of a period that has ended; 409 if it runs, is paused or is done (nothing journalled)."""
+    if body.dry_run:
+        raise field_error("body.dry_run", "L'aperçu d'une période se demande par POST /api/facturation/cycles/apercu.")
+    period = ended_period(body.period_key, settings)
+    handle = await start_period_cycle(temporal, settings, period, body.batch_size)
+    audit(session, principal, "cycle.start", handle.id, body.reason)
     return {"workflow_id": handle.id, "run_id": handle.result_run_id or ""}
+
+
+@router.post("/cycles/apercu", responses=error_responses(422))
+async def cycle_preview(body: CyclePreviewIn, request: Request, principal: BillingOperator) -> PeriodPreview:
+    """What the period's cycle would issue now: families and totals per QF tranche (nothing is written)."""
+    period = ended_period(body.period_key, request.app.state.settings)
+    return await preview(request.app.state.sessions, period)
 
 
 @router.get("/cycles/{period_key}", responses=error_responses(503))

@@ -65,7 +65,7 @@ async def test_operators_only_and_validation_names_the_field(client_for) -> None
     assert (await family.post("/api/facturation/cycles", json={"period_key": "2026-09"})).status_code == 403
     assert (await client_for(None).get("/api/famille/factures")).status_code == 401
     operator = client_for(Principal(user_id=2, role=Role.billing_operator))
-    bad = await operator.post("/api/facturation/cycles", json={"period_key": "2026-10"})
+    bad = await operator.post("/api/facturation/cycles", json={"period_key": "2026-10", "reason": "Essai"})
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "body.period_key"
     card = await client_for(Principal(user_id=1, role=Role.family, family_account_id=1)).post(
         "/api/famille/factures/FF-2026-900001/carte", json={"payment_method_id": "nope", "amount_cents": -1}

@@ -40,6 +40,7 @@ from ville.models.billing import (
     LedgerPosting,
     MandateStatus,
     Payer,
+    Registration,
     TariffGridVersion,
 )
 from ville.models.referrals import ReferralCaseCounter
@@ -125,8 +126,13 @@ class BillingWorld:
         self.add_attendance(family, activities, period)
         return family
 
-    def add_attendance(self, family: Family, activities: dict[str, tuple[int, ...]], period: BillingPeriod) -> int:
-        """Attendance of the family's child on the given weekdays of the period's business days."""
+    def add_attendance(
+        self, family: Family, activities: dict[str, tuple[int, ...]], period: BillingPeriod, registered: bool = True
+    ) -> int:
+        """Attendance of the family's child on the given weekdays of the period's business days.
+
+        `registered`: the child is also registered for these activities over the period (no surcharge).
+        """
         rows = []
         d = period.start
         while d <= period.end:
@@ -145,6 +151,15 @@ class BillingWorld:
             d += timedelta(days=1)
         with self.engine.begin() as c:
             c.execute(insert(Attendance), rows)
+            if registered:
+                c.execute(
+                    insert(Registration),
+                    [
+                        {"child_id": family.children[0][0], "activity_code": code, "start": period.start,
+                         "end": period.end}
+                        for code in activities
+                    ],
+                )  # fmt: skip
         return len(rows)
 
     def customer(self, family: Family) -> str:

@@ -152,7 +152,7 @@ async def _billing(world: BillingWorld, api: Api, client: Client) -> None:
     world.sepa_mandate(family, GOOD_IBAN)
     operator = _user(world, Role.billing_operator, "Opératrice", f"op-{uuid.uuid4().hex[:6]}@paris.example")
     async with api.client(operator) as op:
-        r = await op.post("/api/facturation/cycles", json={"period_key": SEPT.key, "batch_size": 10})
+        r = await op.post("/api/facturation/cycles", json={"period_key": SEPT.key, "batch_size": 10, "reason": "Cycle"})
         assert r.status_code == 202, r.text
 
         async def issued() -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select
 from sqlmodel import col
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
@@ -27,7 +27,7 @@ from tests.workflows.conftest import BillingWorld, eventually, running_worker
 from ville.aws import aws_client
 from ville.billing_demo import GRIDS_FILE
 from ville.ids import billing_cycle_id, tariff_simulation_id
-from ville.models.billing import Attendance, Invoice, InvoiceLine
+from ville.models.billing import Invoice, InvoiceLine, Registration
 from ville.models.people import Role
 from workflows.billing import BillingCycleWorkflow
 from workflows.billing_types import BillingCycleInput, CyclePhase
@@ -167,10 +167,8 @@ async def test_simulation_reproduces_issued_invoices_then_prices_a_proposal(
     world.add_family("QuatreB", {"cantine": (1, 3), "gouter": (0, 1, 3)}, SEPT, qf_cents=70_000)
     world.add_attendance(t4_a, {"cantine": (0, 3)}, NOV)
     world.add_attendance(surcharged, {"cantine": (2,)}, NOV)
-    with world.engine.begin() as c:  # attendance without registration: surcharged lines on the invoice
-        c.execute(
-            update(Attendance).where(col(Attendance.account_id) == surcharged.account_id).values(registered=False)
-        )
+    with world.engine.begin() as c:  # attendance outside any registration: surcharged lines on the invoice
+        c.execute(delete(Registration).where(col(Registration.child_id) == surcharged.children[0][0]))
 
     async with running_worker(client, world):
         await issue_cycle(client, world, "2026-09", "2026-11-02")
