@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from activities.attendance import AttendanceIngest
 from activities.billing_store import BillingStore
@@ -87,6 +88,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     # added before (so inside) the request-context middleware: preflights get a request id and an access log
     app.add_middleware(CodecCORSMiddleware, ui_url=settings.temporal_ui_url)
     app.add_middleware(RequestContextMiddleware, csp=csp, hsts=settings.env == "production")
+    if settings.trusted_proxies:
+        # the client address (rate limits, logs) comes from X-Forwarded-For only when a listed proxy sent it
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     install_error_handlers(app)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
