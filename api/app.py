@@ -10,7 +10,7 @@ from pathlib import Path
 
 import structlog
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -23,6 +23,7 @@ from activities.notifications import Notifier
 from activities.payment_store import PaymentStore
 from activities.payments import PaymentActivities
 from activities.stripe_client import make_stripe_client
+from api.csrf import origin_of, same_site_writes
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
 from api.routes import ROUTERS
@@ -61,7 +62,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         version="0.1.0",
         lifespan=lifespan,
         description="Facil'familles billing, QualiParis audits and RIF referrals on Temporal.",
+        dependencies=[Depends(same_site_writes)],
     )
+    app.state.trusted_origins = frozenset({origin_of(settings.public_base_url)})
     app.state.settings = settings
     app.state.temporal = temporal
     app.state.sessions = SessionFactory(engine_for(settings.database_url))
