@@ -8,7 +8,7 @@ import hmac
 from datetime import UTC, datetime
 
 import structlog
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, EmailStr
 from sqlalchemy.exc import IntegrityError
@@ -64,9 +64,14 @@ class MagicLinkAnswer(BaseModel):
 
 @router.post("/magic-link", dependencies=[Depends(sign_in_limit)])
 async def request_magic_link(
-    body: MagicLinkRequest, request: Request, session: SessionDep, settings: SettingsDep, signer: SignerDep
+    body: MagicLinkRequest,
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    settings: SettingsDep,
+    signer: SignerDep,
 ) -> MagicLinkAnswer:
-    """Send a one-time sign-in link to a known address."""
+    """Send a one-time sign-in link to a known address (after answering: known and unknown take the same time)."""
     user = session.exec(select(UserAccount).where(UserAccount.email == body.email.lower())).first()
     answer = MagicLinkAnswer(message="Si cette adresse est connue, un lien de connexion vient d'y être envoyé.")
     if user is None or not user.active or user.id is None:
@@ -78,8 +83,9 @@ async def request_magic_link(
     req = NotificationRequest(
         f"magic-link:{token[-24:]}", "email", "magic_link", "user", user.id, f"user-{user.id}", {"link": link}
     )
-    await asyncio.to_thread(notifier.send_many, [req])
-    log.info("auth.magic_link_sent", user_id=user.id)
+    # sent after the answer: waiting for the mail provider here told who has an account (19.6 vs 5.5 ms)
+    background.add_task(asyncio.to_thread, notifier.send_many, [req])
+    log.info("auth.magic_link_queued", user_id=user.id)
     if settings.env == "dev":
         answer.dev_link = link
     return answer
