@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -135,7 +135,12 @@ def sign_in_page(request: Request, erreur: str | None = None) -> Response:
 
 @router.post("/connexion", response_class=HTMLResponse)
 async def sign_in_submit(
-    request: Request, session: SessionDep, settings: SettingsDep, signer: SignerDep, email: str = Form("")
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    settings: SettingsDep,
+    signer: SignerDep,
+    email: str = Form(""),
 ) -> Response:
     """Send the link (same answer whether the address is known or not); in dev, show it."""
     # No session exists yet, so no CSRF token: the action only mails a link to the typed address.
@@ -154,7 +159,7 @@ async def sign_in_submit(
         await sign_in_limit(request)
     except HTTPException:
         return error_page(request, 429, "Trop de demandes : réessayez dans une minute.")
-    answer = await request_magic_link(body, request, session, settings, signer)
+    answer = await request_magic_link(body, request, background, session, settings, signer)
     return render(request, "connexion_envoye.html", title="Lien envoyé", message=answer.message, link=answer.dev_link)
 
 
