@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, SignerDep
 from api.routes.auth import HOME_BY_ROLE, MagicLinkRequest, request_magic_link, sign_in_limit
-from api.security import SESSION_COOKIE, Principal, TokenSigner, current_principal, log_refusal
+from api.security import SESSION_COOKIE, Principal, TokenSigner, current_principal, log_refusal, revoke_session
 from domain.calendar import PARIS, format_date_fr
 from domain.money import format_eur
 from ville.models.people import Role
@@ -177,6 +177,8 @@ def sign_out(request: Request, csrf: str = Form("")) -> Response:
             check_csrf(request, csrf)
         except HTTPException as exc:
             return guarded(request, exc)
+        if (principal := current_principal(request)) is not None:
+            revoke_session(request.app.state.sessions.engine, principal)
     response = RedirectResponse("/connexion?deconnecte=1", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -18,7 +18,15 @@ from activities.notifications import Contact, NotificationRequest, Notifier, reg
 from api.deps import SessionDep, SettingsDep, SignerDep
 from api.oidc import OidcClient, OidcError, OidcFlow, VerifiedIdentity
 from api.ratelimit import RateLimiter
-from api.security import OIDC_FLOW_MAX_AGE, SESSION_COOKIE, SESSION_MAX_AGE, Principal, not_found
+from api.security import (
+    OIDC_FLOW_MAX_AGE,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    Principal,
+    current_principal,
+    not_found,
+    revoke_session,
+)
 from ville.models.oidc import OidcIdentity
 from ville.models.people import Role, UsedToken, UserAccount
 from ville.settings import Settings
@@ -122,8 +130,11 @@ def set_session_cookie(response: Response, token: str, secure: bool) -> None:
 
 
 @router.post("/logout")
-async def logout() -> Response:
-    """Close the session."""
+def logout(request: Request) -> Response:
+    """Close the session: its token is refused from now on, as cookie and as Bearer."""
+    principal = current_principal(request)
+    if principal is not None:
+        revoke_session(request.app.state.sessions.engine, principal)
     response = RedirectResponse("/connexion", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

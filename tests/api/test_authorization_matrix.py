@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select
 from api.deps import DB_ID_MAX
 from api.security import Principal, require
 from domain.payments import PaymentMethod
+from tests.accounts import session_token
 from tests.api.authorization_matrix import (
     DOC_PATH,
     ROLES,
@@ -311,7 +312,7 @@ def test_failed_authorizations_are_logged_without_personal_data(app: FastAPI) ->
         client.get("/api/famille/factures/FF-2026-000042")
         client.get(
             "/api/famille/factures/FF-2026-000042",
-            headers={"Authorization": f"Bearer {app.state.signer.session_token(principal_for(Role.inspector))}"},
+            headers={"Authorization": f"Bearer {session_token(app, principal_for(Role.inspector))}"},
         )
         client.get("/famille/factures/FF-2026-000042", follow_redirects=False)  # a page: redirect, logged too
     refusals = [e for e in logs if e["event"] == "auth.refused"]

@@ -22,6 +22,7 @@ from activities.referrals import ReferralActivities
 from api.app import create_app
 from api.security import Principal
 from domain.referrals import PARTNER_LINKS_MAX, LinkClaims
+from tests.accounts import session_token
 from ville.aws import aws_client
 from ville.db import SessionFactory
 from ville.ids import referral_case_id
@@ -62,7 +63,7 @@ class Stack:
 
     def client(self, principal: Principal | None) -> httpx.AsyncClient:
         """An in-process client signed in as `principal` (None: anonymous)."""
-        headers = {"Authorization": f"Bearer {self.app.state.signer.session_token(principal)}"} if principal else {}
+        headers = {"Authorization": f"Bearer {session_token(self.app, principal)}"} if principal else {}
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://testserver",
                                  headers=headers)  # fmt: skip
 
