@@ -259,7 +259,7 @@ def _seed_audit(sessions: SessionFactory, tag: str) -> tuple[int, int, int]:
 async def test_inspector_a_gets_404_for_inspector_bs_task(client_for: ClientFactory, sessions: SessionFactory) -> None:
     a, b, task = _seed_audit(sessions, uuid.uuid4().hex[:6].upper())
     owner = client_for(Principal(user_id=NOBODY, role=Role.inspector, inspector_id=b))
-    stranger = client_for(Principal(user_id=NOBODY, role=Role.inspector, inspector_id=a))
+    stranger = client_for(Principal(user_id=NOBODY + 1, role=Role.inspector, inspector_id=a))
     assert (await owner.get(f"/api/qualiparis/inspector/tasks/{task}")).status_code == 200
     assert (await stranger.get(f"/api/qualiparis/inspector/tasks/{task}")).status_code == 404
     assert (await stranger.post(f"/api/qualiparis/inspector/tasks/{task}/accept")).status_code == 404
@@ -294,7 +294,7 @@ async def test_a_partner_gets_404_for_another_partners_referral(
 ) -> None:
     a, b, ref = _seed_referral(sessions, uuid.uuid4().hex[:6].upper())
     owner = client_for(Principal(user_id=NOBODY, role=Role.partner, partner_org_id=b))
-    stranger = client_for(Principal(user_id=NOBODY, role=Role.partner, partner_org_id=a))
+    stranger = client_for(Principal(user_id=NOBODY + 1, role=Role.partner, partner_org_id=a))
     assert (await owner.get(f"/api/rif/partner/referrals/{ref}")).status_code == 200
     foreign = await stranger.get(f"/api/rif/partner/referrals/{ref}")
     missing = await stranger.get("/api/rif/partner/referrals/RIF-0000-000000-00")
