@@ -73,4 +73,4 @@ EXPOSE 8000 9464
 
 # No HEALTHCHECK: the same image runs the API, the worker and one-shot jobs, so the check is declared
 # per process (compose healthcheck, Kubernetes probes).
-CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]

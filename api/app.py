@@ -10,11 +10,12 @@ from pathlib import Path
 
 import structlog
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from temporalio.client import Client
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from activities.attendance import AttendanceIngest
 from activities.billing_store import BillingStore
@@ -22,6 +23,7 @@ from activities.notifications import Notifier
 from activities.payment_store import PaymentStore
 from activities.payments import PaymentActivities
 from activities.stripe_client import make_stripe_client
+from api.csrf import origin_of, same_site_writes
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
@@ -64,7 +66,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         description="Facil'familles billing, QualiParis audits and RIF referrals on Temporal.",
         docs_url=None,  # api/docs.py serves /docs from packaged assets (the CSP blocks the CDN's)
         redoc_url=None,
+        dependencies=[Depends(same_site_writes)],
     )
+    app.state.trusted_origins = frozenset({origin_of(settings.public_base_url)})
     install_docs(app)
     app.state.settings = settings
     app.state.temporal = temporal
@@ -92,6 +96,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     # added before (so inside) the request-context middleware: preflights get a request id and an access log
     app.add_middleware(CodecCORSMiddleware, ui_url=settings.temporal_ui_url)
     app.add_middleware(RequestContextMiddleware, csp=csp, hsts=settings.env == "production")
+    if settings.trusted_proxies:
+        # the client address (rate limits, logs) comes from X-Forwarded-For only when a listed proxy sent it
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     install_error_handlers(app, error_page)
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

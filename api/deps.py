@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from sqlmodel import Session
 from temporalio.client import Client
 
@@ -57,3 +57,8 @@ S3Dep = Annotated[Any, Depends(_s3)]
 # a row id in a path: bounded so that a huge number answers 422, not an overflow in the database driver (500)
 DB_ID_MAX = 2_147_483_647
 DbId = Annotated[int, Path(ge=1, le=DB_ID_MAX)]
+
+# a page of rows: `limit=-1` must not return every row, nor a huge offset reach the driver
+PAGE_MAX = 500
+Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"rows per page (1 to {PAGE_MAX})")]
+Offset = Annotated[int, Query(ge=0, le=DB_ID_MAX, description="rows to skip")]

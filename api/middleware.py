@@ -37,6 +37,7 @@ class RequestContextMiddleware:
         request_id = incoming if incoming.isalnum() else f"{random.getrandbits(128):032x}"
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
+        static = scope["path"].startswith("/static/")
         status_code = 500
 
         async def send_wrapper(message: Message) -> None:
@@ -45,6 +46,9 @@ class RequestContextMiddleware:
                 status_code = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                if not static and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    # answers carry personal data (invoices, cases, tasks): no shared or browser cache keeps them
+                    headers.append((b"cache-control", b"no-store"))
                 headers.extend(self.headers)
                 message["headers"] = headers
             await send(message)

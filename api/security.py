@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import delete, exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import col
 
-from ville.models.people import Role, UserAccount
+from ville.models.common import utcnow
+from ville.models.people import RevokedSession, Role, UserAccount
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +37,7 @@ class Principal:
     inspector_id: int | None = None
     partner_org_id: int | None = None
     relay_id: int | None = None
+    session_id: str | None = None  # set when signed in: the token's id, revoked at sign-out
 
     @classmethod
     def of(cls, user: UserAccount) -> Principal:
@@ -48,6 +55,7 @@ class Principal:
     def claims(self) -> dict[str, Any]:
         """The signed token's body: ids and role only, no personal data."""
         return {
+            "s": self.session_id,
             "u": self.user_id,
             "r": self.role.value,
             "f": self.family_account_id,
@@ -66,6 +74,7 @@ class Principal:
             inspector_id=c.get("i"),
             partner_org_id=c.get("p"),
             relay_id=c.get("l"),
+            session_id=c.get("s"),
         )
 
 
@@ -81,8 +90,8 @@ class TokenSigner:
         self._oidc = URLSafeTimedSerializer(keys, salt="oidc-flow")
 
     def session_token(self, principal: Principal) -> str:
-        """A bearer/cookie token for this principal."""
-        return self._session.dumps(principal.claims())
+        """A bearer/cookie token opening a new session (its own id) for this principal."""
+        return self._session.dumps(replace(principal, session_id=secrets.token_urlsafe(18)).claims())
 
     def read_session(self, token: str) -> Principal | None:
         """The principal of a valid, unexpired token, or None."""
@@ -144,8 +153,52 @@ def current_principal(request: Request) -> Principal | None:
         return cached[1]
     signer: TokenSigner = request.app.state.signer
     principal = signer.read_session(token)
+    if principal is not None:
+        # a signature proves who signed in, not that the session is still open nor the account still there
+        principal = live_principal(request.app.state.sessions.engine, principal)
     request.state.principal = (token, principal)
     return principal
+
+
+_ACCOUNT = select(
+    col(UserAccount.role),
+    col(UserAccount.family_account_id),
+    col(UserAccount.inspector_id),
+    col(UserAccount.partner_org_id),
+    col(UserAccount.relay_id),
+)
+
+
+def live_principal(engine: Engine, claimed: Principal) -> Principal | None:
+    """The caller as the database knows it now: None for a revoked session or a missing or disabled account."""
+    if claimed.session_id is None:
+        return None
+    query = _ACCOUNT.where(
+        col(UserAccount.id) == claimed.user_id,
+        col(UserAccount.active).is_(True),
+        ~exists().where(col(RevokedSession.session_id) == claimed.session_id),
+    )
+    with engine.connect() as c:
+        row = c.execute(query).first()
+    if row is None:
+        return None
+    role, family, inspector, partner, relay = row
+    # the account's current role and scope win over what the token said when it was signed
+    return Principal(claimed.user_id, role, family, inspector, partner, relay, claimed.session_id)
+
+
+def revoke_session(engine: Engine, principal: Principal) -> None:
+    """Close the caller's session for good (idempotent); forget revocations past their token's lifetime."""
+    if principal.session_id is None:
+        return
+    now = utcnow()
+    expires = now + timedelta(seconds=SESSION_MAX_AGE)
+    insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(RevokedSession)
+    with engine.begin() as c:
+        c.execute(
+            insert.values(session_id=principal.session_id, revoked_at=now, expires_at=expires).on_conflict_do_nothing()
+        )
+        c.execute(delete(RevokedSession).where(col(RevokedSession.expires_at) < now))
 
 
 ROLES_ATTRIBUTE = "allowed_roles"

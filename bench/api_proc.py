@@ -17,7 +17,13 @@ UVICORN_APP = ["api.app:create_app", "--factory"]
 
 
 def start_api(
-    stack: Stack, db_file: Path, task_queue: str, name: str = "api", workers: int = 1, access_log: bool = True
+    stack: Stack,
+    db_file: Path,
+    task_queue: str,
+    name: str = "api",
+    workers: int = 1,
+    access_log: bool = True,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[devstack.Service, str]:
     """`uvicorn api.app:create_app --factory` on a free port (access log on, as in the image); returns (svc, url)."""
     port = devstack.free_port()
@@ -31,6 +37,7 @@ def start_api(
         "DATABASE_URL": f"sqlite:///{db_file}",
         "TASK_QUEUE": task_queue,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        **(extra_env or {}),
     }
     svc = devstack.Service(name, argv, port=port, env=env)
     svc.log_file = stack.root / f"{name}.log"

@@ -59,16 +59,25 @@ def issue_invoices(db_url: str, today: Any, due_day: int) -> int:
 def family_targets(db_url: str, signing_keys: list[str], limit: int) -> list[tuple[str, str]]:
     """(session cookie, invoice number) of up to `limit` families that have an invoice.
 
-    The demo seeds a user for 3 families only; the other families get the cookie the sign-in would give
-    their user (a family principal scoped to their account; pages read nothing else from it).
+    The demo seeds a user for 3 families only; each other family gets a user of its own here (the API re-reads
+    the account on every request) and the cookie the sign-in would give it.
     """
+    from sqlalchemy import insert
+
     from api.security import Principal, TokenSigner
     from ville.models.billing import Invoice
-    from ville.models.people import Role
+    from ville.models.people import Role, UserAccount
 
     signer = TokenSigner(signing_keys)
     with Session(engine_for(db_url)) as s:
         rows = s.exec(select(Invoice.account_id, Invoice.number).order_by(col(Invoice.account_id)).limit(limit)).all()
+        users = [
+            {"id": 1_000_000 + account, "email": f"bench-{account}@bench.invalid", "display_name": "Famille",
+             "role": Role.family, "family_account_id": account}
+            for account, _ in rows
+        ]  # fmt: skip
+        s.execute(insert(UserAccount), users)
+        s.commit()
     return [
         (signer.session_token(Principal(1_000_000 + account, Role.family, family_account_id=account)), number)
         for account, number in rows

@@ -14,6 +14,24 @@ ACK_BUSINESS_DAYS = 3
 REMINDER_EVERY_DAYS = 10
 EXPIRY_DAYS = 30
 LINK_VALIDITY_DAYS = 8
+# the first link and three renewals: each renewal is an e-mail to the service, asked for by whoever holds a link
+PARTNER_LINKS_MAX = 4
+LINK_RENEWALS_EXHAUSTED = (
+    "Ce lien a déjà été renouvelé trop de fois : le relais RIF vous recontactera ; vous pouvez aussi l'appeler."
+)
+LINK_SUPERSEDED = "Ce lien a été remplacé par un lien plus récent : utilisez le dernier lien reçu."
+
+
+def may_renew_link(links_issued: int) -> bool:
+    """True while a referral has sent fewer partner links than allowed."""
+    return links_issued < PARTNER_LINKS_MAX
+
+
+def is_superseded(link_expires_at: datetime, latest_expires_at: datetime | None) -> bool:
+    """True for a link older than the latest one issued for the referral (every renewal revokes the others)."""
+    return latest_expires_at is not None and link_expires_at < latest_expires_at
+
+
 ATTACHMENT_RETENTION_MONTHS = 6
 ANONYMISATION_DAYS = 730
 

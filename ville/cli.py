@@ -55,16 +55,7 @@ def _dev(args: argparse.Namespace) -> int:
         devstack.Service("worker", [sys.executable, "worker.py"], env=env),
         devstack.Service(
             "api",
-            [
-                str(devstack.BIN / "uvicorn"),
-                "api.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(PORTS["api"]),
-                "--no-access-log",
-            ],
+            devstack.api_command(PORTS["api"]),
             port=PORTS["api"],
             env=env,
         ),

@@ -95,6 +95,14 @@ class Service:
             self.proc.wait()
 
 
+def api_command(port: int) -> list[str]:
+    """The API server on loopback, as `ville dev` and the tests run it (client addresses: see TRUSTED_PROXIES)."""
+    return [
+        str(BIN / "uvicorn"), "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
+        "--no-access-log", "--no-proxy-headers",
+    ]  # fmt: skip
+
+
 def temporal_dev_server(
     db_file: Path | None, port: int, ui_port: int | None, codec_endpoint: str | None = None
 ) -> Service:

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     session_secret_keys: SecretStr = SecretStr(DEV_SESSION_KEY)
     codec_keys: SecretStr = SecretStr(DEV_CODEC_KEY)
     public_base_url: str = "http://127.0.0.1:8000"
+    # reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses or networks); none by
+    # default: the servers run with --no-proxy-headers and the app alone decides (api/app.py)
+    trusted_proxies: str = ""
 
     # OpenID Connect sign-in (FranceConnect or the City's provider): off unless issuer, client id and secret are set.
     oidc_issuer: str | None = None

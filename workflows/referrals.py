@@ -21,6 +21,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from domain.referrals import (
         FAMILY_LINK_VALIDITY_DAYS,
+        LINK_RENEWALS_EXHAUSTED,
         MAX_REFERRALS_PER_CASE,
         PARIS,
         CaseStatus,
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         case_business_status,
         format_referral_ref,
         link_expiry,
+        may_renew_link,
         next_referral_action,
         transition,
         validate_close_case,
@@ -248,7 +250,10 @@ class ReferralCaseWorkflow:
 
     @renew_link.validator
     def _validate_renew(self, req: RenewLink) -> None:
-        self._check_renew(req)
+        r = self._check_renew(req)
+        # in the validator only: validators do not run on replay, so histories with more renewals still replay
+        if not may_renew_link(r.links_issued):
+            raise _reject(LINK_RENEWALS_EXHAUSTED)
 
     @workflow.update
     async def close(self, req: CloseCaseRequest) -> CaseProjection:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from api.deps import SessionDep, SettingsDep, SignerDep
 from api.form_dates import DATE_PATTERN, format_form_date
 from api.routes.auth import HOME_BY_ROLE, MagicLinkRequest, request_magic_link, sign_in_limit
-from api.security import SESSION_COOKIE, Principal, TokenSigner, current_principal, log_refusal
+from api.security import SESSION_COOKIE, Principal, TokenSigner, current_principal, log_refusal, revoke_session
 from domain.calendar import PARIS, format_date_fr
 from domain.labels import FILTERS as LABEL_FILTERS
 from domain.money import format_eur
@@ -150,7 +150,12 @@ def sign_in_page(request: Request, erreur: str | None = None) -> Response:
 
 @router.post("/connexion", response_class=HTMLResponse)
 async def sign_in_submit(
-    request: Request, session: SessionDep, settings: SettingsDep, signer: SignerDep, email: str = Form("")
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    settings: SettingsDep,
+    signer: SignerDep,
+    email: str = Form(""),
 ) -> Response:
     """Send the link (same answer whether the address is known or not); in dev, show it."""
     # No session exists yet, so no CSRF token: the action only mails a link to the typed address.
@@ -169,7 +174,7 @@ async def sign_in_submit(
         await sign_in_limit(request)
     except HTTPException:
         return error_page(request, 429, "Trop de demandes : réessayez dans une minute.")
-    answer = await request_magic_link(body, request, session, settings, signer)
+    answer = await request_magic_link(body, request, background, session, settings, signer)
     return render(request, "connexion_envoye.html", title="Lien envoyé", message=answer.message, link=answer.dev_link)
 
 
@@ -187,6 +192,8 @@ def sign_out(request: Request, csrf: str = Form("")) -> Response:
             check_csrf(request, csrf)
         except HTTPException as exc:
             return guarded(request, exc)
+        if (principal := current_principal(request)) is not None:
+            revoke_session(request.app.state.sessions.engine, principal)
     response = RedirectResponse("/connexion?deconnecte=1", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from api import evidence as evidence_files
-from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
+from api.deps import DbId, S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import PageRedirect, check_csrf, guarded, render, signed_in
 from api.routes.audit import (
@@ -130,7 +130,7 @@ def _show(value: Any) -> str:
 
 
 @router.get("/missions/{task_id}", response_class=HTMLResponse)
-def mission_page(request: Request, task_id: int, session: SessionDep) -> Response:
+def mission_page(request: Request, task_id: DbId, session: SessionDep) -> Response:
     """One task with its checklist."""
     try:
         return _task_page(request, session, task_id, notice=_notice(request.query_params.get("fait")))
@@ -147,7 +147,7 @@ def _notice(done: str | None) -> str | None:
 
 @router.post("/missions/{task_id}/accepter")
 async def mission_accept(
-    request: Request, task_id: int, session: SessionDep, temporal: TemporalDep, csrf: str = Form("")
+    request: Request, task_id: DbId, session: SessionDep, temporal: TemporalDep, csrf: str = Form("")
 ) -> Response:
     """Accept the task."""
     try:
@@ -162,7 +162,7 @@ async def mission_accept(
 @router.post("/missions/{task_id}/decliner")
 async def mission_decline(
     request: Request,
-    task_id: int,
+    task_id: DbId,
     session: SessionDep,
     temporal: TemporalDep,
     csrf: str = Form(""),
@@ -204,7 +204,7 @@ def _parse(criterion: Any, raw: str) -> tuple[Any, str | None]:
 @router.post("/missions/{task_id}/grille", response_class=HTMLResponse)
 async def mission_submit(
     request: Request,
-    task_id: int,
+    task_id: DbId,
     session: SessionDep,
     temporal: TemporalDep,
     s3: S3Dep,
@@ -288,7 +288,7 @@ def _json_error(status_code: int, message: str) -> JSONResponse:
 @router.post("/missions/{task_id}/preuves")
 async def mission_evidence(
     request: Request,
-    task_id: int,
+    task_id: DbId,
     body: EvidenceRequest,
     session: SessionDep,
     s3: S3Dep,

@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.delivery import failed_notifications
 from api.audit_log import OperatorReason
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import check_csrf, guarded, render, signed_in
 from api.routes.audit import AssignIn, DeadlineIn, assign_task, extend_task_deadline
@@ -679,7 +679,7 @@ async def cycle_retry(
 
 @router.post("/operateur/taches/{task_id}/attribuer")
 async def task_assign(
-    request: Request, task_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+    request: Request, task_id: DbId, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
     csrf: str = Form(""), motif: str = Form(""), inspector_id: str = Form(""),
 ) -> Response:  # fmt: skip
     """Assign a task left without inspector (the inspection workflow checks area, conflicts, capacity)."""
@@ -760,7 +760,7 @@ def _http_message(exc: HTTPException, default: str) -> str:
 
 @router.post("/operateur/taches/{task_id}/echeance")
 async def task_deadline(
-    request: Request, task_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+    request: Request, task_id: DbId, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
     csrf: str = Form(""), motif: str = Form(""), echeance: str = Form(""),
 ) -> Response:  # fmt: skip
     """Move a task's due date later (the inspection workflow moves its reminders and late detection)."""
@@ -835,7 +835,7 @@ def notifications_page(request: Request, session: SessionDep) -> Response:
 
 @router.post("/operateur/notifications/{notification_id}/renvoyer")
 async def notification_resend(
-    request: Request, notification_id: int, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+    request: Request, notification_id: DbId, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
     csrf: str = Form(""), motif: str = Form(""),
 ) -> Response:  # fmt: skip
     """Resend a failed message through the delivery workflow of this minute."""

@@ -8,7 +8,7 @@ import hmac
 from datetime import UTC, datetime
 
 import structlog
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, EmailStr
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,15 @@ from activities.notifications import Contact, NotificationRequest, Notifier, reg
 from api.deps import SessionDep, SettingsDep, SignerDep
 from api.oidc import OidcClient, OidcError, OidcFlow, VerifiedIdentity
 from api.ratelimit import RateLimiter
-from api.security import OIDC_FLOW_MAX_AGE, SESSION_COOKIE, SESSION_MAX_AGE, Principal, not_found
+from api.security import (
+    OIDC_FLOW_MAX_AGE,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    Principal,
+    current_principal,
+    not_found,
+    revoke_session,
+)
 from ville.models.oidc import OidcIdentity
 from ville.models.people import Role, UsedToken, UserAccount
 from ville.settings import Settings
@@ -64,9 +72,14 @@ class MagicLinkAnswer(BaseModel):
 
 @router.post("/magic-link", dependencies=[Depends(sign_in_limit)])
 async def request_magic_link(
-    body: MagicLinkRequest, request: Request, session: SessionDep, settings: SettingsDep, signer: SignerDep
+    body: MagicLinkRequest,
+    request: Request,
+    background: BackgroundTasks,
+    session: SessionDep,
+    settings: SettingsDep,
+    signer: SignerDep,
 ) -> MagicLinkAnswer:
-    """Send a one-time sign-in link to a known address."""
+    """Send a one-time sign-in link to a known address (after answering: known and unknown take the same time)."""
     user = session.exec(select(UserAccount).where(UserAccount.email == body.email.lower())).first()
     answer = MagicLinkAnswer(message="Si cette adresse est connue, un lien de connexion vient d'y être envoyé.")
     if user is None or not user.active or user.id is None:
@@ -78,8 +91,9 @@ async def request_magic_link(
     req = NotificationRequest(
         f"magic-link:{token[-24:]}", "email", "magic_link", "user", user.id, f"user-{user.id}", {"link": link}
     )
-    await asyncio.to_thread(notifier.send_many, [req])
-    log.info("auth.magic_link_sent", user_id=user.id)
+    # sent after the answer: waiting for the mail provider here told who has an account (19.6 vs 5.5 ms)
+    background.add_task(asyncio.to_thread, notifier.send_many, [req])
+    log.info("auth.magic_link_queued", user_id=user.id)
     if settings.env == "dev":
         answer.dev_link = link
     return answer
@@ -116,8 +130,11 @@ def set_session_cookie(response: Response, token: str, secure: bool) -> None:
 
 
 @router.post("/logout")
-async def logout() -> Response:
-    """Close the session."""
+def logout(request: Request) -> Response:
+    """Close the session: its token is refused from now on, as cookie and as Bearer."""
+    principal = current_principal(request)
+    if principal is not None:
+        revoke_session(request.app.state.sessions.engine, principal)
     response = RedirectResponse("/connexion", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

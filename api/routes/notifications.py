@@ -19,7 +19,7 @@ from activities.delivery import (
     waiting_notifications,
 )
 from api.audit_log import OperatorReason, audit
-from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
+from api.deps import DbId, Limit, SessionDep, SettingsDep, TemporalDep
 from api.errors import error_responses, field_error, temporal_refusal
 from api.security import FamilyUser, Principal, not_found, require
 from domain.delivery import CHANNELS, format_windows, parse_hhmm, parse_windows
@@ -140,7 +140,7 @@ def _fr(at: datetime) -> str:
 
 
 @router.get("/api/operateur/notifications/en-attente")
-def waiting(principal: OperatorUser, session: SessionDep, limit: int = 50) -> WaitingOut:
+def waiting(principal: OperatorUser, session: SessionDep, limit: Limit = 50) -> WaitingOut:
     """How many messages wait for their recipients' allowed hours, and when they will go."""
     groups = waiting_notifications(session)
     return WaitingOut(
@@ -148,7 +148,7 @@ def waiting(principal: OperatorUser, session: SessionDep, limit: int = 50) -> Wa
         next_due_at=groups[0].due_at.isoformat() if groups else None,
         instants=[
             WaitingAt(due_at=g.due_at.isoformat(), due_at_paris=_fr(g.due_at), count=g.count, by_channel=g.by_channel)
-            for g in groups[: max(1, min(limit, 500))]
+            for g in groups[:limit]
         ],
     )
 
@@ -166,7 +166,7 @@ class FailedNotificationOut(BaseModel):
 
 
 @router.get("/api/operateur/notifications/echecs")
-def failed(principal: Resender, session: SessionDep, limit: int = 100) -> list[FailedNotificationOut]:
+def failed(principal: Resender, session: SessionDep, limit: Limit = 100) -> list[FailedNotificationOut]:
     """Messages whose delivery failed, newest first; `resendable` when their content was kept."""
     return [
         FailedNotificationOut(
@@ -178,7 +178,7 @@ def failed(principal: Resender, session: SessionDep, limit: int = 100) -> list[F
             at=n.sent_at.replace(tzinfo=UTC) if n.sent_at.tzinfo is None else n.sent_at,
             resendable=kept,
         )
-        for n, kept in failed_notifications(session, max(1, min(limit, 500)))
+        for n, kept in failed_notifications(session, limit)
     ]
 
 

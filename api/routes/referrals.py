@@ -29,6 +29,7 @@ from api.ratelimit import RateLimiter
 from api.security import Principal, not_found, require
 from domain.hsds import ServiceStatus, csv_tables, parse_directory
 from domain.referrals import (
+    LINK_SUPERSEDED,
     PARIS,
     CaseOutcome,
     CaseStatus,
@@ -40,6 +41,7 @@ from domain.referrals import (
     attachment_prefix,
     attachments_delete_at,
     format_case_ref,
+    is_superseded,
     validate_consent,
     validate_refusal,
 )
@@ -1163,13 +1165,16 @@ def _link_referral(session: Session, links: ReferralLinkSigner, token: str, allo
     state, claims = links.read_partner_token(token, _now())
     if state is LinkState.INVALID or claims is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Lien invalide.")
+    row = session.exec(select(Referral).where(Referral.ref == claims.referral_ref)).first()
+    if row is None or str(row.organization_id) != claims.partner_ref:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Lien invalide.")
+    # a revoked link says so before saying it expired: only the latest link may ask for a new one
+    if is_superseded(claims.expires_at, as_utc(row.link_expires_at)):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, LINK_SUPERSEDED)
     if state is LinkState.EXPIRED and not allow_expired:
         raise HTTPException(
             status.HTTP_410_GONE, "Lien expiré : demandez un nouveau lien, il sera envoyé à l'adresse du service."
         )
-    row = session.exec(select(Referral).where(Referral.ref == claims.referral_ref)).first()
-    if row is None or str(row.organization_id) != claims.partner_ref:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "Lien invalide.")
     return row
 
 

@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.security import Principal
+from tests.accounts import session_token
 from ville.settings import Settings
 
 ClientFactory = Callable[[Principal | None], httpx.AsyncClient]
@@ -30,7 +31,7 @@ async def client_for(app: FastAPI) -> AsyncIterator[ClientFactory]:
     def make(principal: Principal | None) -> httpx.AsyncClient:
         headers = {}
         if principal is not None:
-            headers["Authorization"] = f"Bearer {app.state.signer.session_token(principal)}"
+            headers["Authorization"] = f"Bearer {session_token(app, principal)}"
         c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers)
         opened.append(c)
         return c

@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from api.security import SESSION_COOKIE, Principal
 from domain.referrals import ReferralState
+from tests.accounts import session_token
 from tests.api import test_referral_api as rif
 from tests.workflows.conftest import eventually
 from ville.ids import referral_case_id
@@ -40,7 +41,7 @@ def browser(stack: Stack, principal: Principal | None) -> tuple[httpx.AsyncClien
     """A client carrying the session cookie like a browser, and the CSRF token of that session."""
     cookies, csrf = {}, ""
     if principal is not None:
-        token = stack.app.state.signer.session_token(principal)
+        token = session_token(stack.app, principal)
         cookies, csrf = {SESSION_COOKIE: token}, stack.app.state.signer.csrf_token(token)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=stack.app), base_url="http://testserver",
                                cookies=cookies)  # fmt: skip

@@ -25,6 +25,7 @@ from activities.notifications import NotificationActivities, Notifier
 from api.app import create_app
 from api.security import Principal
 from domain.audit.referentiel import AnswerType, Direction, load_referentiel
+from tests.accounts import session_token
 from ville.audit_store import bundled_documents, ensure_bundled_referentiels
 from ville.aws import aws_client
 from ville.db import SessionFactory
@@ -159,7 +160,7 @@ async def stack(
 
 
 def _client(app: FastAPI, principal: Principal | None) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {app.state.signer.session_token(principal)}"} if principal else {}
+    headers = {"Authorization": f"Bearer {session_token(app, principal)}"} if principal else {}
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select
 from api.deps import DB_ID_MAX
 from api.security import Principal, require
 from domain.payments import PaymentMethod
+from tests.accounts import session_token
 from tests.api.authorization_matrix import (
     DOC_PATH,
     ROLES,
@@ -258,7 +259,7 @@ def _seed_audit(sessions: SessionFactory, tag: str) -> tuple[int, int, int]:
 async def test_inspector_a_gets_404_for_inspector_bs_task(client_for: ClientFactory, sessions: SessionFactory) -> None:
     a, b, task = _seed_audit(sessions, uuid.uuid4().hex[:6].upper())
     owner = client_for(Principal(user_id=NOBODY, role=Role.inspector, inspector_id=b))
-    stranger = client_for(Principal(user_id=NOBODY, role=Role.inspector, inspector_id=a))
+    stranger = client_for(Principal(user_id=NOBODY + 1, role=Role.inspector, inspector_id=a))
     assert (await owner.get(f"/api/qualiparis/inspector/tasks/{task}")).status_code == 200
     assert (await stranger.get(f"/api/qualiparis/inspector/tasks/{task}")).status_code == 404
     assert (await stranger.post(f"/api/qualiparis/inspector/tasks/{task}/accept")).status_code == 404
@@ -293,7 +294,7 @@ async def test_a_partner_gets_404_for_another_partners_referral(
 ) -> None:
     a, b, ref = _seed_referral(sessions, uuid.uuid4().hex[:6].upper())
     owner = client_for(Principal(user_id=NOBODY, role=Role.partner, partner_org_id=b))
-    stranger = client_for(Principal(user_id=NOBODY, role=Role.partner, partner_org_id=a))
+    stranger = client_for(Principal(user_id=NOBODY + 1, role=Role.partner, partner_org_id=a))
     assert (await owner.get(f"/api/rif/partner/referrals/{ref}")).status_code == 200
     foreign = await stranger.get(f"/api/rif/partner/referrals/{ref}")
     missing = await stranger.get("/api/rif/partner/referrals/RIF-0000-000000-00")
@@ -311,7 +312,7 @@ def test_failed_authorizations_are_logged_without_personal_data(app: FastAPI) ->
         client.get("/api/famille/factures/FF-2026-000042")
         client.get(
             "/api/famille/factures/FF-2026-000042",
-            headers={"Authorization": f"Bearer {app.state.signer.session_token(principal_for(Role.inspector))}"},
+            headers={"Authorization": f"Bearer {session_token(app, principal_for(Role.inspector))}"},
         )
         client.get("/famille/factures/FF-2026-000042", follow_redirects=False)  # a page: redirect, logged too
     refusals = [e for e in logs if e["event"] == "auth.refused"]

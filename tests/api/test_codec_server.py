@@ -12,6 +12,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.security import SESSION_COOKIE, Principal
+from tests.accounts import session_token
 from ville.codec import ENCODING
 from ville.models.people import Role
 from ville.settings import Settings
@@ -63,7 +64,7 @@ async def test_operator_roundtrip_uses_the_workers_keys(client_for: ClientFactor
 
 async def test_admin_and_session_cookie_are_accepted(client_for: ClientFactory, app: FastAPI) -> None:
     cookie_client = client_for(None)
-    cookie_client.cookies.set(SESSION_COOKIE, app.state.signer.session_token(ADMIN))
+    cookie_client.cookies.set(SESSION_COOKIE, session_token(app, ADMIN))
     r = await cookie_client.post("/codec/encode", json=_body(CLEAR))
     assert r.status_code == 200
     assert _payloads(r.json())[0].metadata["encoding"] == ENCODING

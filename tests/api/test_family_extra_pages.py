@@ -16,6 +16,7 @@ from api.security import SESSION_COOKIE, Principal
 from domain.dunning import InvoiceStatus
 from domain.payments import PaymentMethod
 from domain.sepa import mandate_reference
+from tests.accounts import session_token
 from ville.db import SessionFactory
 from ville.models.billing import (
     Child,
@@ -93,9 +94,7 @@ def add_paid_invoice(
 
 def browser(app: FastAPI, account: Account) -> tuple[httpx.AsyncClient, str]:
     """A client with the family's session cookie, and the CSRF token of that session."""
-    token = app.state.signer.session_token(
-        Principal(user_id=account.id, role=Role.family, family_account_id=account.id)
-    )
+    token = session_token(app, Principal(user_id=account.id, role=Role.family, family_account_id=account.id))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
                                cookies={SESSION_COOKIE: token})  # fmt: skip
     return client, app.state.signer.csrf_token(token)

@@ -27,6 +27,7 @@ from activities.referrals import ReferralActivities
 from api.app import create_app
 from api.security import SESSION_COOKIE, Principal
 from domain.audit.campaign import PARIS
+from tests.accounts import session_token
 from tests.api.test_operator_pages import CSRF, _journal
 from tests.api.test_referral_api import CASE, _hsds
 from tests.workflows.conftest import eventually
@@ -74,12 +75,12 @@ class Clients:
 
     def bearer(self, p: Principal) -> httpx.AsyncClient:
         """A JSON API client signed in as `p`."""
-        token = self.app.state.signer.session_token(p)
+        token = session_token(self.app, p)
         return self._open(headers={"Authorization": f"Bearer {token}"})
 
     def browser(self, p: Principal) -> httpx.AsyncClient:
         """A console client carrying `p`'s session cookie."""
-        return self._open(cookies={SESSION_COOKIE: self.app.state.signer.session_token(p)})
+        return self._open(cookies={SESSION_COOKIE: session_token(self.app, p)})
 
     def _open(self, **kw: Any) -> httpx.AsyncClient:
         c = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://testserver", **kw)

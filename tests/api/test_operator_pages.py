@@ -21,6 +21,7 @@ from activities.referrals import ReferralActivities
 from api.app import create_app
 from api.security import SESSION_COOKIE, Principal
 from domain.audit.campaign import PARIS
+from tests.accounts import session_token
 from tests.api.test_referral_api import CASE, _hsds
 from tests.workflows.conftest import eventually
 from ville.audit_store import ensure_bundled_referentiels
@@ -47,7 +48,7 @@ async def browser_for(app: FastAPI) -> AsyncIterator[CookieClient]:
     opened: list[httpx.AsyncClient] = []
 
     def make(principal: Principal | None) -> httpx.AsyncClient:
-        cookies = {SESSION_COOKIE: app.state.signer.session_token(principal)} if principal else {}
+        cookies = {SESSION_COOKIE: session_token(app, principal)} if principal else {}
         c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", cookies=cookies)
         opened.append(c)
         return c
@@ -253,7 +254,7 @@ async def test_operator_closes_a_case_with_a_motif(
 
     def bearer(p: Principal) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
-                                 headers={"Authorization": f"Bearer {app.state.signer.session_token(p)}"})  # fmt: skip
+                                 headers={"Authorization": f"Bearer {session_token(app, p)}"})  # fmt: skip
 
     notifier = Notifier(sessions, aws_client(settings, "ses"), aws_client(settings, "sns"), rif_settings)
     activities = ReferralActivities(sessions, aws_client(settings, "s3"), notifier, rif_settings).activities()
@@ -272,7 +273,7 @@ async def test_operator_closes_a_case_with_a_motif(
                 )
                 assert r.status_code == 201, r.text
 
-            cookie = {SESSION_COOKIE: app.state.signer.session_token(operator)}
+            cookie = {SESSION_COOKIE: session_token(app, operator)}
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
                                          cookies=cookie) as c:  # fmt: skip
                 csrf = CSRF.search((await c.get("/operateur/orientations")).text)
@@ -358,7 +359,7 @@ async def test_operator_assigns_a_task_left_without_inspector(
                 s.add(near)
                 s.commit()
                 near_id = near.id
-            cookie = {SESSION_COOKIE: app.state.signer.session_token(operator)}
+            cookie = {SESSION_COOKIE: session_token(app, operator)}
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
                                          cookies=cookie) as c:  # fmt: skip
                 page = await c.get("/operateur/taches", params={"filtre": "sans-inspecteur"})

@@ -21,7 +21,8 @@ from activities.notifications import Notifier
 from activities.referrals import ReferralActivities
 from api.app import create_app
 from api.security import Principal
-from domain.referrals import LinkClaims
+from domain.referrals import PARTNER_LINKS_MAX, LinkClaims
+from tests.accounts import session_token
 from ville.aws import aws_client
 from ville.db import SessionFactory
 from ville.ids import referral_case_id
@@ -62,7 +63,7 @@ class Stack:
 
     def client(self, principal: Principal | None) -> httpx.AsyncClient:
         """An in-process client signed in as `principal` (None: anonymous)."""
-        headers = {"Authorization": f"Bearer {self.app.state.signer.session_token(principal)}"} if principal else {}
+        headers = {"Authorization": f"Bearer {session_token(self.app, principal)}"} if principal else {}
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://testserver",
                                  headers=headers)  # fmt: skip
 
@@ -248,7 +249,12 @@ async def test_links_expired_tampered_or_for_another_partner_are_refused(stack: 
     signer = stack.signer()
     now = datetime.now(UTC)
     valid = signer.partner_token(LinkClaims(r1["ref"], str(stack.orgs[0].id), now + timedelta(days=8)))
-    expired = signer.partner_token(LinkClaims(r1["ref"], str(stack.orgs[0].id), now - timedelta(minutes=1)))
+    # the latest link issued has expired: the projection says so, as it would 8 days later
+    lapsed = now - timedelta(minutes=1)
+    with stack.sessions() as s, s.begin():
+        s.get_one(Referral, stack.referral(r1["ref"]).id).link_expires_at = lapsed
+    expired = signer.partner_token(LinkClaims(r1["ref"], str(stack.orgs[0].id), lapsed))
+    older = signer.partner_token(LinkClaims(r1["ref"], str(stack.orgs[0].id), lapsed - timedelta(days=1)))
     other_org = signer.partner_token(LinkClaims(r1["ref"], str(stack.orgs[1].id), now + timedelta(days=8)))
     tampered = valid[:-3] + ("AAA" if not valid.endswith("AAA") else "BBB")
     forged = ReferralLinkSigner(["another-key"]).partner_token(
@@ -265,6 +271,9 @@ async def test_links_expired_tampered_or_for_another_partner_are_refused(stack: 
                 await anon.post(f"{API}/link/accept", json={"token": token, "contact_made": True})
             ).status_code == 403
         assert (await anon.post(f"{API}/link/accept", json={"token": expired, "contact_made": True})).status_code == 410
+        # a link older than the latest one was revoked when the latest was issued: it can neither act nor renew
+        superseded = await anon.post(f"{API}/link/renew", json={"token": older})
+        assert superseded.status_code == 403 and "remplacé" in superseded.json()["error"]["message"]
         # an expired link can still ask for a new one: it goes to the service's own address
         renew = await anon.post(f"{API}/link/renew", json={"token": expired})
         assert renew.status_code == 202
@@ -273,6 +282,23 @@ async def test_links_expired_tampered_or_for_another_partner_are_refused(stack: 
     assert fresh != valid
     async with stack.client(None) as anon:
         assert (await anon.get(f"{API}/link", params={"token": fresh})).status_code == 200
+        # renewal revoked every older link, the expired one included
+        assert (await anon.get(f"{API}/link", params={"token": expired})).status_code == 403
+        assert (await anon.get(f"{API}/link", params={"token": valid})).status_code == 403
+
+
+async def test_partner_links_are_renewed_a_bounded_number_of_times(stack: Stack) -> None:
+    case_ref = await _open_case(stack)
+    r1 = await _refer(stack, case_ref, 0)
+    async with stack.client(None) as anon:
+        statuses = []
+        for _ in range(PARTNER_LINKS_MAX + 2):
+            latest = _link_from_mailbox(stack.settings, r1["ref"])
+            statuses.append((await anon.post(f"{API}/link/renew", json={"token": latest})).status_code)
+    renewals = PARTNER_LINKS_MAX - 1
+    assert statuses[:renewals] == [202] * renewals
+    assert set(statuses[renewals:]) == {422}, statuses  # the workflow refuses: the rule, not a conflict
+    assert stack.referral(r1["ref"]).links_issued == PARTNER_LINKS_MAX
 
 
 async def test_partner_sees_only_its_organisations_referrals(stack: Stack) -> None:

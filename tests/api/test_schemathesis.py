@@ -26,6 +26,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from api.security import Principal
+from tests.accounts import session_token
 from tests.api.authorization_matrix import ROLES, RouteRule, route_rules
 from tests.api.test_authorization_matrix import _seed_audit, _seed_billing, _seed_referral
 from ville.bootstrap import migrate
@@ -229,7 +230,7 @@ def test_anonymous_calls_are_refused_except_public_routes(app: FastAPI, schema: 
 @pytest.mark.parametrize("role", ROLES, ids=lambda r: r.value)
 def test_each_role_meets_the_schema(app: FastAPI, principals: dict[Role, Principal], role: Role) -> None:
     rules = _rules(app)
-    schema = load_schema(app, app.state.signer.session_token(principals[role]))
+    schema = load_schema(app, session_token(app, principals[role]))
     failures: list[str] = []
     checked = 0
     for operation in _operations(schema):

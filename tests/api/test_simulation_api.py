@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from api.security import SESSION_COOKIE, Principal
 from domain.simulation import simulation_ref
+from tests.accounts import session_token
 from tests.api.conftest import ClientFactory
 from ville.billing_demo import GRIDS_FILE
 from ville.db import SessionFactory
@@ -127,7 +128,7 @@ async def test_start_is_content_addressed_and_status_known(
 
 async def test_console_form_and_its_errors(app: FastAPI, sessions: SessionFactory) -> None:
     _billed_period(sessions)
-    token = app.state.signer.session_token(OPERATOR)
+    token = session_token(app, OPERATOR)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver", cookies={SESSION_COOKIE: token}
     ) as c:

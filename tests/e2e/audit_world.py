@@ -19,6 +19,7 @@ from temporalio.service import RPCError
 from api.security import Principal, TokenSigner
 from domain.audit.campaign import PARIS
 from domain.audit.task_states import TaskState
+from tests.accounts import account_token
 from tests.e2e.conftest import check_page
 from tests.workflows.conftest import BillingWorld, eventually
 from ville.audit_store import ensure_bundled_referentiels
@@ -163,7 +164,9 @@ async def start_campaign(client: Client, world: BillingWorld, audit: AuditWorld)
 
 def bearer(world: BillingWorld, principal: Principal) -> dict[str, str]:
     """Authorization header of a session token the API accepts (same dev key as the server)."""
-    return {"Authorization": f"Bearer {TokenSigner(world.settings.session_keys).session_token(principal)}"}
+    return {
+        "Authorization": f"Bearer {account_token(world.engine, TokenSigner(world.settings.session_keys), principal)}"
+    }
 
 
 async def sign_in_as(page: Page, base: str, email: str, home: str) -> None:

@@ -316,7 +316,7 @@ def serve_api(
     }
     api = devstack.Service(
         "api",
-        [str(BIN / "uvicorn"), "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
+        devstack.api_command(port),
         port=port,
         env={**{k: v for k, v in os.environ.items() if k.startswith("AWS_")}, **variables},
     )

@@ -32,6 +32,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.security import Principal
 from domain.audit.campaign import PARIS
+from tests.accounts import session_token
 from tests.api.test_referral_api import _hsds
 from tests.workflows.conftest import GOOD_IBAN, BillingWorld, eventually, running_worker
 from ville.audit_store import ensure_bundled_referentiels
@@ -120,7 +121,7 @@ class Api:
 
     def client(self, principal: Principal) -> httpx.AsyncClient:
         """An in-process client signed in as `principal`."""
-        token = self.app.state.signer.session_token(principal)
+        token = session_token(self.app, principal)
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://testserver",
                                  headers={"Authorization": f"Bearer {token}"})  # fmt: skip
 

@@ -23,6 +23,7 @@ from api.app import create_app
 from api.security import SESSION_COOKIE, Principal
 from domain.periods import period_from_key
 from domain.simulation import THRESHOLDS_PCT, simulation_ref
+from tests.accounts import session_token
 from tests.workflows.conftest import BillingWorld, eventually, running_worker
 from ville.aws import aws_client
 from ville.billing_demo import GRIDS_FILE
@@ -135,7 +136,7 @@ async def count_runs(client: Client, workflow_id: str, first_run_id: str) -> int
 async def check_api_and_page(world: BillingWorld, client: Client, done: TariffSimulationResult) -> None:
     """The finished simulation through the JSON API and the operator console page."""
     app = create_app(world.settings, temporal=client)
-    token = app.state.signer.session_token(Principal(user_id=1, role=Role.billing_operator))
+    token = session_token(app, Principal(user_id=1, role=Role.billing_operator))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver", cookies={SESSION_COOKIE: token}
     ) as api:

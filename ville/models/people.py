@@ -61,3 +61,13 @@ class OperatorAuditLog(SQLModel, table=True):
     target: str = Field(max_length=200, index=True)
     reason: str = Field(default="", max_length=1000)
     at: datetime = ts_field(index=True)
+
+
+class RevokedSession(SQLModel, table=True):
+    """Sessions closed before their end (sign-out): their tokens are refused until they would have expired."""
+
+    __tablename__ = "revoked_session"
+
+    session_id: str = Field(primary_key=True, max_length=64)
+    revoked_at: datetime = ts_field()
+    expires_at: datetime = ts_field(index=True)
