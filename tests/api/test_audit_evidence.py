@@ -24,6 +24,7 @@ from activities.audit import AuditActivities
 from activities.notifications import NotificationActivities, Notifier
 from api.app import create_app
 from api.security import SESSION_COOKIE, Principal
+from tests.accounts import session_token
 from tests.api.test_audit_api import (
     API,
     JPEG_BYTES,
@@ -75,7 +76,7 @@ async def stack(
 
 def _page_client(app: FastAPI, principal: Principal) -> tuple[httpx.AsyncClient, str]:
     """A browser-like client of the pages: the session cookie and the CSRF token issued for it."""
-    token = app.state.signer.session_token(principal)
+    token = session_token(app, principal)
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver", cookies={SESSION_COOKIE: token}
     )

@@ -9,6 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from api.security import SESSION_COOKIE, Principal
+from tests.accounts import session_token
 from tests.api.conftest import ClientFactory
 from ville.models.people import Role
 
@@ -50,7 +51,7 @@ async def test_a_wrong_method_or_missing_parameter_on_a_page_path_answers_in_fre
 
 async def test_a_refused_form_answers_the_french_403_page(app: FastAPI, client_for: ClientFactory) -> None:
     client = client_for(None)
-    client.cookies.set(SESSION_COOKIE, app.state.signer.session_token(FAMILY))
+    client.cookies.set(SESSION_COOKIE, session_token(app, FAMILY))
     text = _page(await client.post("/deconnexion", data={"csrf": "pas-le-bon"}), 403, "Accès refusé")
     assert "Jeton de formulaire invalide" in text
 
