@@ -238,7 +238,8 @@ def build_app() -> FastAPI:
     from api.app import create_app
     from ville.settings import Settings
 
-    settings = Settings(env="test", database_url="sqlite://", _env_file=None)
+    # a file URL: the in-memory one's pool refuses the engine's pool options; nothing is opened
+    settings = Settings(env="test", database_url="sqlite:////tmp/authorization-matrix.db", _env_file=None)
     return create_app(settings, temporal=None)
 
 
