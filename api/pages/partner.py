@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
@@ -25,6 +26,7 @@ from api.routes.referrals import (
 )
 from domain.referrals import LinkClaims, ReferralState, RefusalReason
 from ville.models.people import Role
+from ville.models.referrals import as_utc
 
 router = APIRouter(prefix="/partenaire", tags=["pages"], include_in_schema=False)
 # the signed-in partner opens a referral through the same answer page as the e-mail's link, with a fresh link
@@ -150,6 +152,9 @@ def referral_of_my_organisation(request: Request, ref: str, session: SessionDep)
         row = _partner_referral(session, principal.partner_org_id, ref)
     except Exception as exc:
         return guarded(request, exc)
-    claims = LinkClaims.issue(row.ref, str(row.organization_id), _now(), days=SIGNED_IN_LINK_DAYS)
+    fresh = LinkClaims.issue(row.ref, str(row.organization_id), _now(), days=SIGNED_IN_LINK_DAYS)
+    # never older than the latest link sent to the service: an older one counts as revoked (is_superseded)
+    latest = as_utc(row.link_expires_at) if row.link_expires_at else None
+    claims = fresh if latest is None or latest < fresh.expires_at else replace(fresh, expires_at=latest)
     token = _links(request).partner_token(claims)
     return RedirectResponse(f"/partenaire/orientation?token={token}", status.HTTP_303_SEE_OTHER)

@@ -101,6 +101,8 @@ PAGES: dict[str, PageSpec] = {
     "/operateur/notifications": PageSpec((OPERATOR, BILLING), fixed("/operateur/notifications")),
     "/operateur/simulations": PageSpec((OPERATOR, BILLING), fixed("/operateur/simulations")),
     "/operateur/simulations/{ref}": PageSpec((OPERATOR, BILLING), lambda d: f"/operateur/simulations/{d.simulation}"),
+    "/operateur/cycles/nouveau": PageSpec((OPERATOR, BILLING), fixed(f"/operateur/cycles/nouveau?periode={PERIOD}")),
+    "/operateur/paiements": PageSpec((OPERATOR, BILLING), fixed("/operateur/paiements")),
 }
 # GET routes outside the JSON prefixes that answer something else than a page of ours
 NOT_PAGES: dict[str, str] = {
@@ -109,8 +111,6 @@ NOT_PAGES: dict[str, str] = {
     "/metrics": "Prometheus text",
     "/openapi.json": "JSON: the API's schema",
     "/docs": "Swagger UI: documentation of the JSON API",
-    "/docs/oauth2-redirect": "Swagger UI's OAuth helper",
-    "/redoc": "ReDoc: documentation of the JSON API",
     "/auth/callback": "redirect: opens the session of a magic link",
     "/auth/oidc/login": "redirect to the identity provider",
     "/auth/oidc/callback": "redirect: opens the session of an OIDC sign-in",

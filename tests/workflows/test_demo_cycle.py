@@ -17,7 +17,7 @@ from ville.models.people import UserAccount
 from workflows.billing import BillingCycleWorkflow
 from workflows.billing_types import CyclePhase
 
-TODAY = date(2026, 7, 15)  # demo period 2026-05: a period no other test bills on the shared dev server
+TODAY = date(2025, 11, 15)  # demo period 2025-09: a period no other test bills on the shared dev server
 FAMILY = "famille1@demo.paris.fr"
 
 
@@ -27,7 +27,7 @@ async def test_first_start_issues_the_demo_period_through_the_cycle(
     world, client = billing_world, local_env.client
     assert seed_demo(world.settings, families=12, today=TODAY)
     period = billing_period_to_seed(TODAY)
-    assert period.key == "2026-05"
+    assert period.key == "2025-09"
     async with running_worker(client, world):
         first = await start_demo_cycle(client, world.settings, TODAY)
         again = await start_demo_cycle(client, world.settings, TODAY)  # a restart during the issue phase
