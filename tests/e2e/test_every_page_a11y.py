@@ -101,7 +101,7 @@ PAGES: dict[str, PageSpec] = {
     "/operateur/notifications": PageSpec((OPERATOR, BILLING), fixed("/operateur/notifications")),
     "/operateur/simulations": PageSpec((OPERATOR, BILLING), fixed("/operateur/simulations")),
     "/operateur/simulations/{ref}": PageSpec((OPERATOR, BILLING), lambda d: f"/operateur/simulations/{d.simulation}"),
-    "/operateur/cycles/nouveau": PageSpec((OPERATOR, BILLING), fixed(f"/operateur/cycles/nouveau?periode={PERIOD}")),
+    "/operateur/cycles/nouveau": PageSpec((OPERATOR, BILLING), fixed("/operateur/cycles/nouveau")),
     "/operateur/paiements": PageSpec((OPERATOR, BILLING), fixed("/operateur/paiements")),
 }
 # GET routes outside the JSON prefixes that answer something else than a page of ours
