@@ -25,6 +25,70 @@ from ville.temporal import ALL_SEARCH_ATTRIBUTE_KEYS, data_converter, register_s
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
+# The database switch: `DB=postgresql pytest ...` runs the same suites on a throwaway PostgreSQL cluster.
+DB = os.environ.get("DB", "sqlite")
+if DB not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"DB={DB!r}: expected sqlite or postgresql")
+
+
+class SqliteFiles:
+    """Fresh SQLite files, each migrated from empty."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp = tmp_path_factory
+
+    def create(self, hint: str) -> str:
+        """A new migrated database file."""
+        url = f"sqlite:///{self.tmp.mktemp(hint) / 'ville.db'}"
+        migrate(url)
+        return url
+
+    def drop(self, url: str) -> None:
+        """Nothing to do: pytest's tmp dirs go away on their own."""
+
+
+class PostgresCluster:
+    """A throwaway cluster; each fresh database is a copy of a template migrated once from empty."""
+
+    TEMPLATE = "ville_template"
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.template_ready = False
+
+    def url(self, name: str) -> str:
+        """The SQLAlchemy URL of a database on the cluster."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def admin(self, sql: str) -> None:
+        """Run one statement on the maintenance database (CREATE/DROP DATABASE refuse transactions)."""
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as c:
+            c.execute(sql)  # type: ignore[arg-type]
+
+    def create(self, hint: str) -> str:
+        """A new database copied from the template (CREATE DATABASE ... TEMPLATE: a file copy, not 60 migrations)."""
+        if not self.template_ready:
+            self.admin(f"CREATE DATABASE {self.TEMPLATE}")
+            migrate(self.url(self.TEMPLATE))
+            # a copy needs the template free of sessions: refuse new ones, end any left by the migration's pool
+            self.admin(f"ALTER DATABASE {self.TEMPLATE} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false")
+            self.admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.TEMPLATE}'")
+            self.template_ready = True
+        name = f"{hint}_{uuid.uuid4().hex[:10]}"
+        self.admin(f"CREATE DATABASE {name} TEMPLATE {self.TEMPLATE}")
+        return self.url(name)
+
+    def drop(self, url: str) -> None:
+        """Close this process's pools on `url` and drop the database (FORCE ends sessions of stopped servers)."""
+        from ville.db import engine_for
+
+        engine_for(url).dispose()  # the activities' cached engine on this database
+        self.admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+Databases = SqliteFiles | PostgresCluster
 
 
 @pytest.fixture(scope="session")
@@ -47,11 +111,17 @@ def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
 
 
 @pytest.fixture(scope="session")
-def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated SQLite database file for the session."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'ville.db'}"
-    migrate(url)
-    return url
+def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Databases:
+    """Fresh migrated databases on the engine the `DB` switch names (SQLite files, or the PostgreSQL cluster)."""
+    if DB == "postgresql":
+        return request.getfixturevalue("pg_cluster")  # type: ignore[no-any-return]
+    return SqliteFiles(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def db_url(databases: Databases) -> str:
+    """A migrated database for the session (SQLite file, or a database on the cluster with DB=postgresql)."""
+    return databases.create("session")
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +202,7 @@ def stripe_client(settings: Settings) -> stripe.StripeClient:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_cluster() -> Iterator[PostgresCluster]:
     """A throwaway PostgreSQL cluster (started as the postgres user); fails, never skips, if it cannot."""
     initdb = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None) or shutil.which("initdb")
     if initdb is None:
@@ -149,23 +219,29 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c full_page_writes=off"
+    # max_connections: every API process, worker and test engine holds a pool on the database it uses
+    opts = (
+        f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c full_page_writes=off"
+        " -c synchronous_commit=off -c max_connections=400"
+    )
     subprocess.run(
         [*as_pg, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-w", "start", "-l", str(base / "pg.log")],
         check=True,
         capture_output=True,
     )
     try:
-        subprocess.run(
-            [*as_pg, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "ville"],
-            check=True,
-            capture_output=True,
-        )
-        url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/ville"
-        migrate(url)
-        yield url
+        yield PostgresCluster(port)
     finally:
         subprocess.run(
             [*as_pg, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"], capture_output=True
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(pg_cluster: PostgresCluster) -> str:
+    """A database on the cluster migrated from empty by itself (the schema comparison checks it), whatever DB says."""
+    pg_cluster.admin("CREATE DATABASE ville")
+    url = pg_cluster.url("ville")
+    migrate(url)
+    return url
