@@ -65,7 +65,7 @@ class PostgresCluster:
         import psycopg
 
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as c:
-            c.execute(sql)  # type: ignore[arg-type]
+            c.execute(sql)
 
     def create(self, hint: str) -> str:
         """A new database copied from the template (CREATE DATABASE ... TEMPLATE: a file copy, not 60 migrations)."""
@@ -114,7 +114,7 @@ def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
 def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Databases:
     """Fresh migrated databases on the engine the `DB` switch names (SQLite files, or the PostgreSQL cluster)."""
     if DB == "postgresql":
-        return request.getfixturevalue("pg_cluster")  # type: ignore[no-any-return]
+        return request.getfixturevalue("pg_cluster")
     return SqliteFiles(tmp_path_factory)
 
 
@@ -141,7 +141,7 @@ def settings(emulators: dict[str, str], db_url: str) -> Settings:
         # the suites run on the real clock at any hour: only tests/workflows/test_rhythm_delivery.py (virtual
         # time) turns rhythm-aware delivery on, so that e-mails expected "now" are not held until 08:00
         rhythm_delivery=False,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     ensure_aws_resources(s)
     return s
