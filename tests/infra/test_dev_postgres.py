@@ -87,7 +87,7 @@ async def test_dev_stack_on_postgres_takes_a_card_payment(local_postgres: str, t
             async def api_up() -> bool:
                 assert dev.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
                 try:
-                    return (await http.get("/health")).status_code == 200
+                    return (await http.get("/healthz")).status_code == 200
                 except httpx.TransportError:
                     return False
 
