@@ -7,7 +7,7 @@ from datetime import UTC
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import NoResultFound
 from sqlmodel import Session, col, select
@@ -55,10 +55,13 @@ class ActionReason(BaseModel):
 class CounterPaymentIn(BaseModel):
     """A CESU, cheque or cash payment received at the counter."""
 
-    key: str = Field(min_length=8, max_length=80, description="idempotency key chosen by the counter")
+    # no control characters: PostgreSQL text cannot hold NUL, and a key or a cheque number has none
+    key: str = Field(
+        min_length=8, max_length=80, pattern=r"^[^\x00-\x1f]+$", description="idempotency key chosen by the counter"
+    )
     method: PaymentMethod
     amount_cents: int = Field(gt=0, le=10_000_000)
-    reference: str = Field("", max_length=80, description="cheque or CESU number")
+    reference: str = Field("", max_length=80, pattern=r"^[^\x00-\x1f]*$", description="cheque or CESU number")
 
 
 class CreditNoteIn(BaseModel):
@@ -196,8 +199,8 @@ def search_invoices(
     period_key: str | None = None,
     status_filter: InvoiceStatus | None = None,
     account_ref: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    limit: int = Query(50, ge=1),  # PostgreSQL refuses a negative LIMIT/OFFSET (SQLite read it as "no limit")
+    offset: int = Query(0, ge=0),
 ) -> list[InvoiceSummary]:
     """Search invoices by period, status and account."""
     q = select(Invoice)
@@ -284,7 +287,7 @@ async def refund(
 
 
 @router.get("/journal")
-def audit_log(principal: BillingOperator, session: SessionDep, limit: int = 100) -> list[dict[str, str]]:
+def audit_log(principal: BillingOperator, session: SessionDep, limit: int = Query(100, ge=1)) -> list[dict[str, str]]:
     """The operators' audit log, newest first."""
     rows = session.exec(select(OperatorAuditLog).order_by(col(OperatorAuditLog.id).desc()).limit(min(limit, 500)))
     return [
