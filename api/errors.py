@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -38,6 +39,16 @@ def install_error_handlers(app: FastAPI) -> None:
         else:
             body = error_body(_code(exc.status_code), str(detail))
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # a value the request carried that the database cannot hold: an id beyond PostgreSQL's integer, a NUL in
+        # a text (SQLite stores both and answered 404 or 201; PostgreSQL refuses them): the request is at fault
+        log.warning("api.unstorable_value", error_type=type(exc.orig).__name__)
+        return JSONResponse(
+            error_body("validation_error", "Valeur hors des limites acceptées"),
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
 
     install_openapi_errors(app)
 
