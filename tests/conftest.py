@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -20,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from ville import devstack
 from ville.bootstrap import ensure_aws_resources, migrate
 from ville.db import SessionFactory, make_engine
+from ville.pgcluster import ThrowawayCluster
 from ville.settings import Settings
 from ville.temporal import ALL_SEARCH_ATTRIBUTE_KEYS, data_converter, register_search_attributes
 
@@ -47,45 +47,15 @@ class SqliteFiles:
         """Nothing to do: pytest's tmp dirs go away on their own."""
 
 
-class PostgresCluster:
-    """A throwaway cluster; each fresh database is a copy of a template migrated once from empty."""
-
-    TEMPLATE = "ville_template"
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.template_ready = False
-
-    def url(self, name: str) -> str:
-        """The SQLAlchemy URL of a database on the cluster."""
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
-
-    def admin(self, sql: str) -> None:
-        """Run one statement on the maintenance database (CREATE/DROP DATABASE refuse transactions)."""
-        import psycopg
-
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as c:
-            c.execute(sql)
-
-    def create(self, hint: str) -> str:
-        """A new database copied from the template (CREATE DATABASE ... TEMPLATE: a file copy, not 60 migrations)."""
-        if not self.template_ready:
-            self.admin(f"CREATE DATABASE {self.TEMPLATE}")
-            migrate(self.url(self.TEMPLATE))
-            # a copy needs the template free of sessions: refuse new ones, end any left by the migration's pool
-            self.admin(f"ALTER DATABASE {self.TEMPLATE} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false")
-            self.admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.TEMPLATE}'")
-            self.template_ready = True
-        name = f"{hint}_{uuid.uuid4().hex[:10]}"
-        self.admin(f"CREATE DATABASE {name} TEMPLATE {self.TEMPLATE}")
-        return self.url(name)
+class PostgresCluster(ThrowawayCluster):
+    """The throwaway cluster; a world's database is dropped with this process's pool on it."""
 
     def drop(self, url: str) -> None:
-        """Close this process's pools on `url` and drop the database (FORCE ends sessions of stopped servers)."""
+        """Close the activities' cached engine on `url`, then drop the database."""
         from ville.db import engine_for
 
-        engine_for(url).dispose()  # the activities' cached engine on this database
-        self.admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+        engine_for(url).dispose()
+        super().drop(url)
 
 
 Databases = SqliteFiles | PostgresCluster
@@ -204,44 +174,19 @@ def stripe_client(settings: Settings) -> stripe.StripeClient:
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PostgresCluster]:
     """A throwaway PostgreSQL cluster (started as the postgres user); fails, never skips, if it cannot."""
-    initdb = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None) or shutil.which("initdb")
-    if initdb is None:
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) and shutil.which("initdb") is None:
         pytest.fail("PostgreSQL is not installed: run `make test` (it installs the postgresql package)")
-    bindir = Path(initdb).parent
     # not under pytest's tmp dir: it is private to root and the cluster runs as the postgres user
-    base = Path(tempfile.mkdtemp(prefix="ville-pg-"))
-    datadir = base / "data"
-    shutil.chown(base, "postgres", "postgres")
-    port = devstack.free_port()
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run(
-        [*as_pg, str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-    )
-    # max_connections: every API process, worker and test engine holds a pool on the database it uses
-    opts = (
-        f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c full_page_writes=off"
-        " -c synchronous_commit=off -c max_connections=400"
-    )
-    subprocess.run(
-        [*as_pg, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-w", "start", "-l", str(base / "pg.log")],
-        check=True,
-        capture_output=True,
-    )
+    cluster = PostgresCluster(Path(tempfile.mkdtemp(prefix="ville-pg-"))).start()
     try:
-        yield PostgresCluster(port)
+        yield cluster
     finally:
-        subprocess.run(
-            [*as_pg, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")
 def postgres_url(pg_cluster: PostgresCluster) -> str:
     """A database on the cluster migrated from empty by itself (the schema comparison checks it), whatever DB says."""
-    pg_cluster.admin("CREATE DATABASE ville")
-    url = pg_cluster.url("ville")
+    url = pg_cluster.create_empty("ville")
     migrate(url)
     return url
