@@ -32,10 +32,10 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from bench.api_proc import latency_ms, process_tree_hwm_mb, start_api
+from bench.api_proc import latency_ms, process_tree_hwm_mb, start_apis
 from bench.billing_cycle import start_worker
-from bench.rawhttp import HttpError, RawPool
-from bench.stack import Stack, cpu_delta, cpu_snapshot, embedded_stack, table, vm_hwm_mb, write_result
+from bench.rawhttp import HttpError, RawPool, RoundRobin
+from bench.stack import Stack, add_db_option, cpu_delta, cpu_snapshot, embedded_stack, table, vm_hwm_mb, write_result
 from ville.ids import invoice_payment_id
 from ville.settings import DEV_STRIPE_KEY
 from ville.temporal import connect, register_search_attributes
@@ -276,7 +276,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     client = await connect(settings)
     await register_search_attributes(client, settings.temporal_namespace)
     worker = start_worker(stack, db, task_queue, "worker-webhooks")
-    api, base = start_api(stack, db, task_queue, "api-webhooks", workers=args.api_workers)
+    apis = start_apis(stack, db, task_queue, "api-webhooks", args.api_processes, workers=args.api_workers)
     secret = settings.stripe_webhook_secret.get_secret_value()
     run_id = f"{os.getpid()}{int(time.time()) % 100000}"
     total = sum(int(rate * args.duration) for rate in args.rates)
@@ -296,10 +296,10 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         return f"BENCH-{run_id}-new-{i:06d}", intents[i % len(intents)]
 
     results: list[dict[str, Any]] = []
-    services = [*stack.services, worker, api]
+    services = [*stack.services, worker, *(api for api, _ in apis)]
     cpu: dict[str, dict[str, float]] = {}
     index = 0
-    http = RawPool(base, args.connections)
+    http = RoundRobin([base for _, base in apis], args.connections)
     try:
         for _ in range(20):  # warm-up: imports, DB pool, Temporal client connection
             await http.request("GET", "/healthz")
@@ -350,12 +350,13 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
             results.append(summarise(step) | cpu_per_event(cpu[f"webhook@{rate}"], step))
             print(table(step_rows(results[-3:]), f"{rate}/s for {args.duration:g} s"), "\n", flush=True)
         rss = {
-            "api": process_tree_hwm_mb(api.proc.pid) if api.proc else None,
+            **{api.name: process_tree_hwm_mb(api.proc.pid) if api.proc else None for api, _ in apis},
             "worker": vm_hwm_mb(worker.proc.pid) if worker.proc else None,
         }
     finally:
         await http.close()
-        api.stop()
+        for api, _ in apis:
+            api.stop()
         worker.stop()
     mode = f"{len(pool)} running payment workflows" if pool else "one new payment workflow per event"
     return {"steps": results, "cpu_s": cpu, "peak_rss_mb": rss, "intents": len(intents), "setup": setup, "mode": mode}
@@ -422,9 +423,11 @@ def verdict(steps: list[dict[str, Any]]) -> dict[str, Any]:
         if hook is None:
             continue
         ratios[str(rate)] = {
-            "webhook_http_p99_over_healthz_p99": _ratio(hook["http_ms"]["p99"], hz and hz["http_ms"]["p99"]),
+            "webhook_http_p99_over_healthz_p99": _ratio(hook["http_ms"]["p99"], hz["http_ms"]["p99"] if hz else None),
             # 1.0: the API adds nothing to what Temporal and the worker sustain for one signal per event
-            "webhook_sustained_over_direct_signal": _ratio(hook.get("sustained_per_s"), sig and sig["sustained_per_s"]),
+            "webhook_sustained_over_direct_signal": _ratio(
+                hook.get("sustained_per_s"), sig["sustained_per_s"] if sig else None
+            ),
         }
     return {
         "best_rate_meeting_p99": best["offered_per_s"] if best else None,
@@ -454,12 +457,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--api-workers", type=int, default=1, help="uvicorn --workers (production: 1 per container)")
     p.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the workflows")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    p.add_argument("--api-processes", type=int, default=1, help="separate uvicorn processes, used round-robin")
+    add_db_option(p)
     return p.parse_args(argv)
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     """One embedded stack for every step."""
-    with embedded_stack(keep=args.keep) as stack:
+    with embedded_stack(keep=args.keep, db=args.db) as stack:
         out = await run(args, stack)
     out["verdict"] = verdict(out["steps"])
     out["args"] = vars(args)
@@ -467,6 +472,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     v = out["verdict"]
     rows = [
         ("mode", out["mode"]),
+        ("database, API processes", f"{args.db}, {args.api_processes}"),
         ("load average (1 min) at the end", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"),
         ("highest rate with p99 < 250 ms", f"{v['best_rate_meeting_p99']} events/s"),
         ("target", f"{v['target']}: {'met' if v['met'] else 'missed'}"),
