@@ -104,7 +104,7 @@ def embedded_stack(keep: bool = False, db: str = "sqlite") -> Iterator[Stack]:
     stack = Stack(root, env, settings)
     try:
         if db == "postgresql":
-            stack.postgres = ThrowawayCluster(root / "postgres").start()
+            stack.postgres = ThrowawayCluster().start()
         for s in services:
             s.log_file = root / f"{s.name}.log"
             stack.services.append(s.start())

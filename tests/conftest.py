@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -176,8 +175,7 @@ def pg_cluster() -> Iterator[PostgresCluster]:
     """A throwaway PostgreSQL cluster (started as the postgres user); fails, never skips, if it cannot."""
     if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) and shutil.which("initdb") is None:
         pytest.fail("PostgreSQL is not installed: run `make test` (it installs the postgresql package)")
-    # not under pytest's tmp dir: it is private to root and the cluster runs as the postgres user
-    cluster = PostgresCluster(Path(tempfile.mkdtemp(prefix="ville-pg-"))).start()
+    cluster = PostgresCluster().start()  # in /tmp, not pytest's tmp dir: private to root, unreadable to postgres
     try:
         yield cluster
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Self
@@ -21,8 +22,9 @@ class ThrowawayCluster:
 
     TEMPLATE = "ville_template"
 
-    def __init__(self, base: Path, max_connections: int = 400) -> None:
-        self.base = base
+    def __init__(self, base: Path | None = None, max_connections: int = 400) -> None:
+        # by default its own directory under /tmp: a parent private to root would stop the postgres user
+        self.base = base or Path(tempfile.mkdtemp(prefix="ville-pg-"))
         self.port = devstack.free_port()
         self.max_connections = max_connections
         self.template_ready = False
