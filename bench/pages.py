@@ -277,7 +277,8 @@ def main(argv: list[str] | None = None) -> None:
         for r in out["runs"]
     ]
     rows += [(k, str(v)) for k, v in out["ratios"].items()]
-    rows.append(("API peak RSS", f"{out['api_peak_rss_mb']} MB ({out['api_workers']} uvicorn process(es))"))
+    procs = f"{out['api_processes']} process(es), --workers {out['api_workers']}"
+    rows.append(("API peak RSS", f"{out['api_peak_rss_mb']} MB ({procs})"))
     print(table(rows, f"Family pages, {out['families_with_invoice']} families"), flush=True)
     print("results:", write_result("pages", out))
 
