@@ -208,7 +208,7 @@ def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                     f" p99 {r['p99_ms']} ms, non-2xx {r['non_2xx']}, socket errors {r['socket_errors'] or 0}",
                     flush=True,
                 )
-        rss = sum(process_tree_hwm_mb(api.proc.pid) or 0.0 for api, _ in apis if api.proc)
+        rss = round(sum(process_tree_hwm_mb(api.proc.pid) or 0.0 for api, _ in apis if api.proc), 1)
     finally:
         for api, _ in apis:
             api.stop()
