@@ -7,8 +7,9 @@ STAMP := $(VENV)/.synced
 RUN_PACKAGES := fonts-dejavu-core
 TEST_PACKAGES := $(RUN_PACKAGES) chromium postgresql procps poppler-utils
 PYTEST_ARGS ?=
-# the suites that run a second time on PostgreSQL (DB=postgresql: tests/conftest.py's throwaway cluster)
-PG_SUITES ?= tests/workflows tests/api tests/e2e
+# the suites that run a second time on PostgreSQL (DB=postgresql: tests/conftest.py's throwaway cluster), in the
+# order the whole run takes them: some API tests read the shared session database and expect it as they left it
+PG_SUITES ?= tests/api tests/e2e tests/workflows
 
 .PHONY: run test test-sqlite test-postgres lint typecheck install bench chaos clean postgres
 
