@@ -7,8 +7,11 @@ STAMP := $(VENV)/.synced
 RUN_PACKAGES := fonts-dejavu-core
 TEST_PACKAGES := $(RUN_PACKAGES) chromium postgresql procps poppler-utils
 PYTEST_ARGS ?=
+# the suites that run a second time on PostgreSQL (DB=postgresql: tests/conftest.py's throwaway cluster), in the
+# order the whole run takes them: some API tests read the shared session database and expect it as they left it
+PG_SUITES ?= tests/api tests/e2e tests/workflows
 
-.PHONY: run test lint typecheck install bench chaos clean
+.PHONY: run test test-sqlite test-postgres lint typecheck install bench chaos clean postgres
 
 $(UV):
 	$(PY) -m pip install --quiet --user uv==0.13.8 || $(PY) -m pip install --quiet --break-system-packages --user uv==0.13.8
@@ -32,8 +35,19 @@ typecheck: $(STAMP)
 
 test: $(STAMP)
 	@scripts/ensure-system-packages.sh $(TEST_PACKAGES)
-	$(MAKE) --no-print-directory lint typecheck
+	$(MAKE) --no-print-directory lint typecheck test-sqlite test-postgres
+
+# pytest exits 5 when it collected nothing: that fails here as any other non-zero code does
+test-sqlite: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-postgres: $(STAMP)
+	DB=postgresql $(VENV)/bin/pytest $(PG_SUITES) $(PYTEST_ARGS)
+
+# a local PostgreSQL for `make run`: eval "$$(scripts/local-postgres.sh)" && make run (or: make postgres)
+postgres:
+	@scripts/ensure-system-packages.sh postgresql
+	@scripts/local-postgres.sh
 
 bench: install
 	@scripts/ensure-system-packages.sh wrk

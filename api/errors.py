@@ -15,6 +15,7 @@ import structlog
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -80,6 +81,16 @@ def install_error_handlers(app: FastAPI, page: ErrorPage | None = None) -> None:
         else:
             body = error_body(_code(exc.status_code), str(detail))
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # a value the request carried that the database cannot hold: an id beyond PostgreSQL's integer, a NUL in
+        # a text (SQLite stores both and answered 404 or 201; PostgreSQL refuses them): the request is at fault
+        log.warning("api.unstorable_value", error_type=type(exc.orig).__name__)
+        return JSONResponse(
+            error_body("validation_error", "Valeur hors des limites acceptées"),
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
 
     install_openapi_errors(app)
 

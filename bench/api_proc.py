@@ -18,7 +18,7 @@ UVICORN_APP = ["api.app:create_app", "--factory"]
 
 def start_api(
     stack: Stack,
-    db_file: Path,
+    db_url: str,
     task_queue: str,
     name: str = "api",
     workers: int = 1,
@@ -34,7 +34,7 @@ def start_api(
         argv.append("--no-access-log")
     env = {
         **stack.env,
-        "DATABASE_URL": f"sqlite:///{db_file}",
+        "DATABASE_URL": db_url,
         "TASK_QUEUE": task_queue,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         **(extra_env or {}),
@@ -42,6 +42,16 @@ def start_api(
     svc = devstack.Service(name, argv, port=port, env=env)
     svc.log_file = stack.root / f"{name}.log"
     return svc.start(), f"http://127.0.0.1:{port}"
+
+
+def start_apis(
+    stack: Stack, db_url: str, task_queue: str, name: str, processes: int, workers: int = 1
+) -> list[tuple[devstack.Service, str]]:
+    """`processes` separate uvicorn processes on their own ports (replicas, as Kubernetes scales the API); the
+    load driver spreads its requests over them round-robin, in place of the load balancer."""
+    if processes == 1:
+        return [start_api(stack, db_url, task_queue, name, workers)]
+    return [start_api(stack, db_url, task_queue, f"{name}-{i + 1}", workers) for i in range(processes)]
 
 
 def pct(values: Sequence[float], q: float) -> float | None:

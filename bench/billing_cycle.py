@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from bench.stack import (
     Stack,
+    add_db_option,
     bench_today,
     cpu_delta,
     cpu_snapshot,
@@ -44,14 +45,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_worker(
-    stack: Stack, db_file: Path, task_queue: str, name: str = "worker", no_eager: bool = False
+    stack: Stack, db_url: str, task_queue: str, name: str = "worker", no_eager: bool = False
 ) -> devstack.Service:
     """`worker.py` in a subprocess on the stack, one database and task queue; returns once it is connected."""
     # below the ephemeral range: polling a port in it can self-connect (and then steal it from the worker)
     metrics_port = next(p for p in range(20_000 + os.getpid() % 5_000 * 2, 32_000, 2) if _free(p) and _free(p + 1))
     env = {
         **stack.env,
-        "DATABASE_URL": f"sqlite:///{db_file}",
+        "DATABASE_URL": db_url,
         "TASK_QUEUE": task_queue,
         "METRICS_PORT": str(metrics_port),
     }
@@ -166,7 +167,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
     today = bench_today()
     out: dict[str, Any] = {"today": today.isoformat(), "cycles": {}}
-    with embedded_stack(keep=args.keep) as stack:
+    out["db"] = args.db
+    with embedded_stack(keep=args.keep, db=args.db) as stack:
         for n in args.families:
             r = await run_cycle(stack, n, today, args.batch_size, args.workers, args.no_eager)
             out["cycles"][str(n)] = r
@@ -211,6 +213,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--baseline", action="store_true", help="also the naive shape and each stage alone")
     p.add_argument("--baseline-families", type=int, default=2000)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    add_db_option(p)
     args = p.parse_args(argv)
     args.families = args.families or [1000]
     return args

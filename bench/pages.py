@@ -18,15 +18,17 @@ import re
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlmodel import Session, col, select
 
-from bench.api_proc import process_tree_hwm_mb, start_api
+from bench.api_proc import process_tree_hwm_mb, start_apis
 from bench.stack import (
     Stack,
+    add_db_option,
     bench_today,
     cpu_delta,
     cpu_snapshot,
@@ -154,6 +156,25 @@ def run_wrk(url: str, script: Path, clients: int, duration: float, threads: int)
     return {**parse_wrk(done.stdout), "argv": " ".join([*argv[:-3], script.name, url])}
 
 
+def run_wrk_spread(bases: list[str], script: Path, clients: int, duration: float, threads: int) -> dict[str, Any]:
+    """One wrk per API process at the same time, the clients split between them (a round-robin balancer's
+    share); requests/s add up, and each percentile is the worst process's (an upper bound of the merged one)."""
+    if len(bases) == 1:
+        return run_wrk(bases[0], script, clients, duration, threads)
+    share = max(1, clients // len(bases))
+    with ThreadPoolExecutor(len(bases)) as pool:
+        parts = list(pool.map(lambda b: run_wrk(b, script, share, duration, max(1, threads // len(bases))), bases))
+    out: dict[str, Any] = {"requests_per_s": round(sum(p["requests_per_s"] or 0 for p in parts), 1)}
+    out["requests"] = sum(p["requests"] or 0 for p in parts)
+    for key in ("p50_ms", "p75_ms", "p90_ms", "p99_ms", "max_ms"):
+        values = [p[key] for p in parts if p[key] is not None]
+        out[key] = max(values) if values else None
+    out["non_2xx"] = sum(p["non_2xx"] for p in parts)
+    out["socket_errors"] = {k: sum(p["socket_errors"].get(k, 0) for p in parts) for k in ("connect", "read", "timeout")}
+    out["argv"] = f"{len(bases)} x ({parts[0]['argv']})"
+    return out
+
+
 def check_pages(base: str, targets: list[tuple[str, str]]) -> None:
     """The cookie works: both pages answer 200 with the family's invoice in them (else the figures lie)."""
     cookie, number = targets[0]
@@ -174,33 +195,40 @@ def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     targets = family_targets(settings.database_url, settings.session_keys, args.families)
     if not targets:
         raise RuntimeError("no family with an invoice: nothing to load")
-    api, base = start_api(stack, db, "bench-pages", "api-pages", workers=args.api_workers)
+    apis = start_apis(stack, db, "bench-pages", "api-pages", args.api_processes, workers=args.api_workers)
+    bases = [base for _, base in apis]
     runs: list[dict[str, Any]] = []
     try:
-        check_pages(base, targets)
+        for base in bases:
+            check_pages(base, targets)
         scripts = {e: lua_script(stack.root / f"{e}.lua", targets, e) for e in ("healthz", "list", "invoice")}
-        run_wrk(base, scripts["invoice"], 10, 2, args.threads)  # warm-up: templates, DB pages, imports
-        services = [*stack.services, api]
+        for base in bases:
+            run_wrk(base, scripts["invoice"], 10, 2, args.threads)  # warm-up: templates, DB pages, imports
+        services = [*stack.services, *(api for api, _ in apis)]
         for clients in args.clients:
             for endpoint in ("healthz", "list", "invoice"):
                 cpu0 = cpu_snapshot(services)
-                r = run_wrk(base, scripts[endpoint], clients, args.duration, args.threads)
+                r = run_wrk_spread(bases, scripts[endpoint], clients, args.duration, args.threads)
                 cpu = cpu_delta(cpu0, cpu_snapshot(services))
-                runs.append({"endpoint": endpoint, "clients": clients, **r, "api_cpu_s": cpu.get("api-pages")})
+                api_cpu = sum(v for k, v in cpu.items() if k.startswith("api-pages"))
+                runs.append({"endpoint": endpoint, "clients": clients, **r, "api_cpu_s": round(api_cpu, 1)})
                 print(
                     f"{endpoint:8} {clients:4} clients: {r['requests_per_s']:8.1f} req/s, p50 {r['p50_ms']} ms,"
                     f" p99 {r['p99_ms']} ms, non-2xx {r['non_2xx']}, socket errors {r['socket_errors'] or 0}",
                     flush=True,
                 )
-        rss = process_tree_hwm_mb(api.proc.pid) if api.proc else None
+        rss = round(sum(process_tree_hwm_mb(api.proc.pid) or 0.0 for api, _ in apis if api.proc), 1)
     finally:
-        api.stop()
+        for api, _ in apis:
+            api.stop()
     return {
         "families": args.families,
         "families_with_invoice": len(targets),
         "invoices": invoices,
         "seed_s": round(seed_s, 1),
         "api_workers": args.api_workers,
+        "api_processes": args.api_processes,
+        "db": args.db,
         "wrk_threads": args.threads,
         "runs": runs,
         "api_peak_rss_mb": rss,
@@ -237,6 +265,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
     p.add_argument("--api-workers", type=int, default=1, help="uvicorn --workers (production: 1 per container)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    p.add_argument("--api-processes", type=int, default=1, help="separate uvicorn processes, one wrk on each")
+    add_db_option(p)
     return p.parse_args(argv)
 
 
@@ -246,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: `scripts/ensure-system-packages.sh wrk` (or `apt-get install wrk`)")
     t0 = time.perf_counter()
-    with embedded_stack(keep=args.keep) as stack:
+    with embedded_stack(keep=args.keep, db=args.db) as stack:
         out = run(args, stack)
     out["ratios"] = ratios(out["runs"])
     out["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
@@ -256,7 +286,8 @@ def main(argv: list[str] | None = None) -> None:
         for r in out["runs"]
     ]
     rows += [(k, str(v)) for k, v in out["ratios"].items()]
-    rows.append(("API peak RSS", f"{out['api_peak_rss_mb']} MB ({out['api_workers']} uvicorn process(es))"))
+    procs = f"{out['api_processes']} process(es), --workers {out['api_workers']}"
+    rows.append(("API peak RSS", f"{out['api_peak_rss_mb']} MB ({procs})"))
     print(table(rows, f"Family pages, {out['families_with_invoice']} families"), flush=True)
     print("results:", write_result("pages", out))
 

@@ -85,3 +85,22 @@ class RawPool:
             conn = self._free.get_nowait()
             if conn is not None:
                 conn[1].close()
+
+
+class RoundRobin(RawPool):
+    """One pool per API process, used in turn: the load balancer in front of the replicas (`--api-processes`)."""
+
+    def __init__(self, base_urls: list[str], size: int, timeout: float = 30.0) -> None:
+        self.pools = [RawPool(u, max(1, size // len(base_urls)), timeout) for u in base_urls]
+        self._turn = 0
+
+    async def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> int:
+        """The request on the next process's pool."""
+        pool = self.pools[self._turn % len(self.pools)]
+        self._turn += 1
+        return await pool.request(method, path, body, headers)
+
+    async def close(self) -> None:
+        """Close every pool."""
+        for pool in self.pools:
+            await pool.close()

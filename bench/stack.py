@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from domain.calendar import next_business_day_on_or_after
 from domain.periods import BillingPeriod, period_for
 from ville import devstack
 from ville.bootstrap import ensure_aws_resources, migrate
+from ville.pgcluster import ThrowawayCluster
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -46,26 +48,33 @@ class Stack:
     env: dict[str, str]
     settings: Settings
     services: list[devstack.Service] = field(default_factory=list)
+    postgres: ThrowawayCluster | None = None  # `--db postgresql`: databases live on this cluster
 
-    def settings_for(self, db_file: Path, task_queue: str) -> Settings:
-        """Settings of the stack pointed at one database file and task queue."""
-        return self.settings.model_copy(update={"database_url": f"sqlite:///{db_file}", "task_queue": task_queue})
+    def settings_for(self, db_url: str, task_queue: str) -> Settings:
+        """Settings of the stack pointed at one database and task queue."""
+        return self.settings.model_copy(update={"database_url": db_url, "task_queue": task_queue})
 
-    def fresh_db(self, name: str, template: Path | None = None) -> Path:
-        """A migrated SQLite database (a copy of `template` if given)."""
+    def fresh_db(self, name: str, template: str | None = None) -> str:
+        """A migrated database's URL (a copy of `template`, a URL from here, if given): SQLite or PostgreSQL."""
+        if self.postgres is not None:
+            return self.postgres.create(name, template.rsplit("/", 1)[1] if template else None)
         path = self.root / f"{name}.db"
         if template is not None:
-            with sqlite3.connect(template) as c:  # fold the WAL into the file before copying it
+            source = template.removeprefix("sqlite:///")
+            with sqlite3.connect(source) as c:  # fold the WAL into the file before copying it
                 c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            shutil.copyfile(template, path)
+            shutil.copyfile(source, path)
         else:
             migrate(f"sqlite:///{path}")
-        return path
+        return f"sqlite:///{path}"
 
 
 @contextmanager
-def embedded_stack(keep: bool = False) -> Iterator[Stack]:
-    """Start Temporal (on a SQLite file), localstripe and moto on free loopback ports; stop them at exit."""
+def embedded_stack(keep: bool = False, db: str = "sqlite") -> Iterator[Stack]:
+    """Start Temporal (on a SQLite file), localstripe and moto on free loopback ports; stop them at exit.
+
+    `db="postgresql"`: the app's databases go to a throwaway PostgreSQL cluster (production's database).
+    """
     root = Path(tempfile.mkdtemp(prefix="ville-bench-"))
     ports = {k: devstack.free_port() for k in ("temporal", "stripe", "aws", "api")}
     env = {
@@ -94,6 +103,8 @@ def embedded_stack(keep: bool = False) -> Iterator[Stack]:
     ]
     stack = Stack(root, env, settings)
     try:
+        if db == "postgresql":
+            stack.postgres = ThrowawayCluster().start()
         for s in services:
             s.log_file = root / f"{s.name}.log"
             stack.services.append(s.start())
@@ -102,6 +113,8 @@ def embedded_stack(keep: bool = False) -> Iterator[Stack]:
     finally:
         for s in reversed(stack.services):
             s.stop()
+        if stack.postgres is not None:
+            stack.postgres.stop()
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
 
@@ -156,6 +169,11 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
+def add_db_option(p: argparse.ArgumentParser) -> None:
+    """`--db sqlite|postgresql`: the database the app runs on (`embedded_stack(db=...)`)."""
+    p.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite", help="the app's database")
+
+
 def table(rows: list[tuple[str, str]], title: str) -> str:
     """A two-column plain-text table."""
     width = max(len(k) for k, _ in rows)
@@ -165,6 +183,7 @@ def table(rows: list[tuple[str, str]], title: str) -> str:
 
 __all__ = [
     "Stack",
+    "add_db_option",
     "bench_today",
     "cpu_delta",
     "cpu_snapshot",

@@ -25,19 +25,19 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlmodel import col
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from bench.api_proc import latency_ms, process_tree_hwm_mb, start_api
+from bench.api_proc import latency_ms, process_tree_hwm_mb, start_apis
 from bench.billing_cycle import start_worker
-from bench.rawhttp import HttpError, RawPool
-from bench.stack import Stack, cpu_delta, cpu_snapshot, embedded_stack, table, vm_hwm_mb, write_result
+from bench.rawhttp import HttpError, RawPool, RoundRobin
+from bench.stack import Stack, add_db_option, cpu_delta, cpu_snapshot, embedded_stack, table, vm_hwm_mb, write_result
 from domain.dunning import InvoiceStatus
 from domain.numbering import format_invoice_number
 from domain.payments import PaymentMethod
@@ -107,13 +107,13 @@ def event_body(run: str, index: int, number: str, payment_intent_id: str) -> tup
     return event_id, json.dumps(event).encode()
 
 
-def seed_targets(db_file: Path, pairs: list[tuple[str, str]]) -> None:
+def seed_targets(db_url: str, pairs: list[tuple[str, str]]) -> None:
     """Record each (invoice, PaymentIntent) as ours, as a card attempt does before confirming it.
 
     The webhook route ignores an event about an invoice or a PaymentIntent we never recorded (issue 16): the
     events must name ours to reach the workflows. No Stripe call is needed: a `processing` event is never fetched.
     """
-    engine = make_engine(f"sqlite:///{db_file}")
+    engine = make_engine(db_url)
     try:
         with engine.begin() as c:
             c.execute(insert(FamilyAccount).values(id=1, ref="FA-BENCH", arrondissement=4))
@@ -128,7 +128,7 @@ def seed_targets(db_file: Path, pairs: list[tuple[str, str]]) -> None:
                     for k, n in enumerate(numbers)
                 ],
             )  # fmt: skip
-            ids = {number: invoice_id for number, invoice_id in c.execute(select(Invoice.number, Invoice.id))}
+            ids = {number: invoice_id for number, invoice_id in c.execute(select(col(Invoice.number), col(Invoice.id)))}
             c.execute(
                 insert(Payment),
                 [
@@ -292,7 +292,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     client = await connect(settings)
     await register_search_attributes(client, settings.temporal_namespace)
     worker = start_worker(stack, db, task_queue, "worker-webhooks")
-    api, base = start_api(stack, db, task_queue, "api-webhooks", workers=args.api_workers)
+    apis = start_apis(stack, db, task_queue, "api-webhooks", args.api_processes, workers=args.api_workers)
     secret = settings.stripe_webhook_secret.get_secret_value()
     run_id = f"{os.getpid()}{int(time.time()) % 100000}"
     total = sum(int(rate * args.duration) for rate in args.rates)
@@ -310,10 +310,10 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         setup["pool_start_s"] = round(await start_pool(client, pool, task_queue), 1)
 
     results: list[dict[str, Any]] = []
-    services = [*stack.services, worker, api]
+    services = [*stack.services, worker, *(api for api, _ in apis)]
     cpu: dict[str, dict[str, float]] = {}
     index = 0
-    http = RawPool(base, args.connections)
+    http = RoundRobin([base for _, base in apis], args.connections)
     try:
         for _ in range(20):  # warm-up: imports, DB pool, Temporal client connection
             await http.request("GET", "/healthz")
@@ -364,12 +364,13 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
             results.append(summarise(step) | cpu_per_event(cpu[f"webhook@{rate}"], step))
             print(table(step_rows(results[-3:]), f"{rate}/s for {args.duration:g} s"), "\n", flush=True)
         rss = {
-            "api": process_tree_hwm_mb(api.proc.pid) if api.proc else None,
+            **{api.name: process_tree_hwm_mb(api.proc.pid) if api.proc else None for api, _ in apis},
             "worker": vm_hwm_mb(worker.proc.pid) if worker.proc else None,
         }
     finally:
         await http.close()
-        api.stop()
+        for api, _ in apis:
+            api.stop()
         worker.stop()
     mode = f"{len(pool)} running payment workflows" if pool else "one new payment workflow per event"
     return {"steps": results, "cpu_s": cpu, "peak_rss_mb": rss, "intents": 2 * total, "setup": setup, "mode": mode}
@@ -436,9 +437,11 @@ def verdict(steps: list[dict[str, Any]]) -> dict[str, Any]:
         if hook is None:
             continue
         ratios[str(rate)] = {
-            "webhook_http_p99_over_healthz_p99": _ratio(hook["http_ms"]["p99"], hz and hz["http_ms"]["p99"]),
+            "webhook_http_p99_over_healthz_p99": _ratio(hook["http_ms"]["p99"], hz["http_ms"]["p99"] if hz else None),
             # 1.0: the API adds nothing to what Temporal and the worker sustain for one signal per event
-            "webhook_sustained_over_direct_signal": _ratio(hook.get("sustained_per_s"), sig and sig["sustained_per_s"]),
+            "webhook_sustained_over_direct_signal": _ratio(
+                hook.get("sustained_per_s"), sig["sustained_per_s"] if sig else None
+            ),
         }
     return {
         "best_rate_meeting_p99": best["offered_per_s"] if best else None,
@@ -467,12 +470,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--api-workers", type=int, default=1, help="uvicorn --workers (production: 1 per container)")
     p.add_argument("--drain-timeout", type=float, default=120.0, help="seconds to wait for the workflows")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    p.add_argument("--api-processes", type=int, default=1, help="separate uvicorn processes, used round-robin")
+    add_db_option(p)
     return p.parse_args(argv)
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     """One embedded stack for every step."""
-    with embedded_stack(keep=args.keep) as stack:
+    with embedded_stack(keep=args.keep, db=args.db) as stack:
         out = await run(args, stack)
     out["verdict"] = verdict(out["steps"])
     out["args"] = vars(args)
@@ -480,6 +485,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     v = out["verdict"]
     rows = [
         ("mode", out["mode"]),
+        ("database, API processes", f"{args.db}, {args.api_processes}"),
         ("load average (1 min) at the end", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"),
         ("highest rate with p99 < 250 ms", f"{v['best_rate_meeting_p99']} events/s"),
         ("target", f"{v['target']}: {'met' if v['met'] else 'missed'}"),

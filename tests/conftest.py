@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,11 +18,46 @@ from temporalio.testing import WorkflowEnvironment
 from ville import devstack
 from ville.bootstrap import ensure_aws_resources, migrate
 from ville.db import SessionFactory, make_engine
+from ville.pgcluster import ThrowawayCluster
 from ville.settings import Settings
 from ville.temporal import ALL_SEARCH_ATTRIBUTE_KEYS, data_converter, register_search_attributes
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
+# The database switch: `DB=postgresql pytest ...` runs the same suites on a throwaway PostgreSQL cluster.
+DB = os.environ.get("DB", "sqlite")
+if DB not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"DB={DB!r}: expected sqlite or postgresql")
+
+
+class SqliteFiles:
+    """Fresh SQLite files, each migrated from empty."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp = tmp_path_factory
+
+    def create(self, hint: str) -> str:
+        """A new migrated database file."""
+        url = f"sqlite:///{self.tmp.mktemp(hint) / 'ville.db'}"
+        migrate(url)
+        return url
+
+    def drop(self, url: str) -> None:
+        """Nothing to do: pytest's tmp dirs go away on their own."""
+
+
+class PostgresCluster(ThrowawayCluster):
+    """The throwaway cluster; a world's database is dropped with this process's pool on it."""
+
+    def drop(self, url: str) -> None:
+        """Close the activities' cached engine on `url`, then drop the database."""
+        from ville.db import engine_for
+
+        engine_for(url).dispose()
+        super().drop(url)
+
+
+Databases = SqliteFiles | PostgresCluster
 
 
 @pytest.fixture(scope="session")
@@ -47,11 +80,17 @@ def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
 
 
 @pytest.fixture(scope="session")
-def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated SQLite database file for the session."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'ville.db'}"
-    migrate(url)
-    return url
+def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Databases:
+    """Fresh migrated databases on the engine the `DB` switch names (SQLite files, or the PostgreSQL cluster)."""
+    if DB == "postgresql":
+        return request.getfixturevalue("pg_cluster")
+    return SqliteFiles(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def db_url(databases: Databases) -> str:
+    """A migrated database for the session (SQLite file, or a database on the cluster with DB=postgresql)."""
+    return databases.create("session")
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +110,7 @@ def settings(emulators: dict[str, str], db_url: str) -> Settings:
         # the suites run on the real clock at any hour: only tests/workflows/test_rhythm_delivery.py (virtual
         # time) turns rhythm-aware delivery on, so that e-mails expected "now" are not held until 08:00
         rhythm_delivery=False,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     ensure_aws_resources(s)
     return s
@@ -132,40 +171,20 @@ def stripe_client(settings: Settings) -> stripe.StripeClient:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_cluster() -> Iterator[PostgresCluster]:
     """A throwaway PostgreSQL cluster (started as the postgres user); fails, never skips, if it cannot."""
-    initdb = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None) or shutil.which("initdb")
-    if initdb is None:
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) and shutil.which("initdb") is None:
         pytest.fail("PostgreSQL is not installed: run `make test` (it installs the postgresql package)")
-    bindir = Path(initdb).parent
-    # not under pytest's tmp dir: it is private to root and the cluster runs as the postgres user
-    base = Path(tempfile.mkdtemp(prefix="ville-pg-"))
-    datadir = base / "data"
-    shutil.chown(base, "postgres", "postgres")
-    port = devstack.free_port()
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run(
-        [*as_pg, str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-    )
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c full_page_writes=off"
-    subprocess.run(
-        [*as_pg, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-w", "start", "-l", str(base / "pg.log")],
-        check=True,
-        capture_output=True,
-    )
+    cluster = PostgresCluster().start()  # in /tmp, not pytest's tmp dir: private to root, unreadable to postgres
     try:
-        subprocess.run(
-            [*as_pg, str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "ville"],
-            check=True,
-            capture_output=True,
-        )
-        url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/ville"
-        migrate(url)
-        yield url
+        yield cluster
     finally:
-        subprocess.run(
-            [*as_pg, str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(pg_cluster: PostgresCluster) -> str:
+    """A database on the cluster migrated from empty by itself (the schema comparison checks it), whatever DB says."""
+    url = pg_cluster.create_empty("ville")
+    migrate(url)
+    return url

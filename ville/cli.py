@@ -25,6 +25,8 @@ PORTS = {"temporal": 7233, "temporal_ui": 8233, "api": 8000, "stripe": 8420, "aw
 
 def _dev(args: argparse.Namespace) -> int:
     """Run the whole system on loopback until Ctrl-C."""
+    if args.port_offset:  # a second stack beside the first (tests/infra/test_dev_postgres.py runs one)
+        PORTS.update({name: port + args.port_offset for name, port in PORTS.items()})
     data = Path(args.data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     logs = data / "logs"
@@ -187,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     dev = sub.add_parser("dev", help="run the whole system on loopback (Temporal, emulators, worker, API)")
     dev.add_argument("--data-dir", default="data")
     dev.add_argument("--families", type=int, default=100)
+    dev.add_argument("--port-offset", type=int, default=0, help="added to every fixed port (8000 -> 8000+N...)")
     dev.set_defaults(fn=_dev)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(fn=_migrate)
     sub.add_parser("bootstrap", help="register search attributes and schedules").set_defaults(fn=_bootstrap)

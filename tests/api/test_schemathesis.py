@@ -29,7 +29,7 @@ from api.security import Principal
 from tests.accounts import session_token
 from tests.api.authorization_matrix import ROLES, RouteRule, route_rules
 from tests.api.test_authorization_matrix import _seed_audit, _seed_billing, _seed_referral
-from ville.bootstrap import migrate
+from tests.conftest import Databases
 from ville.db import SessionFactory, make_engine
 from ville.models.people import Role, UserAccount
 from ville.models.referrals import RifRelay
@@ -99,11 +99,10 @@ def schema(app: FastAPI) -> schemathesis.BaseSchema:
 
 
 @pytest.fixture(scope="module")
-def fuzz_settings(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def fuzz_settings(settings: Settings, databases: Databases) -> Settings:
     """A database and a task queue of its own: what the fuzzer creates (campaigns, cases, cycles started with
     no worker on their queue) never reaches another test's assertions or workers."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'ville.db'}"
-    migrate(url)
+    url = databases.create("schemathesis")  # SQLite or PostgreSQL, as DB says
     return settings.model_copy(update={"database_url": url, "task_queue": f"schemathesis-{uuid.uuid4().hex[:8]}"})
 
 

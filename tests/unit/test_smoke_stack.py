@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import stripe
-from sqlmodel import text
+from sqlalchemy import inspect
 from temporalio.testing import WorkflowEnvironment
 
 from ville.db import SessionFactory
@@ -19,6 +19,5 @@ def test_localstripe_creates_a_customer(stripe_client: stripe.StripeClient) -> N
 
 
 def test_database_is_migrated(sessions: SessionFactory) -> None:
-    with sessions() as s:
-        tables = {r[0] for r in s.exec(text("SELECT name FROM sqlite_master WHERE type='table'")).all()}  # type: ignore[call-overload]
+    tables = set(inspect(sessions.engine).get_table_names())  # SQLite or PostgreSQL, as DB says
     assert {"invoice", "ledger_entry", "attendance"} <= tables

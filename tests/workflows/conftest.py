@@ -27,8 +27,8 @@ from domain import ledger
 from domain.calendar import PARIS, is_business_day
 from domain.dunning import PAYABLE_STATUSES
 from domain.periods import BillingPeriod
+from tests.conftest import Databases
 from ville.billing_demo import CATALOGUE, GRIDS_FILE, _grid_row
-from ville.bootstrap import migrate
 from ville.db import SessionFactory, make_engine
 from ville.models.billing import (
     Activity,
@@ -238,11 +238,10 @@ class BillingWorld:
 
 @pytest.fixture
 def billing_world(
-    settings: Settings, stripe_client: stripe.StripeClient, tmp_path_factory: pytest.TempPathFactory
+    settings: Settings, stripe_client: stripe.StripeClient, databases: Databases
 ) -> Iterator[BillingWorld]:
-    """A fresh migrated database with the catalogue and grids; same emulators as the session."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('billing') / 'billing.db'}"
-    migrate(url)
+    """A fresh migrated database (SQLite or PostgreSQL, as DB says) with the catalogue and grids; same emulators."""
+    url = databases.create("billing")
     engine = make_engine(url)
     with engine.begin() as c:
         c.execute(
@@ -256,6 +255,7 @@ def billing_world(
     world_settings = settings.model_copy(update={"database_url": url, "task_queue": f"billing-{uuid.uuid4().hex[:8]}"})
     yield BillingWorld(world_settings, SessionFactory(engine), engine, stripe_client)
     engine.dispose()
+    databases.drop(url)
 
 
 @pytest.fixture(scope="module")
