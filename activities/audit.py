@@ -27,6 +27,34 @@ from temporalio.exceptions import ApplicationError
 
 from activities.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
 from activities.pdf_fonts import PdfFonts, pdf_fonts
+from contracts.audit import (
+    AUDIT_CAMPAIGN_WORKFLOW,
+    INSPECTION_WORKFLOW,
+    AuditActivity,
+    AuditError,
+    CampaignInspectorUnavailable,
+    CampaignSiteAdd,
+    CampaignSiteWithdrawal,
+    CampaignStatusChange,
+    DueDateRecord,
+    InspectionInput,
+    ManualAssignment,
+    PlanResult,
+    ReassignOutcome,
+    ReassignRequest,
+    ReauditPlan,
+    RecipientKind,
+    ReportKeys,
+    ResultsRequest,
+    ResultsSummary,
+    ReviewRecord,
+    SiteWithdrawalResult,
+    StartCampaign,
+    StartInspections,
+    SubmissionRecord,
+    TaskContext,
+    TaskStateRecord,
+)
 from domain.audit.assignment import AuditTask as DomainTask
 from domain.audit.assignment import Inspector, SiteToAudit, plan_assignments, reassign
 from domain.audit.campaign import inspection_due_date, reaudit_window, review_deadline
@@ -64,33 +92,6 @@ from ville.models.common import utcnow
 from ville.models.people import Role, UserAccount
 from ville.settings import Settings
 from ville.temporal import SA_BUSINESS_STATUS, SA_CAMPAIGN
-from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
-from workflows.audit_types import (
-    AuditActivity,
-    AuditError,
-    CampaignInspectorUnavailable,
-    CampaignSiteAdd,
-    CampaignSiteWithdrawal,
-    CampaignStatusChange,
-    DueDateRecord,
-    InspectionInput,
-    ManualAssignment,
-    PlanResult,
-    ReassignOutcome,
-    ReassignRequest,
-    ReauditPlan,
-    RecipientKind,
-    ReportKeys,
-    ResultsRequest,
-    ResultsSummary,
-    ReviewRecord,
-    SiteWithdrawalResult,
-    StartCampaign,
-    StartInspections,
-    SubmissionRecord,
-    TaskContext,
-    TaskStateRecord,
-)
 
 log = structlog.get_logger(__name__)
 
@@ -379,7 +380,7 @@ class AuditActivities:
 
         async def start(task_id: int) -> None:
             await client.start_workflow(
-                InspectionWorkflow.run,
+                INSPECTION_WORKFLOW,
                 InspectionInput(task_id, wave.campaign_id),
                 id=inspection_id(task_id),
                 task_queue=queue,
@@ -398,7 +399,7 @@ class AuditActivities:
         assert self.client is not None, "AuditActivities needs the Temporal client to start campaigns"
         campaign_id = request.campaign.campaign_id
         await self.client.start_workflow(
-            AuditCampaignWorkflow.run,
+            AUDIT_CAMPAIGN_WORKFLOW,
             request.campaign,
             id=audit_campaign_id(campaign_id),
             task_queue=activity.info().task_queue,

@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +19,14 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from contracts.delivery import (
+    DELIVER_DUE,
+    DeliverDueRequest,
+    DeliverDueResult,
+    NotificationActivity,
+    NotificationOutcome,
+    NotificationRequest,
+)
 from domain.delivery import due_at, group_by_instant, is_urgent
 from domain.rhythm import Rhythm
 from ville.db import SessionFactory
@@ -26,7 +34,6 @@ from ville.metrics import NOTIFICATIONS_FAILED, NOTIFICATIONS_SENT
 from ville.models.billing import Notification
 from ville.models.rhythm import ScheduledNotification
 from ville.settings import Settings
-from workflows.delivery_types import DELIVER_DUE, DeliverDueRequest, DeliverDueResult
 
 log = structlog.get_logger(__name__)
 TEMPLATES = Environment(
@@ -44,31 +51,6 @@ class Contact:
     email: str | None
     phone: str | None
     display_name: str
-
-
-@dataclass(frozen=True)
-class NotificationRequest:
-    """A message to send once: recipients are references, context holds no personal data."""
-
-    key: str
-    channel: str  # email | sms
-    template: str
-    recipient_kind: str
-    recipient_id: int
-    subject_ref: str
-    context: dict[str, str] = field(default_factory=dict)
-    urgent: bool = False  # the person is waiting for it: it ignores quiet hours (see domain.delivery)
-
-
-@dataclass(frozen=True)
-class NotificationOutcome:
-    """How many messages of a call were sent now, or had been sent before."""
-
-    sent: int
-    already_sent: int
-    failed: int
-    scheduled: int = 0  # waiting for the recipient's next allowed moment (rhythm-aware delivery)
-    retryable: int = 0  # of `failed`: the provider did not answer (not a missing address): worth retrying
 
 
 class DeliveryScheduler(Protocol):
@@ -489,7 +471,7 @@ class NotificationActivities:
     def __init__(self, notifier: Notifier) -> None:
         self.notifier = notifier
 
-    @activity.defn
+    @activity.defn(name=NotificationActivity.SEND)
     def send_notifications(self, requests: list[NotificationRequest]) -> NotificationOutcome:
         """Send a batch of messages, each at most once per key."""
         outcome = self.notifier.send_many(requests)

@@ -12,9 +12,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.payment_store import InvoiceNotPayable, MoneyOutcome, PaymentStore
 from activities.stripe_client import metadata_value, stripe_refusals
+from contracts.billing import IntentRequest, IntentStatus, PaymentActivity, RecordedPayment
 from domain.payments import PaymentMethod, PaymentRefused
 from ville.models.billing import FamilyAccount, Invoice, MandateStatus
-from workflows.billing_types import IntentRequest, IntentStatus, RecordedPayment
 
 log = structlog.get_logger(__name__)
 _FINAL_FAILURES = {"canceled", "requires_payment_method"}
@@ -54,7 +54,7 @@ class PaymentActivities:
             account.stripe_customer_id = customer.id
             return str(customer.id)
 
-    @activity.defn
+    @activity.defn(name=PaymentActivity.CREATE_INTENT)
     def create_intent(self, req: IntentRequest) -> str:
         """Create the attempt's PaymentIntent once and remember it before anything can charge it."""
         key = f"{req.method}:{req.invoice_number}:{req.attempt}"
@@ -91,7 +91,7 @@ class PaymentActivities:
             raise ApplicationError("no SEPA mandate on this account", type="NoMandate", non_retryable=True)
         return str(pm)
 
-    @activity.defn
+    @activity.defn(name=PaymentActivity.CONFIRM_INTENT)
     def confirm_intent(self, payment_intent_id: str) -> IntentStatus:
         """Confirm the PaymentIntent unless it already moved on (a retry never charges twice)."""
         with stripe_refusals():
@@ -106,13 +106,13 @@ class PaymentActivities:
                 pi = self.stripe.v1.payment_intents.retrieve(payment_intent_id)
             return _status(pi)
 
-    @activity.defn
+    @activity.defn(name=PaymentActivity.RETRIEVE_INTENT)
     def retrieve_intent(self, payment_intent_id: str) -> IntentStatus:
         """Ask Stripe where a PaymentIntent stands (reconciliation of a missed webhook)."""
         with stripe_refusals():  # an intent Stripe does not know is a final failure, not retried forever
             return _status(self.stripe.v1.payment_intents.retrieve(payment_intent_id))
 
-    @activity.defn
+    @activity.defn(name=PaymentActivity.RECORD_INTENT_OUTCOME)
     def record_intent_outcome(self, status: IntentStatus) -> RecordedPayment:
         """Record a final outcome in the database and ledger (idempotent)."""
         payment = self.store.by_intent(status.payment_intent_id)
@@ -132,7 +132,7 @@ class PaymentActivities:
         with self.store.sessions() as s:
             return s.get_one(Invoice, invoice_id)
 
-    @activity.defn
+    @activity.defn(name=PaymentActivity.ACCOUNT_OF)
     def account_of(self, invoice_number: str) -> int:
         """The account id of an invoice (a reference, so no personal data enters the history)."""
         invoice = self.store.invoice(invoice_number)
@@ -140,7 +140,7 @@ class PaymentActivities:
             raise ApplicationError("unknown invoice", type="UnknownInvoice", non_retryable=True)
         return invoice.account_id
 
-    @activity.defn
+    @activity.defn(name=PaymentActivity.MANDATE_ACTIVE)
     def mandate_active(self, invoice_number: str) -> bool:
         """Whether the invoice's family still has an active SEPA mandate."""
         with self.store.sessions() as s:
@@ -171,7 +171,7 @@ class PaymentActivities:
                 )
         return out
 
-    @activity.defn
+    @activity.defn(name=PaymentActivity.INVOICE_REMAINING)
     def invoice_remaining(self, invoice_number: str) -> int:
         """What is still to pay on the invoice itself (0 once settled or transferred)."""
         invoice = self.store.invoice(invoice_number)

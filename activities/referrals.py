@@ -15,6 +15,18 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
+from contracts.referrals import (
+    CreatedReferral,
+    CreateReferralInput,
+    HistoryEvent,
+    NoticeInput,
+    NoticeKind,
+    NoticeResult,
+    RecordInput,
+    ReferralActivity,
+    RetentionInput,
+    RetentionResult,
+)
 from domain.calendar import format_date_fr
 from domain.hsds import ServiceStatus
 from domain.referrals import (
@@ -46,18 +58,6 @@ from ville.models.referrals import (
 )
 from ville.referral_links import FamilyLinkClaims, ReferralLinkSigner
 from ville.settings import Settings
-from workflows.referral_types import (
-    CreatedReferral,
-    CreateReferralInput,
-    HistoryEvent,
-    NoticeInput,
-    NoticeKind,
-    NoticeResult,
-    RecordInput,
-    ReferralActivity,
-    RetentionInput,
-    RetentionResult,
-)
 
 log = structlog.get_logger(__name__)
 ANONYMISED_NAME = "Anonymisé"

@@ -30,6 +30,14 @@ from temporalio.exceptions import ApplicationError
 from activities.billing import _heartbeating
 from activities.billing_store import BillingStore, load_tariff_grids
 from activities.pdf_fonts import PdfFonts, pdf_fonts
+from contracts.simulation import (
+    SimulationActivity,
+    SimulationBatchRequest,
+    SimulationFinaliseRequest,
+    SimulationPlan,
+    SimulationPlanRequest,
+    SimulationReport,
+)
 from domain.money import format_eur
 from domain.periods import BillingPeriod, period_from_key
 from domain.simulation import (
@@ -49,13 +57,6 @@ from domain.tariffs import NUM_TRANCHES, GridError, NoGridInForce, TariffGrid, g
 from ville.db import SessionFactory
 from ville.models.billing import Invoice, TariffGridVersion
 from ville.settings import Settings
-from workflows.simulation_types import (
-    SimulationBatchRequest,
-    SimulationFinaliseRequest,
-    SimulationPlan,
-    SimulationPlanRequest,
-    SimulationReport,
-)
 
 log = structlog.get_logger(__name__)
 PREFIX = "simulations"
@@ -116,7 +117,7 @@ class SimulationActivities:
         body: bytes = self.s3.get_object(Bucket=self.settings.s3_bucket, Key=key)["Body"].read()
         return body
 
-    @activity.defn
+    @activity.defn(name=SimulationActivity.PREPARE)
     def prepare_simulation(self, req: SimulationPlanRequest) -> SimulationPlan:
         """Check the periods were billed and the grid is valid; store the grid; cut the families into batches."""
         periods = self._periods(req.period_keys)
@@ -170,7 +171,7 @@ class SimulationActivities:
             self._grids[key] = grid
         return grid
 
-    @activity.defn
+    @activity.defn(name=SimulationActivity.SIMULATE_BATCH)
     @_heartbeating
     def simulate_batch(self, req: SimulationBatchRequest) -> ImpactTotals:
         """Re-price the batch's billed items with the voted and the proposed grids; aggregates only."""
@@ -186,7 +187,7 @@ class SimulationActivities:
         self._put(changes_key(req.simulation_ref, req.lo, req.hi), json.dumps(rows).encode(), "application/json")
         return totals
 
-    @activity.defn
+    @activity.defn(name=SimulationActivity.FINALISE)
     @_heartbeating
     def finalise_simulation(self, req: SimulationFinaliseRequest) -> SimulationReport:
         """Medians from the batches' changes, then the CSV, the one-page PDF chart and its SVG, in S3."""

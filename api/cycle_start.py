@@ -23,6 +23,7 @@ from activities.billing_preview import PeriodPreview, preview_period
 from activities.billing_store import BillingStore
 from api.errors import field_error, temporal_refusal
 from api.temporal_query import QUERY_TIMEOUT, bounded
+from contracts.billing import BillingCycleInput
 from domain.billing_cycle import ExistingCycle, start_refusal
 from domain.calendar import PARIS
 from domain.periods import BillingPeriod, period_from_key, period_has_ended, period_not_ended_fr
@@ -31,7 +32,6 @@ from ville.ids import billing_cycle_id
 from ville.settings import Settings
 from ville.temporal import SA_BUSINESS_STATUS
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput
 
 log = structlog.get_logger(__name__)
 CYCLE_UNAVAILABLE = "Ce cycle de facturation ne peut pas être lancé pour le moment."

@@ -36,6 +36,7 @@ from bench.stack import (
     write_result,
 )
 from bench.temporal_counts import history_counts
+from contracts.simulation import SimulationPhase, TariffSimulationInput, TariffSimulationResult
 from domain.due_dates import due_date
 from domain.money import format_eur
 from domain.periods import BillingPeriod
@@ -46,7 +47,6 @@ from ville.ids import tariff_simulation_id
 from ville.models.billing import Invoice, InvoiceLine
 from ville.temporal import connect, register_search_attributes
 from workflows.simulation import TariffSimulationWorkflow
-from workflows.simulation_types import SimulationPhase, TariffSimulationInput, TariffSimulationResult
 
 
 def proposed_grid() -> dict[str, Any]:

@@ -154,7 +154,7 @@ EXECUTION_STATUS: Mapping[str, str] = {
     "TimedOut": "Expiré",
 }
 
-# workflows.billing_types.CyclePhase
+# contracts.billing.CyclePhase
 CYCLE_PHASE: Mapping[str, str] = {
     "planning": "Préparation",
     "issuing": "Émission des factures",
@@ -164,7 +164,7 @@ CYCLE_PHASE: Mapping[str, str] = {
     "done": "Terminé",
 }
 
-# workflows.simulation_types.SimulationPhase
+# contracts.simulation.SimulationPhase
 SIMULATION_PHASE: Mapping[str, str] = {
     "planning": "Préparation",
     "simulating": "Simulation en cours",

@@ -24,6 +24,7 @@ from api.routes.referrals import (
     refer,
 )
 from api.security import Principal
+from contracts.referrals import ActorKind
 from domain.referrals import (
     PARIS,
     CaseOutcome,
@@ -34,7 +35,6 @@ from domain.referrals import (
     RefusalReason,
 )
 from ville.models.people import Role
-from workflows.referral_types import ActorKind
 
 router = APIRouter(prefix="/rif", tags=["pages"], include_in_schema=False)
 

@@ -41,6 +41,7 @@ from api.routes.notifications import resend
 from api.routes.referrals import CloseIn, close_case, escalate_referral, sla_breaches
 from api.security import Principal, current_principal
 from api.temporal_query import QUERY_TIMEOUT, bounded
+from contracts.billing import CycleProgress
 from domain import labels
 from domain.audit.scoring import LabelDecision
 from domain.dunning import InvoiceStatus
@@ -54,7 +55,6 @@ from ville.models.referrals import Referral, ReferralCase, RifRelay
 from ville.settings import Settings
 from ville.temporal import SA_BILLING_PERIOD, SA_BUSINESS_STATUS, SA_CAMPAIGN, SA_RELAY
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import CycleProgress
 from workflows.registry import WORKFLOWS
 
 log = structlog.get_logger(__name__)

@@ -28,6 +28,24 @@ from api.deps import DB_ID_MAX, DbId, S3Dep, SessionDep, SettingsDep, TemporalDe
 from api.errors import error_responses, field_error, temporal_refusal
 from api.security import Principal, not_found, require
 from api.temporal_query import QUERY_TIMEOUT, bounded
+from contracts.audit import (
+    UNASSIGNED,
+    AcceptTask,
+    ApproveTask,
+    AssignTask,
+    AuditCampaignInput,
+    AuditError,
+    CampaignProgress,
+    ChangeAck,
+    DeclineTask,
+    ExtendDeadline,
+    InspectorUnavailable,
+    SendBackTask,
+    SiteChange,
+    SiteWithdrawal,
+    SubmitChecklist,
+    TaskView,
+)
 from domain.audit.campaign import check_deadline_extension
 from domain.audit.evidence import TYPE_REFUSED, declared_kind, size_problem
 from domain.audit.referentiel import AuditMode, Referentiel, ReferentielError, load_referentiel
@@ -50,24 +68,6 @@ from ville.models.audit import (
 from ville.models.people import Role
 from ville.temporal import SA_BUSINESS_STATUS, SA_CAMPAIGN
 from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
-from workflows.audit_types import (
-    UNASSIGNED,
-    AcceptTask,
-    ApproveTask,
-    AssignTask,
-    AuditCampaignInput,
-    AuditError,
-    CampaignProgress,
-    ChangeAck,
-    DeclineTask,
-    ExtendDeadline,
-    InspectorUnavailable,
-    SendBackTask,
-    SiteChange,
-    SiteWithdrawal,
-    SubmitChecklist,
-    TaskView,
-)
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/qualiparis", tags=["qualiparis"])

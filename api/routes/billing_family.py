@@ -21,6 +21,7 @@ from activities.pdf import AttestationDocument, render_attestation, render_invoi
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error, temporal_refusal
 from api.security import FamilyUser, Principal, not_found
+from contracts.billing import CardPaymentRequest, PaymentAttemptResult
 from domain.calendar import PARIS
 from domain.dunning import PAYABLE_STATUSES, InvoiceStatus
 from domain.ledger import receivable_account
@@ -48,7 +49,6 @@ from ville.models.billing import (
     PaymentAllocation,
     PaymentStatus,
 )
-from workflows.billing_types import CardPaymentRequest, PaymentAttemptResult
 from workflows.clients import pay_invoice_by_card
 
 router = APIRouter(prefix="/api/famille", tags=["famille"])

@@ -23,6 +23,7 @@ from api.errors import error_responses, field_error, temporal_refusal
 from api.routes.billing_family import InvoiceDetail, InvoiceSummary, _summary, invoice_detail
 from api.security import BillingOperator, Principal, not_found
 from api.temporal_query import QUERY_TIMEOUT, bounded
+from contracts.billing import CycleProgress
 from domain.dunning import InvoiceStatus
 from domain.money_guard import MAX_MONEY_BODY_CENTS, CreditNoteRefused, IdempotencyConflict
 from domain.payments import PaymentMethod, PaymentRefused
@@ -30,7 +31,6 @@ from ville.ids import billing_cycle_id
 from ville.models.billing import FamilyAccount, Invoice, Payment
 from ville.models.people import OperatorAuditLog
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import CycleProgress
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/facturation", tags=["facturation"])

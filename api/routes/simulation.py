@@ -22,13 +22,13 @@ from api.errors import field_error
 from api.routes.billing_operator import audit
 from api.security import BillingOperator, Principal, not_found
 from api.temporal_query import QUERY_TIMEOUT, bounded
+from contracts.simulation import SimulationProgress, TariffSimulationInput, TariffSimulationResult
 from domain.periods import period_from_key
 from domain.simulation import ImpactTotals, ProposedGridError, TrancheMedian, simulation_ref, validate_proposed_grid
 from ville.ids import tariff_simulation_id
 from ville.models.billing import Invoice, TariffGridVersion
 from ville.settings import Settings
 from workflows.simulation import TariffSimulationWorkflow
-from workflows.simulation_types import SimulationProgress, TariffSimulationInput, TariffSimulationResult
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/facturation/simulations", tags=["simulation"])

@@ -26,6 +26,8 @@ from activities.notifications import NotificationActivities, NotificationRequest
 from activities.referrals import ReferralActivities
 from api.app import create_app
 from api.security import SESSION_COOKIE, Principal
+from contracts.audit import AuditCampaignInput, RecipientKind
+from contracts.billing import BillingCycleInput
 from domain.audit.campaign import PARIS
 from tests.accounts import session_token
 from tests.api.test_operator_pages import CSRF, _journal
@@ -42,9 +44,7 @@ from ville.models.referrals import PartnerService, Referral, RifRelay
 from ville.models.rhythm import ScheduledNotification
 from ville.settings import Settings
 from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
-from workflows.audit_types import AuditCampaignInput, RecipientKind
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput
 from workflows.delivery import NotificationDeliveryWorkflow
 from workflows.referrals import ReferralCaseWorkflow
 

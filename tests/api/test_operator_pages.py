@@ -20,6 +20,8 @@ from activities.notifications import NotificationActivities, Notifier
 from activities.referrals import ReferralActivities
 from api.app import create_app
 from api.security import SESSION_COOKIE, Principal
+from contracts.audit import AuditCampaignInput
+from contracts.billing import BillingCycleInput
 from domain.audit.campaign import PARIS
 from tests.accounts import session_token
 from tests.api.test_referral_api import CASE, _hsds
@@ -33,9 +35,7 @@ from ville.models.people import OperatorAuditLog, Role, UserAccount
 from ville.models.referrals import PartnerService, ReferralCase, RifRelay
 from ville.settings import Settings
 from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
-from workflows.audit_types import AuditCampaignInput
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput
 from workflows.referrals import ReferralCaseWorkflow
 
 CookieClient = Callable[[Principal | None], httpx.AsyncClient]

@@ -17,6 +17,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.security import Principal, TokenSigner
+from contracts.audit import AuditCampaignInput
 from domain.audit.campaign import PARIS
 from domain.audit.task_states import TaskState
 from tests.accounts import account_token
@@ -27,7 +28,6 @@ from ville.ids import audit_campaign_id, inspection_id
 from ville.models.audit import AuditBody, AuditCampaign, AuditCampaignSite, AuditInspector, AuditSite, AuditTask
 from ville.models.people import Role, UserAccount
 from workflows.audit import AuditCampaignWorkflow
-from workflows.audit_types import AuditCampaignInput
 
 
 @dataclass

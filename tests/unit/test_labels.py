@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
+from contracts.billing import CyclePhase
+from contracts.simulation import SimulationPhase
 from domain import labels
 from domain.audit.task_states import TaskState
 from domain.dunning import InvoiceStatus
 from domain.payments import PaymentMethod
 from domain.referrals import CaseBusinessStatus, CaseStatus, ReferralState
 from ville.models.billing import MandateStatus, PaymentStatus
-from workflows.billing_types import CyclePhase
 from workflows.registry import WORKFLOWS
-from workflows.simulation_types import SimulationPhase
 
 
 def _camel(name: str) -> str:

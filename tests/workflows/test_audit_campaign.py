@@ -27,6 +27,18 @@ from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
 from activities.notifications import NotificationActivities, Notifier
+from contracts.audit import (
+    AcceptTask,
+    ApproveTask,
+    AuditCampaignInput,
+    AuditError,
+    DeclineTask,
+    InspectorUnavailable,
+    SendBackTask,
+    SiteChange,
+    SiteWithdrawal,
+    SubmitChecklist,
+)
 from domain.audit.campaign import PARIS, paris_day_end, paris_time
 from domain.audit.evidence import evidence_prefix
 from domain.audit.referentiel import AnswerType, Direction, Referentiel, load_referentiel
@@ -50,18 +62,6 @@ from ville.models.billing import Notification
 from ville.models.people import Role, UserAccount
 from ville.settings import Settings
 from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
-from workflows.audit_types import (
-    AcceptTask,
-    ApproveTask,
-    AuditCampaignInput,
-    AuditError,
-    DeclineTask,
-    InspectorUnavailable,
-    SendBackTask,
-    SiteChange,
-    SiteWithdrawal,
-    SubmitChecklist,
-)
 
 SITE_TYPES = ["mairie"] * 6 + ["bibliotheque"] * 5 + ["piscine"] * 4 + ["parc"] * 4
 

@@ -12,6 +12,13 @@ from temporalio.testing import WorkflowEnvironment
 from activities.payment_store import PaymentStore
 from activities.payments import PaymentActivities
 from activities.stripe_client import metadata_value
+from contracts.billing import (
+    BillingCycleInput,
+    CardPaymentRequest,
+    CyclePhase,
+    InvoicePaymentInput,
+    PaymentAttemptResult,
+)
 from domain.dunning import InvoiceStatus
 from domain.numbering import check_gapless
 from domain.payments import PaymentMethod
@@ -28,13 +35,6 @@ from ville.aws import aws_client
 from ville.ids import billing_cycle_id, invoice_payment_id
 from ville.models.billing import FamilyAccount, MandateStatus, Notification
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import (
-    BillingCycleInput,
-    CardPaymentRequest,
-    CyclePhase,
-    InvoicePaymentInput,
-    PaymentAttemptResult,
-)
 from workflows.clients import pay_invoice_by_card
 from workflows.payment import InvoicePaymentWorkflow
 

@@ -29,6 +29,7 @@ from activities.notifications import (
     Notifier,
     register_resolver,
 )
+from contracts.delivery import NotificationDeliveryResult
 from domain.calendar import holiday_name
 from domain.dunning import InvoiceStatus
 from domain.rhythm import PARIS
@@ -41,7 +42,6 @@ from ville.models.rhythm import ContactRhythm, ScheduledNotification
 from ville.settings import Settings
 from ville.temporal import data_converter
 from workflows.delivery import NotificationDeliveryWorkflow
-from workflows.delivery_types import NotificationDeliveryResult
 
 BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 KIND = "rhythm_test_person"
