@@ -25,8 +25,6 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
-from activities.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
-from activities.pdf_fonts import PdfFonts, pdf_fonts
 from contracts.audit import (
     AUDIT_CAMPAIGN_WORKFLOW,
     INSPECTION_WORKFLOW,
@@ -55,6 +53,7 @@ from contracts.audit import (
     TaskContext,
     TaskStateRecord,
 )
+from documents.pdf_fonts import PdfFonts, pdf_fonts
 from domain.audit.assignment import AuditTask as DomainTask
 from domain.audit.assignment import Inspector, SiteToAudit, plan_assignments, reassign
 from domain.audit.campaign import inspection_due_date, reaudit_window, review_deadline
@@ -73,7 +72,8 @@ from domain.audit.scoring import (
 )
 from domain.audit.task_states import TaskState
 from domain.calendar import format_date_fr
-from ville.audit_store import referentiel_document
+from services.audit import referentiel_document
+from services.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
 from ville.db import SessionFactory
 from ville.ids import audit_campaign_id, inspection_id
 from ville.models.audit import (

@@ -19,16 +19,6 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
-from activities.billing_store import OPEN_STATUSES, BatchTotals, BillingStore, post_entries
-from activities.notifications import (
-    Contact,
-    NotificationRequest,
-    Notifier,
-    raise_if_retryable,
-    register_resolver,
-    register_still_wanted,
-)
-from activities.pdf import render_invoices, render_many, render_pool
 from contracts.billing import (
     BatchRequest,
     BatchTotalsView,
@@ -39,11 +29,21 @@ from contracts.billing import (
     PlanRequest,
     PlanResult,
 )
+from documents.pdf import render_invoices, render_many, render_pool
 from domain import ledger
 from domain.due_dates import due_date
 from domain.dunning import DunningKind, InvoiceStatus, default_ladder
 from domain.money import format_eur
 from domain.periods import BillingPeriod, period_from_key
+from services.billing import OPEN_STATUSES, BatchTotals, BillingStore, post_entries
+from services.notifications import (
+    Contact,
+    NotificationRequest,
+    Notifier,
+    raise_if_retryable,
+    register_resolver,
+    register_still_wanted,
+)
 from ville.ids import invoice_payment_id
 from ville.metrics import INVOICES_ISSUED
 from ville.models.billing import DeliveryChannel, FamilyAccount, Invoice, MandateStatus, Notification, Payer

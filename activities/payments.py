@@ -10,10 +10,11 @@ from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.payment_store import InvoiceNotPayable, MoneyOutcome, PaymentStore
-from activities.stripe_client import metadata_value, stripe_refusals
 from contracts.billing import IntentRequest, IntentStatus, PaymentActivity, RecordedPayment
 from domain.payments import PaymentMethod, PaymentRefused
+from services.payments import InvoiceNotPayable, MoneyOutcome, PaymentStore
+from services.stripe_client import stripe_refusals
+from services.stripe_payments import StripePayments
 from ville.models.billing import FamilyAccount, Invoice, MandateStatus
 
 log = structlog.get_logger(__name__)
@@ -40,19 +41,11 @@ class PaymentActivities:
     def __init__(self, stripe_client: stripe.StripeClient, store: PaymentStore) -> None:
         self.stripe = stripe_client
         self.store = store
+        self.payments = StripePayments(stripe_client, store)
 
     def ensure_customer(self, account_id: int) -> str:
-        """The account's Stripe customer, created once (keyed by the account reference)."""
-        with self.store.sessions() as s, s.begin():
-            account = s.get_one(FamilyAccount, account_id, with_for_update=True)
-            if account.stripe_customer_id:
-                return account.stripe_customer_id
-            customer = self.stripe.v1.customers.create(
-                params={"description": account.ref, "metadata": {"account_ref": account.ref}},
-                options={"idempotency_key": f"customer-{account.ref}"},
-            )
-            account.stripe_customer_id = customer.id
-            return str(customer.id)
+        """The account's Stripe customer, created once (see `StripePayments.ensure_customer`)."""
+        return self.payments.ensure_customer(account_id)
 
     @activity.defn(name=PaymentActivity.CREATE_INTENT)
     def create_intent(self, req: IntentRequest) -> str:
@@ -153,23 +146,8 @@ class PaymentActivities:
             )
 
     def refund(self, payment_id: int, amount_cents: int, refund_key: str) -> MoneyOutcome:
-        """Refund a payment once per key: recorded under the money lock first, then through Stripe for card/SEPA.
-
-        Recording first means two concurrent refunds can never both pass the bound and both reach Stripe; a
-        Stripe call that fails is completed by the same request sent again (same key, same content).
-        """
-        out = self.store.record_refund(payment_id, amount_cents, refund_key)
-        payment = self.store.payment(payment_id)
-        pi = payment.stripe_payment_intent_id
-        if payment.method in (PaymentMethod.CARD, PaymentMethod.SEPA_DEBIT) and pi:
-            # localstripe ignores idempotency keys: look for our own refund before creating one
-            existing = self.stripe.v1.refunds.list(params={"payment_intent": pi}).data
-            if not any(metadata_value(r, "key") == refund_key for r in existing):
-                self.stripe.v1.refunds.create(
-                    params={"payment_intent": pi, "amount": amount_cents, "metadata": {"key": refund_key}},
-                    options={"idempotency_key": refund_key},
-                )
-        return out
+        """Refund a payment once per key (see `StripePayments.refund`)."""
+        return self.payments.refund(payment_id, amount_cents, refund_key)
 
     @activity.defn(name=PaymentActivity.INVOICE_REMAINING)
     def invoice_remaining(self, invoice_number: str) -> int:

@@ -14,7 +14,6 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
 from contracts.referrals import (
     CreatedReferral,
     CreateReferralInput,
@@ -41,6 +40,7 @@ from domain.referrals import (
     attachment_prefix,
     expires_at,
 )
+from services.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
 from ville.db import SessionFactory
 from ville.metrics import REFERRAL_SLA_BREACHES
 from ville.models.people import Role, UserAccount

@@ -28,8 +28,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.billing import _heartbeating
-from activities.billing_store import BillingStore, load_tariff_grids
-from activities.pdf_fonts import PdfFonts, pdf_fonts
 from contracts.simulation import (
     SimulationActivity,
     SimulationBatchRequest,
@@ -38,6 +36,7 @@ from contracts.simulation import (
     SimulationPlanRequest,
     SimulationReport,
 )
+from documents.pdf_fonts import PdfFonts, pdf_fonts
 from domain.money import format_eur
 from domain.periods import BillingPeriod, period_from_key
 from domain.simulation import (
@@ -48,12 +47,14 @@ from domain.simulation import (
     ProposedGridError,
     TrancheMedian,
     applied_everywhere,
+    current_grid,
     format_bp_fr,
     median_changes,
     percent_change_bp,
     validate_proposed_grid,
 )
-from domain.tariffs import NUM_TRANCHES, GridError, NoGridInForce, TariffGrid, grid_for
+from domain.tariffs import NUM_TRANCHES, GridError, TariffGrid
+from services.billing import BillingStore, load_tariff_grids
 from ville.db import SessionFactory
 from ville.models.billing import Invoice, TariffGridVersion
 from ville.settings import Settings
@@ -72,16 +73,6 @@ def simulation_prefix(ref: str) -> str:
 def changes_key(ref: str, lo: int, hi: int) -> str:
     """The anonymous changes of one batch."""
     return f"{simulation_prefix(ref)}/ecarts/{lo:010d}-{hi:010d}.json"
-
-
-def current_grid(grids: Sequence[TariffGrid], periods: Sequence[BillingPeriod]) -> TariffGrid | None:
-    """The voted grid in force at the end of the latest period (the one a proposal replaces)."""
-    if not grids:
-        return None
-    try:
-        return grid_for(grids, max(p.end for p in periods))
-    except NoGridInForce:
-        return max(grids, key=lambda g: g.effective_from)
 
 
 class SimulationActivities:

@@ -36,7 +36,7 @@ class AuditActivity:
 
 
 SEND_NOTIFICATIONS = NotificationActivity.SEND
-"""The shared notification activity of `activities/notifications.py`."""
+"""The shared notification activity of `services/notifications.py`."""
 
 AUDIT_CAMPAIGN_WORKFLOW = "AuditCampaignWorkflow"  # workflow type names, for the activities that start them
 INSPECTION_WORKFLOW = "InspectionWorkflow"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 
 class NotificationActivity:
-    """Activity names of `activities/notifications.py`: workflows call them by these names."""
+    """Activity names of `services/notifications.py`: workflows call them by these names."""
 
     SEND = "send_notifications"
     DELIVER_DUE = "deliver_due_notifications"

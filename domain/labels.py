@@ -217,7 +217,7 @@ BUSINESS_STATUS: Mapping[str, str] = {
 # ville.models.billing.Notification.channel
 NOTIFICATION_CHANNEL: Mapping[str, str] = {"email": "Courriel", "sms": "SMS", "post": "Courrier postal"}
 
-# activities/templates/<name>.*: what each message is about
+# services/templates/<name>.*: what each message is about
 NOTIFICATION_TEMPLATE: Mapping[str, str] = {
     "magic_link": "lien de connexion",
     "invoice_issued": "facture émise",

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, func, select
 
-from ville.audit_store import ensure_bundled_referentiels
+from services.audit import ensure_bundled_referentiels
 from ville.demo import DEMO_ACCOUNTS, SEEDERS, SeedContext
 from ville.models.audit import AuditBody, AuditCampaign, AuditCampaignSite, AuditInspector, AuditSite
 from ville.models.people import Role, UserAccount

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from api.deps import SessionDep, SettingsDep, SignerDep
+from api.deps import NotifierDep, SessionDep, SettingsDep, SignerDep
 from api.form_dates import DATE_PATTERN, format_form_date
 from api.routes.auth import HOME_BY_ROLE, MagicLinkRequest, request_magic_link, sign_in_limit
 from api.security import SESSION_COOKIE, Principal, TokenSigner, current_principal, log_refusal, revoke_session
@@ -155,6 +155,7 @@ async def sign_in_submit(
     session: SessionDep,
     settings: SettingsDep,
     signer: SignerDep,
+    notifier: NotifierDep,
     email: str = Form(""),
 ) -> Response:
     """Send the link (same answer whether the address is known or not); in dev, show it."""
@@ -174,7 +175,7 @@ async def sign_in_submit(
         await sign_in_limit(request)
     except HTTPException:
         return error_page(request, 429, "Trop de demandes : réessayez dans une minute.")
-    answer = await request_magic_link(body, request, background, session, settings, signer)
+    answer = await request_magic_link(body, request, background, session, settings, signer, notifier)
     return render(request, "connexion_envoye.html", title="Lien envoyé", message=answer.message, link=answer.dev_link)
 
 

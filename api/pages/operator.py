@@ -21,7 +21,6 @@ from sqlmodel import Session, col, func, select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.delivery import failed_notifications
 from api.audit_log import OperatorReason
 from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
@@ -47,6 +46,7 @@ from domain.audit.scoring import LabelDecision
 from domain.dunning import InvoiceStatus
 from domain.periods import period_from_key
 from domain.referrals import CaseOutcome, ReferralState
+from services.delivery import failed_notifications
 from ville.ids import billing_cycle_id, inspection_id, invoice_payment_id, referral_case_id
 from ville.models.audit import AuditCampaign, AuditInspector, AuditSite, AuditSiteResult, AuditTask, CampaignStatus
 from ville.models.billing import Invoice

@@ -50,7 +50,7 @@ from domain.audit.campaign import check_deadline_extension
 from domain.audit.evidence import TYPE_REFUSED, declared_kind, size_problem
 from domain.audit.referentiel import AuditMode, Referentiel, ReferentielError, load_referentiel
 from domain.audit.task_states import TaskState
-from ville.audit_store import ensure_bundled_referentiels, referentiel_document, referentiel_in_force
+from services.audit import ensure_bundled_referentiels, referentiel_document, referentiel_in_force
 from ville.ids import audit_campaign_id, inspection_id
 from ville.models.audit import (
     AuditAssignment,

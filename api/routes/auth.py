@@ -14,8 +14,7 @@ from pydantic import BaseModel, EmailStr
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from activities.notifications import Contact, NotificationRequest, Notifier, register_resolver
-from api.deps import SessionDep, SettingsDep, SignerDep
+from api.deps import NotifierDep, SessionDep, SettingsDep, SignerDep
 from api.oidc import OidcClient, OidcError, OidcFlow, VerifiedIdentity
 from api.ratelimit import RateLimiter
 from api.security import (
@@ -27,6 +26,7 @@ from api.security import (
     not_found,
     revoke_session,
 )
+from services.notifications import Contact, NotificationRequest, register_resolver
 from ville.models.oidc import OidcIdentity
 from ville.models.people import Role, UsedToken, UserAccount
 from ville.settings import Settings
@@ -78,6 +78,7 @@ async def request_magic_link(
     session: SessionDep,
     settings: SettingsDep,
     signer: SignerDep,
+    notifier: NotifierDep,
 ) -> MagicLinkAnswer:
     """Send a one-time sign-in link to a known address (after answering: known and unknown take the same time)."""
     user = session.exec(select(UserAccount).where(UserAccount.email == body.email.lower())).first()
@@ -87,7 +88,6 @@ async def request_magic_link(
         return answer
     token = signer.magic_link_token(user.id)
     link = f"{settings.public_base_url}/auth/callback?token={token}"
-    notifier: Notifier = request.app.state.notifier
     req = NotificationRequest(
         f"magic-link:{token[-24:]}", "email", "magic_link", "user", user.id, f"user-{user.id}", {"link": link}
     )

@@ -40,9 +40,9 @@ from domain.referrals import (
     RefusalReason,
 )
 from domain.referrals import transition as referral_transition
+from services.audit import referentiel_document
 from tests.chaos.stack import ChaosWorld, Stack, check_notifications, print_table, seed_world, ses_count
 from tests.workflows.conftest import eventually
-from ville.audit_store import referentiel_document
 from ville.ids import audit_campaign_id, inspection_id, referral_case_id
 from ville.models.audit import (
     AuditAssignment,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import stripe
 
-from activities.payment_store import PaymentStore
 from activities.payments import PaymentActivities
 from contracts.billing import BillingCycleInput, CardPaymentRequest, CyclePhase
+from services.payments import PaymentStore
 from tests.chaos.money import check_money
 from tests.chaos.stack import (
     Stack,

@@ -18,9 +18,7 @@ from sqlalchemy import insert, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.payment_store import PaymentStore
 from activities.payments import PaymentActivities
-from activities.stripe_client import metadata_value
 from contracts.billing import (
     BillingCycleInput,
     CardPaymentRequest,
@@ -29,6 +27,8 @@ from contracts.billing import (
     StripeEventSignal,
 )
 from domain.dunning import InvoiceStatus
+from services.payments import PaymentStore
+from services.stripe_client import metadata_value
 from tests.chaos.faults import FaultProxy, Mode
 from tests.chaos.money import check_money
 from tests.chaos.stack import (

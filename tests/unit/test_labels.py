@@ -23,7 +23,7 @@ def _camel(name: str) -> str:
     return "".join(p.capitalize() for p in name.split("_"))
 
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "activities" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "templates"
 TEMPLATE_NAMES = sorted({p.name.split(".")[0] for p in TEMPLATES.iterdir()})
 
 # the codes that reach a person, each with the table that must name it

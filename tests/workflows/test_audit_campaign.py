@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
-from activities.notifications import NotificationActivities, Notifier
+from activities.notifications import NotificationActivities
 from contracts.audit import (
     AcceptTask,
     ApproveTask,
@@ -43,7 +43,8 @@ from domain.audit.campaign import PARIS, paris_day_end, paris_time
 from domain.audit.evidence import evidence_prefix
 from domain.audit.referentiel import AnswerType, Direction, Referentiel, load_referentiel
 from domain.audit.task_states import TaskState
-from ville.audit_store import ensure_bundled_referentiels, referentiel_document
+from services.audit import ensure_bundled_referentiels, referentiel_document
+from services.notifications import Notifier
 from ville.aws import aws_client
 from ville.db import SessionFactory
 from ville.ids import audit_campaign_id, inspection_id

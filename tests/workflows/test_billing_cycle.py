@@ -9,9 +9,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
-from activities.payment_store import PaymentStore
 from activities.payments import PaymentActivities
-from activities.stripe_client import metadata_value
 from contracts.billing import (
     BillingCycleInput,
     CardPaymentRequest,
@@ -23,6 +21,8 @@ from domain.dunning import InvoiceStatus
 from domain.numbering import check_gapless
 from domain.payments import PaymentMethod
 from domain.periods import period_from_key
+from services.payments import PaymentStore
+from services.stripe_client import metadata_value
 from tests.workflows.conftest import (
     BAD_IBAN,
     DECLINED_CARD,

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from activities.notifications import NotificationRequest, Notifier
 from contracts.audit import RecipientKind
+from services.notifications import NotificationRequest, Notifier
 from ville.aws import aws_client
 from ville.db import SessionFactory
 from ville.models.audit import AuditBody, AuditInspector

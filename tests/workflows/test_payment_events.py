@@ -20,7 +20,6 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.notifications import NotificationOutcome, NotificationRequest
 from contracts.billing import (
     IntentRequest,
     IntentStatus,
@@ -28,6 +27,7 @@ from contracts.billing import (
     RecordedPayment,
     StripeEventSignal,
 )
+from services.notifications import NotificationOutcome, NotificationRequest
 from ville.settings import Settings
 from ville.temporal import data_converter
 from workflows.payment import InvoicePaymentWorkflow

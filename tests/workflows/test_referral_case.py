@@ -19,7 +19,6 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from activities.notifications import Notifier
 from activities.referrals import ANONYMISED_NAME, ReferralActivities
 from contracts.referrals import (
     ActorKind,
@@ -53,6 +52,7 @@ from domain.referrals import (
     attachment_prefix,
     attachments_delete_at,
 )
+from services.notifications import Notifier
 from tests.workflows.conftest import sent_emails
 from ville.aws import aws_client
 from ville.db import SessionFactory

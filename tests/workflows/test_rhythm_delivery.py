@@ -20,8 +20,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import activities.billing  # noqa: F401  (registers which deferred invoice reminders are still wanted)
-from activities.delivery import TemporalDeliveryScheduler, load_rhythms, waiting_notifications
-from activities.notifications import (
+from contracts.delivery import NotificationDeliveryResult
+from domain.calendar import holiday_name
+from domain.dunning import InvoiceStatus
+from domain.rhythm import PARIS
+from services.delivery import TemporalDeliveryScheduler, load_rhythms, waiting_notifications
+from services.notifications import (
     Contact,
     NotificationActivities,
     NotificationOutcome,
@@ -29,10 +33,6 @@ from activities.notifications import (
     Notifier,
     register_resolver,
 )
-from contracts.delivery import NotificationDeliveryResult
-from domain.calendar import holiday_name
-from domain.dunning import InvoiceStatus
-from domain.rhythm import PARIS
 from tests.workflows.rhythm_remind import RemindWorkflow
 from ville.aws import aws_client
 from ville.db import SessionFactory

@@ -47,7 +47,7 @@ class FamilyAccount(SQLModel, table=True):
     mandate_status: MandateStatus = MandateStatus.none
     sepa_rejections: int = 0
     # bumped by a conditional UPDATE at the start of every money change on the account's invoices: the row
-    # lock it takes makes those changes one at a time, on SQLite and PostgreSQL alike (activities/money_guard.py)
+    # lock it takes makes those changes one at a time, on SQLite and PostgreSQL alike (services/money_guard.py)
     money_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = ts_field()
 

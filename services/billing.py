@@ -11,8 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from activities.money_guard import lock_accounts_range
-from activities.pdf import DocLine, InvoiceDocument
+from documents.pdf import DocLine, InvoiceDocument
 from domain import ledger
 from domain.dunning import PAYABLE_STATUSES, status_after_payment
 from domain.invoicing import (
@@ -26,6 +25,7 @@ from domain.invoicing import (
 from domain.numbering import assign_numbers
 from domain.periods import BillingPeriod
 from domain.tariffs import TariffGrid, load_grids, tranche_for_qf
+from services.money_guard import lock_accounts_range
 from ville.db import SessionFactory
 from ville.models.billing import (
     Attendance,
@@ -216,7 +216,7 @@ class BillingStore:
         """Issue the batch's invoices in one transaction: numbers, lines, ledger, attendance marked billed."""
         with self.sessions() as s, s.begin():
             # the batch's money locks first: the credit it applies is read after every refund or payment of its
-            # families committed, and none commits before the invoices do (activities/money_guard.py)
+            # families committed, and none commits before the invoices do (services/money_guard.py)
             lock_accounts_range(s, lo, hi)
             drafts, already = self.compute_batch(s, period, lo, hi)
             if drafts:
