@@ -20,6 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import activities.billing  # noqa: F401  (registers which deferred invoice reminders are still wanted)
+from activities.notifications import NotificationActivities
 from contracts.delivery import NotificationDeliveryResult
 from domain.calendar import holiday_name
 from domain.dunning import InvoiceStatus
@@ -27,7 +28,6 @@ from domain.rhythm import PARIS
 from services.delivery import TemporalDeliveryScheduler, load_rhythms, waiting_notifications
 from services.notifications import (
     Contact,
-    NotificationActivities,
     NotificationOutcome,
     NotificationRequest,
     Notifier,
