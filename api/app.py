@@ -21,7 +21,7 @@ from api.csrf import origin_of, same_site_writes
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.pages.common import error_page
+from api.rendering import error_page
 from api.routes import ROUTERS
 from api.routes.codec import CodecCORSMiddleware
 from api.security import TokenSigner

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
-from api.pages.common import NAV_BY_ROLE, check_csrf, guarded, render, signed_in
+from api.pages.common import check_csrf, guarded, render, signed_in
+from api.rendering import NAV_BY_ROLE
 from api.routes.referrals import (
     CaseCreate,
     ConsentIn,

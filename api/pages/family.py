@@ -12,7 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
 from api.deps import BillingStoreDep, PaymentsDep, S3Dep, SessionDep, SettingsDep
-from api.pages.common import NAV_BY_ROLE, check_csrf, guarded, render, signed_in
+from api.pages.common import check_csrf, guarded, render, signed_in
+from api.rendering import NAV_BY_ROLE
 from api.routes.billing_family import (
     MandateConfirmIn,
     PreferencesIn,

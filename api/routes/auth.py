@@ -17,7 +17,9 @@ from sqlmodel import Session, select
 from api.deps import NotifierDep, SessionDep, SettingsDep, SignerDep
 from api.oidc import OidcClient, OidcError, OidcFlow, VerifiedIdentity
 from api.ratelimit import RateLimiter
+from api.rendering import error_page
 from api.security import (
+    HOME_BY_ROLE,
     OIDC_FLOW_MAX_AGE,
     SESSION_COOKIE,
     SESSION_MAX_AGE,
@@ -28,7 +30,7 @@ from api.security import (
 )
 from services.notifications import Contact, NotificationRequest, register_resolver
 from ville.models.oidc import OidcIdentity
-from ville.models.people import Role, UsedToken, UserAccount
+from ville.models.people import UsedToken, UserAccount
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -37,18 +39,6 @@ sign_in_limit = RateLimiter("sign-in", rate=5, per=60, burst=5)
 oidc_limit = RateLimiter("oidc", rate=20, per=60, burst=20)
 OIDC_COOKIE = "ville_oidc"
 OIDC_COOKIE_PATH = "/auth/oidc"
-
-HOME_BY_ROLE = {
-    Role.family: "/famille/factures",
-    Role.inspector: "/inspecteur/missions",
-    Role.partner: "/partenaire/orientations",
-    Role.rif_agent: "/rif/dossiers",
-    Role.coordinator: "/rif/dossiers",
-    Role.billing_operator: "/exploitation",
-    Role.quality_team: "/exploitation",
-    Role.operator: "/exploitation",
-    Role.admin: "/exploitation",
-}
 
 
 @register_resolver("user")
@@ -155,8 +145,6 @@ def _oidc_client(request: Request) -> OidcClient:
 
 
 def _oidc_refusal(request: Request, status_code: int, message: str) -> Response:
-    from api.pages.common import error_page  # the pages import this module
-
     response: Response = error_page(request, status_code, message)
     response.delete_cookie(OIDC_COOKIE, path=OIDC_COOKIE_PATH)
     return response
