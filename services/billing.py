@@ -24,7 +24,7 @@ from domain.invoicing import (
 )
 from domain.numbering import assign_numbers
 from domain.periods import BillingPeriod
-from domain.tariffs import TariffGrid, load_grids, tranche_for_qf
+from domain.tariffs import TariffGrid, load_grids, tranche_for_period
 from services.money_guard import lock_accounts_range
 from ville.db import SessionFactory
 from ville.models.billing import (
@@ -165,8 +165,8 @@ class BillingStore:
         for acc in accounts:
             if acc.id in issued:
                 continue
-            qf = acc.qf_cents if acc.qf_valid_until is not None and acc.qf_valid_until >= period.start else None
-            family = FamilySnapshot(acc.ref, tranche_for_qf(qf), unpaid.get(acc.id, 0), credits.get(acc.ref, 0))
+            tranche = tranche_for_period(acc.qf_cents, acc.qf_valid_until, period.start)
+            family = FamilySnapshot(acc.ref, tranche, unpaid.get(acc.id, 0), credits.get(acc.ref, 0))
             draft = compute_invoice(period, family, items.get(acc.id, ()), grids)
             if not draft.is_empty:
                 drafts.append((acc, draft))

@@ -18,7 +18,6 @@ from domain.payments import (
     cesu_eligible_cents,
     check_cesu_payment,
 )
-from domain.sepa import MandateStatus as SepaStatus
 from domain.sepa import SepaState, after_debit_result
 from services.billing import OPEN_STATUSES, credit_balances, post_entries
 from services.money_guard import add_paid, claim_key, lock_account_of_invoice, lock_account_of_payment, once_per_key
@@ -171,9 +170,9 @@ class PaymentStore:
     def _sepa_result(account: FamilyAccount, success: bool) -> None:
         if account.mandate_status is not MandateStatus.active:
             return
-        state = after_debit_result(SepaState(account.ref, SepaStatus.ACTIVE, account.sepa_rejections), success)
+        state = after_debit_result(SepaState(account.ref, MandateStatus.active, account.sepa_rejections), success)
         account.sepa_rejections = state.consecutive_rejections
-        if state.status is SepaStatus.SUSPENDED:
+        if state.status is MandateStatus.suspended:
             account.mandate_status = MandateStatus.suspended
 
     @staticmethod

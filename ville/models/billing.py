@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from domain.dunning import InvoiceStatus, own_due, remaining
 from domain.payments import PaymentMethod
+from domain.sepa import MandateStatus
 from ville.models.common import opt_ts_field, ts_field
 
 
@@ -18,16 +19,6 @@ class DeliveryChannel(StrEnum):
 
     email = "email"
     post = "post"
-
-
-class MandateStatus(StrEnum):
-    """The account's SEPA mandate, from set-up to suspension (two rejections) or revocation."""
-
-    none = "none"
-    pending = "pending"
-    active = "active"
-    suspended = "suspended"  # two rejections: the family pays by other means
-    revoked = "revoked"
 
 
 class FamilyAccount(SQLModel, table=True):
