@@ -335,9 +335,7 @@ class BillingStore:
         """(number, delivery channel, document) of the batch's invoices, in number order."""
         with self.sessions() as s:
             invoices = s.execute(
-                select(Invoice, FamilyAccount.ref, Payer.first_name, Payer.last_name, Payer.address)
-                .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)
-                .join(Payer, Payer.account_id == Invoice.account_id)
+                _document_rows()
                 .where(Invoice.period_key == period_key, Invoice.account_id > lo, Invoice.account_id <= hi)
                 .order_by(Invoice.number)
             ).all()
@@ -347,15 +345,19 @@ class BillingStore:
     def document(self, number: str, base_url: str) -> InvoiceDocument | None:
         """The document of one invoice (rendered on demand from its immutable data)."""
         with self.sessions() as s:
-            row = s.execute(
-                select(Invoice, FamilyAccount.ref, Payer.first_name, Payer.last_name, Payer.address)
-                .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)
-                .join(Payer, Payer.account_id == Invoice.account_id)
-                .where(Invoice.number == number)
-            ).first()
+            row = s.execute(_document_rows().where(Invoice.number == number)).first()
             if row is None:
                 return None
             return _document(row, _lines_by_invoice(s, [row[0].id]), base_url)
+
+
+def _document_rows() -> Any:
+    """An invoice with what its document prints of the account and the payer (one query for one or many)."""
+    return (
+        select(Invoice, FamilyAccount.ref, Payer.first_name, Payer.last_name, Payer.address)
+        .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)
+        .join(Payer, Payer.account_id == Invoice.account_id)
+    )
 
 
 def _attendance_items(s: Session, lo: int, hi: int, *where: Any) -> dict[int, list[AttendanceItem]]:
