@@ -16,8 +16,8 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.attendance import AttendanceIngest, AttendanceQueueConsumer
 from activities.registry import build_activities
+from services.attendance import AttendanceIngest, AttendanceQueueConsumer
 from ville.aws import aws_client
 from ville.db import SessionFactory, engine_for
 from ville.log_context import LogContextInterceptor

@@ -25,47 +25,9 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
-from activities.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
-from activities.pdf_fonts import PdfFonts, pdf_fonts
-from domain.audit.assignment import AuditTask as DomainTask
-from domain.audit.assignment import Inspector, SiteToAudit, plan_assignments, reassign
-from domain.audit.campaign import inspection_due_date, reaudit_window, review_deadline
-from domain.audit.referentiel import AuditMode, Referentiel, format_decimal, load_referentiel
-from domain.audit.scoring import (
-    CampaignSummary,
-    GroupSummary,
-    LabelDecision,
-    SiteResult,
-    SiteScore,
-    aggregate,
-    combine_scores,
-    corrective_actions,
-    decide_label,
-    score_site,
-)
-from domain.audit.task_states import TaskState
-from domain.calendar import format_date_fr
-from ville.audit_store import referentiel_document
-from ville.db import SessionFactory
-from ville.ids import audit_campaign_id, inspection_id
-from ville.models.audit import (
-    AuditAssignment,
-    AuditCampaign,
-    AuditCampaignSite,
-    AuditCorrectiveAction,
-    AuditInspector,
-    AuditSite,
-    AuditSiteResult,
-    AuditTask,
-    CampaignStatus,
-    InspectorUnavailability,
-)
-from ville.models.common import utcnow
-from ville.models.people import Role, UserAccount
-from ville.settings import Settings
-from ville.temporal import SA_BUSINESS_STATUS, SA_CAMPAIGN
-from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
-from workflows.audit_types import (
+from contracts.audit import (
+    AUDIT_CAMPAIGN_WORKFLOW,
+    INSPECTION_WORKFLOW,
     AuditActivity,
     AuditError,
     CampaignInspectorUnavailable,
@@ -91,6 +53,45 @@ from workflows.audit_types import (
     TaskContext,
     TaskStateRecord,
 )
+from documents.pdf_fonts import PdfFonts, pdf_fonts
+from domain.audit.assignment import AuditTask as DomainTask
+from domain.audit.assignment import Inspector, SiteToAudit, plan_assignments, reassign
+from domain.audit.campaign import inspection_due_date, reaudit_window, review_deadline
+from domain.audit.referentiel import AuditMode, Referentiel, format_decimal, load_referentiel
+from domain.audit.scoring import (
+    CampaignSummary,
+    GroupSummary,
+    LabelDecision,
+    SiteResult,
+    SiteScore,
+    aggregate,
+    combine_scores,
+    corrective_actions,
+    decide_label,
+    score_site,
+)
+from domain.audit.task_states import TaskState
+from domain.calendar import format_date_fr
+from services.audit import referentiel_document
+from services.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
+from ville.db import SessionFactory
+from ville.ids import audit_campaign_id, inspection_id
+from ville.models.audit import (
+    AuditAssignment,
+    AuditCampaign,
+    AuditCampaignSite,
+    AuditCorrectiveAction,
+    AuditInspector,
+    AuditSite,
+    AuditSiteResult,
+    AuditTask,
+    CampaignStatus,
+    InspectorUnavailability,
+)
+from ville.models.common import utcnow
+from ville.models.people import Role, UserAccount
+from ville.settings import Settings
+from ville.temporal import SA_BUSINESS_STATUS, SA_CAMPAIGN
 
 log = structlog.get_logger(__name__)
 
@@ -379,7 +380,7 @@ class AuditActivities:
 
         async def start(task_id: int) -> None:
             await client.start_workflow(
-                InspectionWorkflow.run,
+                INSPECTION_WORKFLOW,
                 InspectionInput(task_id, wave.campaign_id),
                 id=inspection_id(task_id),
                 task_queue=queue,
@@ -398,7 +399,7 @@ class AuditActivities:
         assert self.client is not None, "AuditActivities needs the Temporal client to start campaigns"
         campaign_id = request.campaign.campaign_id
         await self.client.start_workflow(
-            AuditCampaignWorkflow.run,
+            AUDIT_CAMPAIGN_WORKFLOW,
             request.campaign,
             id=audit_campaign_id(campaign_id),
             task_queue=activity.info().task_queue,

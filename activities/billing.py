@@ -19,8 +19,24 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
-from activities.billing_store import OPEN_STATUSES, BatchTotals, BillingStore, post_entries
-from activities.notifications import (
+from contracts.billing import (
+    BatchRequest,
+    BatchTotalsView,
+    BillingActivity,
+    DunningPlanStep,
+    DunningRequest,
+    InvoicePaymentInput,
+    PlanRequest,
+    PlanResult,
+)
+from documents.pdf import render_invoices, render_many, render_pool
+from domain import ledger
+from domain.due_dates import due_date
+from domain.dunning import DunningKind, InvoiceStatus, default_ladder
+from domain.money import format_eur
+from domain.periods import BillingPeriod, period_from_key
+from services.billing import OPEN_STATUSES, BatchTotals, BillingStore, post_entries
+from services.notifications import (
     Contact,
     NotificationRequest,
     Notifier,
@@ -28,25 +44,10 @@ from activities.notifications import (
     register_resolver,
     register_still_wanted,
 )
-from activities.pdf import render_invoices, render_many, render_pool
-from domain import ledger
-from domain.due_dates import due_date
-from domain.dunning import DunningKind, InvoiceStatus, default_ladder
-from domain.money import format_eur
-from domain.periods import BillingPeriod, period_from_key
 from ville.ids import invoice_payment_id
 from ville.metrics import INVOICES_ISSUED
 from ville.models.billing import DeliveryChannel, FamilyAccount, Invoice, MandateStatus, Notification, Payer
 from ville.settings import Settings
-from workflows.billing_types import (
-    BatchRequest,
-    BatchTotalsView,
-    DunningPlanStep,
-    DunningRequest,
-    InvoicePaymentInput,
-    PlanRequest,
-    PlanResult,
-)
 
 log = structlog.get_logger(__name__)
 RETENTION_TAG = "retention=archive-5y"
@@ -122,7 +123,7 @@ class BillingActivities:
     def _period(self, key: str) -> BillingPeriod:
         return period_from_key(key, self.settings.billing_period_months)
 
-    @activity.defn
+    @activity.defn(name=BillingActivity.PLAN_CYCLE)
     def plan_cycle(self, req: PlanRequest) -> PlanResult:
         """Close the period: batch bounds of the accounts to bill, issue and due dates, dunning dates."""
         period = self._period(req.period_key)
@@ -139,12 +140,12 @@ class BillingActivities:
         log.info("billing.planned", period=period.key, families=families, batches=len(bounds))
         return PlanResult(bounds, families, issue.isoformat(), due.isoformat(), ladder)
 
-    @activity.defn
+    @activity.defn(name=BillingActivity.PREVIEW_BATCH)
     def preview_batch(self, req: BatchRequest) -> BatchTotalsView:
         """Totals a batch would issue (dry run): nothing is written."""
         return _view(self.store.preview_batch(self._period(req.period_key), req.lo, req.hi))
 
-    @activity.defn
+    @activity.defn(name=BillingActivity.ISSUE_BATCH)
     @_heartbeating
     def issue_batch(self, req: BatchRequest) -> BatchTotalsView:
         """Compute, number and store the batch's invoices with their ledger entries (one transaction)."""
@@ -159,7 +160,7 @@ class BillingActivities:
         INVOICES_ISSUED.inc(totals.invoices)
         return _view(totals)
 
-    @activity.defn
+    @activity.defn(name=BillingActivity.ARCHIVE_BATCH)
     @_heartbeating
     def archive_batch(self, req: BatchRequest) -> BatchTotalsView:
         """Render the batch's invoices and archive them in S3 as one object (5-year retention)."""
@@ -180,7 +181,7 @@ class BillingActivities:
             )
         return BatchTotalsView(invoices=len(docs))
 
-    @activity.defn
+    @activity.defn(name=BillingActivity.DELIVER_BATCH)
     @_heartbeating
     def deliver_batch(self, req: BatchRequest) -> BatchTotalsView:
         """E-mail the families who chose e-mail; one print file for those who chose post."""
@@ -236,7 +237,7 @@ class BillingActivities:
                 if f"{template}:{n}:post" not in known
             )
 
-    @activity.defn
+    @activity.defn(name=BillingActivity.START_SEPA_DEBITS)
     async def start_sepa_debits(self, period_key: str) -> int:
         """Start the payment workflow of each unpaid invoice whose family has an active SEPA mandate."""
         assert self.client is not None
@@ -269,7 +270,7 @@ class BillingActivities:
                 )
             ]
 
-    @activity.defn
+    @activity.defn(name=BillingActivity.RUN_DUNNING_STEP)
     def run_dunning_step(self, req: DunningRequest) -> int:
         """Send the period's reminders, or transfer what is still unpaid to the Trésor Public."""
         kind = DunningKind(req.kind)

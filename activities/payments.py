@@ -10,11 +10,12 @@ from sqlalchemy import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.payment_store import InvoiceNotPayable, MoneyOutcome, PaymentStore
-from activities.stripe_client import metadata_value, stripe_refusals
+from contracts.billing import IntentRequest, IntentStatus, PaymentActivity, RecordedPayment
 from domain.payments import PaymentMethod, PaymentRefused
+from services.payments import InvoiceNotPayable, MoneyOutcome, PaymentStore
+from services.stripe_client import stripe_refusals
+from services.stripe_payments import StripePayments
 from ville.models.billing import FamilyAccount, Invoice, MandateStatus
-from workflows.billing_types import IntentRequest, IntentStatus, RecordedPayment
 
 log = structlog.get_logger(__name__)
 _FINAL_FAILURES = {"canceled", "requires_payment_method"}
@@ -40,21 +41,13 @@ class PaymentActivities:
     def __init__(self, stripe_client: stripe.StripeClient, store: PaymentStore) -> None:
         self.stripe = stripe_client
         self.store = store
+        self.payments = StripePayments(stripe_client, store)
 
     def ensure_customer(self, account_id: int) -> str:
-        """The account's Stripe customer, created once (keyed by the account reference)."""
-        with self.store.sessions() as s, s.begin():
-            account = s.get_one(FamilyAccount, account_id, with_for_update=True)
-            if account.stripe_customer_id:
-                return account.stripe_customer_id
-            customer = self.stripe.v1.customers.create(
-                params={"description": account.ref, "metadata": {"account_ref": account.ref}},
-                options={"idempotency_key": f"customer-{account.ref}"},
-            )
-            account.stripe_customer_id = customer.id
-            return str(customer.id)
+        """The account's Stripe customer, created once (see `StripePayments.ensure_customer`)."""
+        return self.payments.ensure_customer(account_id)
 
-    @activity.defn
+    @activity.defn(name=PaymentActivity.CREATE_INTENT)
     def create_intent(self, req: IntentRequest) -> str:
         """Create the attempt's PaymentIntent once and remember it before anything can charge it."""
         key = f"{req.method}:{req.invoice_number}:{req.attempt}"
@@ -91,7 +84,7 @@ class PaymentActivities:
             raise ApplicationError("no SEPA mandate on this account", type="NoMandate", non_retryable=True)
         return str(pm)
 
-    @activity.defn
+    @activity.defn(name=PaymentActivity.CONFIRM_INTENT)
     def confirm_intent(self, payment_intent_id: str) -> IntentStatus:
         """Confirm the PaymentIntent unless it already moved on (a retry never charges twice)."""
         with stripe_refusals():
@@ -106,13 +99,13 @@ class PaymentActivities:
                 pi = self.stripe.v1.payment_intents.retrieve(payment_intent_id)
             return _status(pi)
 
-    @activity.defn
+    @activity.defn(name=PaymentActivity.RETRIEVE_INTENT)
     def retrieve_intent(self, payment_intent_id: str) -> IntentStatus:
         """Ask Stripe where a PaymentIntent stands (reconciliation of a missed webhook)."""
         with stripe_refusals():  # an intent Stripe does not know is a final failure, not retried forever
             return _status(self.stripe.v1.payment_intents.retrieve(payment_intent_id))
 
-    @activity.defn
+    @activity.defn(name=PaymentActivity.RECORD_INTENT_OUTCOME)
     def record_intent_outcome(self, status: IntentStatus) -> RecordedPayment:
         """Record a final outcome in the database and ledger (idempotent)."""
         payment = self.store.by_intent(status.payment_intent_id)
@@ -132,7 +125,7 @@ class PaymentActivities:
         with self.store.sessions() as s:
             return s.get_one(Invoice, invoice_id)
 
-    @activity.defn
+    @activity.defn(name=PaymentActivity.ACCOUNT_OF)
     def account_of(self, invoice_number: str) -> int:
         """The account id of an invoice (a reference, so no personal data enters the history)."""
         invoice = self.store.invoice(invoice_number)
@@ -140,7 +133,7 @@ class PaymentActivities:
             raise ApplicationError("unknown invoice", type="UnknownInvoice", non_retryable=True)
         return invoice.account_id
 
-    @activity.defn
+    @activity.defn(name=PaymentActivity.MANDATE_ACTIVE)
     def mandate_active(self, invoice_number: str) -> bool:
         """Whether the invoice's family still has an active SEPA mandate."""
         with self.store.sessions() as s:
@@ -153,25 +146,10 @@ class PaymentActivities:
             )
 
     def refund(self, payment_id: int, amount_cents: int, refund_key: str) -> MoneyOutcome:
-        """Refund a payment once per key: recorded under the money lock first, then through Stripe for card/SEPA.
+        """Refund a payment once per key (see `StripePayments.refund`)."""
+        return self.payments.refund(payment_id, amount_cents, refund_key)
 
-        Recording first means two concurrent refunds can never both pass the bound and both reach Stripe; a
-        Stripe call that fails is completed by the same request sent again (same key, same content).
-        """
-        out = self.store.record_refund(payment_id, amount_cents, refund_key)
-        payment = self.store.payment(payment_id)
-        pi = payment.stripe_payment_intent_id
-        if payment.method in (PaymentMethod.CARD, PaymentMethod.SEPA_DEBIT) and pi:
-            # localstripe ignores idempotency keys: look for our own refund before creating one
-            existing = self.stripe.v1.refunds.list(params={"payment_intent": pi}).data
-            if not any(metadata_value(r, "key") == refund_key for r in existing):
-                self.stripe.v1.refunds.create(
-                    params={"payment_intent": pi, "amount": amount_cents, "metadata": {"key": refund_key}},
-                    options={"idempotency_key": refund_key},
-                )
-        return out
-
-    @activity.defn
+    @activity.defn(name=PaymentActivity.INVOICE_REMAINING)
     def invoice_remaining(self, invoice_number: str) -> int:
         """What is still to pay on the invoice itself (0 once settled or transferred)."""
         invoice = self.store.invoice(invoice_number)

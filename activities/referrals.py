@@ -14,7 +14,18 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
+from contracts.referrals import (
+    CreatedReferral,
+    CreateReferralInput,
+    HistoryEvent,
+    NoticeInput,
+    NoticeKind,
+    NoticeResult,
+    RecordInput,
+    ReferralActivity,
+    RetentionInput,
+    RetentionResult,
+)
 from domain.calendar import format_date_fr
 from domain.hsds import ServiceStatus
 from domain.referrals import (
@@ -29,6 +40,7 @@ from domain.referrals import (
     attachment_prefix,
     expires_at,
 )
+from services.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
 from ville.db import SessionFactory
 from ville.metrics import REFERRAL_SLA_BREACHES
 from ville.models.people import Role, UserAccount
@@ -46,18 +58,6 @@ from ville.models.referrals import (
 )
 from ville.referral_links import FamilyLinkClaims, ReferralLinkSigner
 from ville.settings import Settings
-from workflows.referral_types import (
-    CreatedReferral,
-    CreateReferralInput,
-    HistoryEvent,
-    NoticeInput,
-    NoticeKind,
-    NoticeResult,
-    RecordInput,
-    ReferralActivity,
-    RetentionInput,
-    RetentionResult,
-)
 
 log = structlog.get_logger(__name__)
 ANONYMISED_NAME = "Anonymisé"

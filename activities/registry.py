@@ -9,14 +9,15 @@ from temporalio.client import Client
 
 from activities.audit import AuditActivities
 from activities.billing import BillingActivities
-from activities.billing_store import BillingStore
-from activities.delivery import TemporalDeliveryScheduler, load_rhythms
-from activities.notifications import NotificationActivities, Notifier
-from activities.payment_store import PaymentStore
+from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.referrals import ReferralActivities
 from activities.simulation import SimulationActivities
-from activities.stripe_client import make_stripe_client
+from services.billing import BillingStore
+from services.delivery import TemporalDeliveryScheduler, load_rhythms
+from services.notifications import Notifier
+from services.payments import PaymentStore
+from services.stripe_client import make_stripe_client
 from ville.aws import aws_client
 from ville.db import SessionFactory, engine_for
 from ville.settings import Settings

@@ -28,8 +28,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.billing import _heartbeating
-from activities.billing_store import BillingStore, load_tariff_grids
-from activities.pdf_fonts import PdfFonts, pdf_fonts
+from contracts.simulation import (
+    SimulationActivity,
+    SimulationBatchRequest,
+    SimulationFinaliseRequest,
+    SimulationPlan,
+    SimulationPlanRequest,
+    SimulationReport,
+)
+from documents.pdf_fonts import PdfFonts, pdf_fonts
 from domain.money import format_eur
 from domain.periods import BillingPeriod, period_from_key
 from domain.simulation import (
@@ -40,22 +47,17 @@ from domain.simulation import (
     ProposedGridError,
     TrancheMedian,
     applied_everywhere,
+    current_grid,
     format_bp_fr,
     median_changes,
     percent_change_bp,
     validate_proposed_grid,
 )
-from domain.tariffs import NUM_TRANCHES, GridError, NoGridInForce, TariffGrid, grid_for
+from domain.tariffs import NUM_TRANCHES, GridError, TariffGrid
+from services.billing import BillingStore, load_tariff_grids
 from ville.db import SessionFactory
 from ville.models.billing import Invoice, TariffGridVersion
 from ville.settings import Settings
-from workflows.simulation_types import (
-    SimulationBatchRequest,
-    SimulationFinaliseRequest,
-    SimulationPlan,
-    SimulationPlanRequest,
-    SimulationReport,
-)
 
 log = structlog.get_logger(__name__)
 PREFIX = "simulations"
@@ -71,16 +73,6 @@ def simulation_prefix(ref: str) -> str:
 def changes_key(ref: str, lo: int, hi: int) -> str:
     """The anonymous changes of one batch."""
     return f"{simulation_prefix(ref)}/ecarts/{lo:010d}-{hi:010d}.json"
-
-
-def current_grid(grids: Sequence[TariffGrid], periods: Sequence[BillingPeriod]) -> TariffGrid | None:
-    """The voted grid in force at the end of the latest period (the one a proposal replaces)."""
-    if not grids:
-        return None
-    try:
-        return grid_for(grids, max(p.end for p in periods))
-    except NoGridInForce:
-        return max(grids, key=lambda g: g.effective_from)
 
 
 class SimulationActivities:
@@ -116,7 +108,7 @@ class SimulationActivities:
         body: bytes = self.s3.get_object(Bucket=self.settings.s3_bucket, Key=key)["Body"].read()
         return body
 
-    @activity.defn
+    @activity.defn(name=SimulationActivity.PREPARE)
     def prepare_simulation(self, req: SimulationPlanRequest) -> SimulationPlan:
         """Check the periods were billed and the grid is valid; store the grid; cut the families into batches."""
         periods = self._periods(req.period_keys)
@@ -170,7 +162,7 @@ class SimulationActivities:
             self._grids[key] = grid
         return grid
 
-    @activity.defn
+    @activity.defn(name=SimulationActivity.SIMULATE_BATCH)
     @_heartbeating
     def simulate_batch(self, req: SimulationBatchRequest) -> ImpactTotals:
         """Re-price the batch's billed items with the voted and the proposed grids; aggregates only."""
@@ -186,7 +178,7 @@ class SimulationActivities:
         self._put(changes_key(req.simulation_ref, req.lo, req.hi), json.dumps(rows).encode(), "application/json")
         return totals
 
-    @activity.defn
+    @activity.defn(name=SimulationActivity.FINALISE)
     @_heartbeating
     def finalise_simulation(self, req: SimulationFinaliseRequest) -> SimulationReport:
         """Medians from the batches' changes, then the CSV, the one-page PDF chart and its SVG, in S3."""

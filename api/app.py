@@ -17,20 +17,20 @@ from sqlalchemy import text
 from temporalio.client import Client
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from activities.attendance import AttendanceIngest
-from activities.billing_store import BillingStore
-from activities.notifications import Notifier
-from activities.payment_store import PaymentStore
-from activities.payments import PaymentActivities
-from activities.stripe_client import make_stripe_client
 from api.csrf import origin_of, same_site_writes
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.pages.common import error_page
+from api.rendering import error_page
 from api.routes import ROUTERS
 from api.routes.codec import CodecCORSMiddleware
 from api.security import TokenSigner
+from services.attendance import AttendanceIngest
+from services.billing import BillingStore
+from services.notifications import Notifier
+from services.payments import PaymentStore
+from services.stripe_client import make_stripe_client
+from services.stripe_payments import StripePayments
 from ville.aws import aws_client
 from ville.db import SessionFactory, engine_for
 from ville.logging import configure_logging
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     )
     app.state.billing_store = BillingStore(app.state.sessions)
     app.state.attendance = AttendanceIngest(app.state.sessions)
-    app.state.payment_activities = PaymentActivities(make_stripe_client(settings), PaymentStore(app.state.sessions))
+    app.state.payments = StripePayments(make_stripe_client(settings), PaymentStore(app.state.sessions))
     stripe_js_origin = settings.stripe_js_url.split("/js.stripe.com")[0].rstrip("/")
     # inspectors' evidence goes from the browser straight to S3 by presigned URL (moto's origin in dev)
     s3_origins = settings.aws_endpoint_url or (

@@ -19,19 +19,18 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities.billing_preview import PeriodPreview, preview_period
-from activities.billing_store import BillingStore
 from api.errors import field_error, temporal_refusal
 from api.temporal_query import QUERY_TIMEOUT, bounded
+from contracts.billing import BillingCycleInput
 from domain.billing_cycle import ExistingCycle, start_refusal
 from domain.calendar import PARIS
 from domain.periods import BillingPeriod, period_from_key, period_has_ended, period_not_ended_fr
-from ville.db import SessionFactory
+from services.billing import BillingStore
+from services.billing_preview import PeriodPreview, preview_period
 from ville.ids import billing_cycle_id
 from ville.settings import Settings
 from ville.temporal import SA_BUSINESS_STATUS
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput
 
 log = structlog.get_logger(__name__)
 CYCLE_UNAVAILABLE = "Ce cycle de facturation ne peut pas être lancé pour le moment."
@@ -104,6 +103,6 @@ async def _existing(temporal: Client, wf_id: str) -> ExistingCycle:
     )
 
 
-async def preview(sessions: SessionFactory, period: BillingPeriod) -> PeriodPreview:
+async def preview(store: BillingStore, period: BillingPeriod) -> PeriodPreview:
     """What the period's cycle would issue now, by tranche (off the event loop; nothing written)."""
-    return await asyncio.to_thread(preview_period, BillingStore(sessions), period)
+    return await asyncio.to_thread(preview_period, store, period)

@@ -11,6 +11,11 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api.security import TokenSigner
+from services.attendance import AttendanceIngest
+from services.billing import BillingStore
+from services.notifications import Notifier
+from services.payments import PaymentStore
+from services.stripe_payments import StripePayments
 from ville.settings import Settings
 
 
@@ -48,11 +53,42 @@ async def _s3(request: Request) -> Any:
     return request.app.state.s3
 
 
+# the services the app builds once (api/app.py); routes receive them typed, never through app.state
+async def _billing_store(request: Request) -> BillingStore:
+    store: BillingStore = request.app.state.billing_store
+    return store
+
+
+async def _payments(request: Request) -> StripePayments:
+    payments: StripePayments = request.app.state.payments
+    return payments
+
+
+async def _payment_store(request: Request) -> PaymentStore:
+    payments: StripePayments = request.app.state.payments
+    return payments.store
+
+
+async def _notifier(request: Request) -> Notifier:
+    notifier: Notifier = request.app.state.notifier
+    return notifier
+
+
+async def _attendance(request: Request) -> AttendanceIngest:
+    ingest: AttendanceIngest = request.app.state.attendance
+    return ingest
+
+
 SessionDep = Annotated[Session, Depends(_session)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SignerDep = Annotated[TokenSigner, Depends(_signer)]
 S3Dep = Annotated[Any, Depends(_s3)]
+BillingStoreDep = Annotated[BillingStore, Depends(_billing_store)]
+PaymentsDep = Annotated[StripePayments, Depends(_payments)]
+PaymentStoreDep = Annotated[PaymentStore, Depends(_payment_store)]
+NotifierDep = Annotated[Notifier, Depends(_notifier)]
+AttendanceDep = Annotated[AttendanceIngest, Depends(_attendance)]
 
 # a row id in a path: bounded so that a huge number answers 422, not an overflow in the database driver (500)
 DB_ID_MAX = 2_147_483_647

@@ -272,3 +272,17 @@ setattr(_family_scope, ROLES_ATTRIBUTE, frozenset({Role.family}))  # narrows req
 FamilyUser = Annotated[Principal, Depends(_family_scope)]
 BillingOperator = Annotated[Principal, require(Role.billing_operator, Role.operator)]
 Operator = Annotated[Principal, require(Role.operator)]
+
+
+# where each role lands after signing in, and when a page refuses it
+HOME_BY_ROLE = {
+    Role.family: "/famille/factures",
+    Role.inspector: "/inspecteur/missions",
+    Role.partner: "/partenaire/orientations",
+    Role.rif_agent: "/rif/dossiers",
+    Role.coordinator: "/rif/dossiers",
+    Role.billing_operator: "/exploitation",
+    Role.quality_team: "/exploitation",
+    Role.operator: "/exploitation",
+    Role.admin: "/exploitation",
+}

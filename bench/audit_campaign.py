@@ -25,13 +25,13 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from bench.billing_cycle import start_worker
 from bench.histories import count, history_size, peaks, sample_sizes
 from bench.stack import Stack, bench_today, cpu_delta, cpu_snapshot, embedded_stack, seed, table, write_result
+from contracts.audit import AuditCampaignInput
 from ville.audit_demo import MODES
 from ville.db import engine_for
 from ville.ids import audit_campaign_id, inspection_id
 from ville.models.audit import AuditCampaign, AuditCampaignSite, AuditSite, AuditTask
 from ville.temporal import SA_BUSINESS_STATUS, SA_CAMPAIGN, connect, register_search_attributes
 from workflows.audit import AuditCampaignWorkflow
-from workflows.audit_types import AuditCampaignInput
 
 TEMPORAL_WARNING_EVENTS = 10_240
 

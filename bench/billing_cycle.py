@@ -32,6 +32,7 @@ from bench.stack import (
     write_result,
 )
 from bench.temporal_counts import history_counts
+from contracts.billing import BillingCycleInput, CyclePhase
 from ville import devstack
 from ville.billing_demo import billing_period_to_seed
 from ville.db import engine_for
@@ -39,7 +40,6 @@ from ville.ids import billing_cycle_id
 from ville.models.billing import Invoice
 from ville.temporal import connect, register_search_attributes
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput, CyclePhase
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,12 +16,12 @@ from typing import Any
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.billing_store import BillingStore
-    from activities.notifications import NotificationRequest, Notifier
-    from activities.pdf import render_invoice
+    from documents.pdf import render_invoice
     from domain.due_dates import due_date
     from domain.money import format_eur
     from domain.periods import period_from_key
+    from services.billing import BillingStore
+    from services.notifications import NotificationRequest, Notifier
     from ville.models.billing import DeliveryChannel
 
 NAIVE_TIMEOUT = timedelta(minutes=5)

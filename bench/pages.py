@@ -48,7 +48,7 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 def issue_invoices(db_url: str, today: Any, due_day: int) -> int:
     """Issue the last closed period's invoices of every seeded family (what the cycle's issue phase does)."""
-    from activities.billing_store import BillingStore
+    from services.billing import BillingStore
 
     period = billing_period_to_seed(today)
     issue = issue_date_for(period)

@@ -27,13 +27,13 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from bench.billing_cycle import start_worker
 from bench.histories import count, peaks, sample_sizes, wait_count
 from bench.stack import Stack, bench_today, cpu_delta, cpu_snapshot, embedded_stack, seed, table, write_result
+from contracts.referrals import ReferralCaseInput
 from domain.referrals import format_case_ref
 from ville.db import engine_for
 from ville.ids import referral_case_id
 from ville.models.people import Role, UserAccount
 from ville.models.referrals import ReferralCase, ReferralHistory, RifRelay
 from ville.temporal import SA_ARRONDISSEMENT, SA_BUSINESS_STATUS, SA_RELAY, connect, register_search_attributes
-from workflows.referral_types import ReferralCaseInput
 from workflows.referrals import ReferralCaseWorkflow
 
 YEAR_OFFSET = 1  # case refs of next year: no clash with the demo's own cases

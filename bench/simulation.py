@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
-from activities.billing_store import BillingStore
 from bench.billing_cycle import start_worker
 from bench.stack import (
     Stack,
@@ -36,17 +35,18 @@ from bench.stack import (
     write_result,
 )
 from bench.temporal_counts import history_counts
+from contracts.simulation import SimulationPhase, TariffSimulationInput, TariffSimulationResult
 from domain.due_dates import due_date
 from domain.money import format_eur
 from domain.periods import BillingPeriod
 from domain.simulation import simulation_ref
+from services.billing import BillingStore
 from ville.billing_demo import GRIDS_FILE, billing_period_to_seed
 from ville.db import SessionFactory, engine_for
 from ville.ids import tariff_simulation_id
 from ville.models.billing import Invoice, InvoiceLine
 from ville.temporal import connect, register_search_attributes
 from workflows.simulation import TariffSimulationWorkflow
-from workflows.simulation_types import SimulationPhase, TariffSimulationInput, TariffSimulationResult
 
 
 def proposed_grid() -> dict[str, Any]:

@@ -38,6 +38,7 @@ from bench.api_proc import latency_ms, process_tree_hwm_mb, start_apis
 from bench.billing_cycle import start_worker
 from bench.rawhttp import HttpError, RawPool, RoundRobin
 from bench.stack import Stack, add_db_option, cpu_delta, cpu_snapshot, embedded_stack, table, vm_hwm_mb, write_result
+from contracts.billing import InvoicePaymentInput, StripeEventSignal
 from domain.dunning import InvoiceStatus
 from domain.numbering import format_invoice_number
 from domain.payments import PaymentMethod
@@ -45,7 +46,6 @@ from ville.db import make_engine
 from ville.ids import invoice_payment_id
 from ville.models.billing import FamilyAccount, Invoice, Payment
 from ville.temporal import connect, register_search_attributes
-from workflows.billing_types import InvoicePaymentInput, StripeEventSignal
 from workflows.clients import signal_stripe_event
 from workflows.payment import InvoicePaymentWorkflow
 

@@ -154,7 +154,7 @@ EXECUTION_STATUS: Mapping[str, str] = {
     "TimedOut": "Expiré",
 }
 
-# workflows.billing_types.CyclePhase
+# contracts.billing.CyclePhase
 CYCLE_PHASE: Mapping[str, str] = {
     "planning": "Préparation",
     "issuing": "Émission des factures",
@@ -164,7 +164,7 @@ CYCLE_PHASE: Mapping[str, str] = {
     "done": "Terminé",
 }
 
-# workflows.simulation_types.SimulationPhase
+# contracts.simulation.SimulationPhase
 SIMULATION_PHASE: Mapping[str, str] = {
     "planning": "Préparation",
     "simulating": "Simulation en cours",
@@ -217,7 +217,7 @@ BUSINESS_STATUS: Mapping[str, str] = {
 # ville.models.billing.Notification.channel
 NOTIFICATION_CHANNEL: Mapping[str, str] = {"email": "Courriel", "sms": "SMS", "post": "Courrier postal"}
 
-# activities/templates/<name>.*: what each message is about
+# services/templates/<name>.*: what each message is about
 NOTIFICATION_TEMPLATE: Mapping[str, str] = {
     "magic_link": "lien de connexion",
     "invoice_issued": "facture émise",

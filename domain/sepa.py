@@ -15,10 +15,16 @@ RESULT_WINDOW_BUSINESS_DAYS = 14
 
 
 class MandateStatus(StrEnum):
-    """Whether invoices are collected by direct debit or the family pays by other means."""
+    """The account's SEPA mandate, from set-up to suspension (two rejections) or revocation.
 
-    ACTIVE = "active"
-    SUSPENDED = "suspended"  # fallback: card, CESU, cheque or counter
+    Member names are the database's enum labels (SQLAlchemy stores names): lower case on purpose.
+    """
+
+    none = "none"
+    pending = "pending"
+    active = "active"  # invoices are collected by direct debit
+    suspended = "suspended"  # two rejections: the family pays by other means (card, CESU, cheque, counter)
+    revoked = "revoked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +32,13 @@ class SepaState:
     """State of a family's SEPA mandate."""
 
     mandate_ref: str
-    status: MandateStatus = MandateStatus.ACTIVE
+    status: MandateStatus = MandateStatus.active
     consecutive_rejections: int = 0
 
     @property
     def is_active(self) -> bool:
         """True if the next invoice may be debited."""
-        return self.status is MandateStatus.ACTIVE
+        return self.status is MandateStatus.active
 
 
 def after_debit_result(state: SepaState, success: bool, max_rejections: int = MAX_CONSECUTIVE_REJECTIONS) -> SepaState:
@@ -42,7 +48,7 @@ def after_debit_result(state: SepaState, success: bool, max_rejections: int = MA
     if success:
         return replace(state, consecutive_rejections=0)
     rejections = state.consecutive_rejections + 1
-    status = MandateStatus.SUSPENDED if rejections >= max_rejections else MandateStatus.ACTIVE
+    status = MandateStatus.suspended if rejections >= max_rejections else MandateStatus.active
     return replace(state, status=status, consecutive_rejections=rejections)
 
 

@@ -18,7 +18,8 @@ from fractions import Fraction
 from itertools import pairwise
 from typing import Any
 
-from domain.tariffs import NUM_TRANCHES, GridError, TariffGrid, load_grids
+from domain.periods import BillingPeriod
+from domain.tariffs import NUM_TRANCHES, GridError, NoGridInForce, TariffGrid, grid_for, load_grids
 
 THRESHOLDS_PCT: tuple[int, ...] = (5, 10, 20)
 TOP_N = 10
@@ -261,3 +262,13 @@ def format_bp_fr(bp: int | None) -> str:
     sign = "+" if bp > 0 else "-" if bp < 0 else ""
     whole, rest = divmod(abs(bp), 100)
     return f"{sign}{whole},{rest:02d}\u00a0%"
+
+
+def current_grid(grids: Sequence[TariffGrid], periods: Sequence[BillingPeriod]) -> TariffGrid | None:
+    """The voted grid in force at the end of the latest period (the one a proposal replaces)."""
+    if not grids:
+        return None
+    try:
+        return grid_for(grids, max(p.end for p in periods))
+    except NoGridInForce:
+        return max(grids, key=lambda g: g.effective_from)

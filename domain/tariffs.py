@@ -70,6 +70,17 @@ def tranche_for_qf(qf_cents: Cents | None, bounds: Sequence[int] = DEFAULT_QF_BO
     return bisect.bisect_left(bounds, qf_cents) + 1
 
 
+def tranche_for_period(
+    qf_cents: Cents | None,
+    qf_valid_until: date | None,
+    period_start: date,
+    bounds: Sequence[int] = DEFAULT_QF_BOUNDS_CENTS,
+) -> int:
+    """The tranche billed for a period: a QF file missing, or expired before the period starts, bills tranche 10."""
+    valid = qf_valid_until is not None and qf_valid_until >= period_start
+    return tranche_for_qf(qf_cents if valid else None, bounds)
+
+
 class PriceKind(StrEnum):
     """How an activity is charged."""
 

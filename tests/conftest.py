@@ -165,7 +165,7 @@ def temporal_client(local_env: WorkflowEnvironment) -> Client:
 @pytest.fixture(scope="session")
 def stripe_client(settings: Settings) -> stripe.StripeClient:
     """A Stripe client pointed at localstripe."""
-    from activities.stripe_client import make_stripe_client
+    from services.stripe_client import make_stripe_client
 
     return make_stripe_client(settings)
 

@@ -132,7 +132,7 @@ async def _start_demo_cycle(settings: Settings) -> str | None:
 
 
 def _banner(data: Path, demo_cycle: str | None = None) -> None:
-    from ville.demo import DEMO_ACCOUNTS
+    from ville.seeding import DEMO_ACCOUNTS
 
     lines = [
         "",

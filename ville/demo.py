@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 
 import structlog
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from domain.calendar import PARIS
 from ville.db import engine_for
 from ville.models.people import UserAccount
+from ville.seeding import SEEDERS, SeedContext
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-DEMO_ACCOUNTS: list[tuple[str, str]] = []
-
-
-@dataclass(frozen=True)
-class SeedContext:
-    """What every seeder receives: one engine, one seeded RNG per area, the scale and the day."""
-
-    engine: Engine
-    families: int
-    today: date
-    seed: int
-
-    def rng(self, area: str) -> random.Random:
-        """A deterministic RNG for one area, independent of the others' draws."""
-        return random.Random(f"{self.seed}:{area}")
-
-
-Seeder = Callable[[SeedContext], None]
-SEEDERS: list[Seeder] = []
 
 
 def seed_demo(

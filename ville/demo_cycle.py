@@ -10,14 +10,13 @@ from sqlmodel import col
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
+from contracts.billing import BillingCycleInput, BillingWorkflow
 from domain.calendar import PARIS
 from ville.billing_demo import billing_period_to_seed
 from ville.db import engine_for
 from ville.ids import billing_cycle_id
 from ville.models.billing import Invoice
 from ville.settings import Settings
-from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +35,7 @@ async def start_demo_cycle(client: Client, settings: Settings, today: date | Non
             return None
     wf_id = billing_cycle_id(period.key)
     await client.start_workflow(
-        BillingCycleWorkflow.run,
+        BillingWorkflow.CYCLE,
         BillingCycleInput(
             period.key,
             period_months=settings.billing_period_months,

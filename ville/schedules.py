@@ -17,9 +17,8 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from contracts.billing import BillingCycleInput, BillingWorkflow
 from ville.settings import Settings
-from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput
 
 log = structlog.get_logger(__name__)
 BILLING_SCHEDULE_ID = "billing-cycle-schedule"
@@ -31,7 +30,7 @@ def billing_schedule(settings: Settings) -> Schedule:
     starts = [ScheduleRange(m) for m in range(1, 13) if (m - 1) % months == 0]
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            BillingCycleWorkflow.run,
+            BillingWorkflow.CYCLE,
             # an empty period means "the last closed period" (computed by the workflow from its clock)
             BillingCycleInput(period_key="", period_months=months, batch_size=settings.billing_batch_size),
             id="billing-cycle-scheduled",

@@ -21,23 +21,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.audit.campaign import (
-        PARIS,
-        check_deadline_extension,
-        paris_date,
-        paris_day_end,
-        paris_time,
-        reminder_times,
-    )
-    from domain.audit.checklist import FieldError, validate_submission
-    from domain.audit.evidence import evidence_prefix, foreign_keys
-    from domain.audit.referentiel import AuditMode, Referentiel, load_referentiel
-    from domain.audit.scoring import score_site
-    from domain.audit.task_states import IllegalTransition, TaskEvent, TaskState, transition
-    from domain.calendar import format_date_fr
-    from ville.ids import audit_campaign_id, inspection_id
-    from ville.temporal import SA_ARRONDISSEMENT, SA_BUSINESS_STATUS, SA_CAMPAIGN
-    from workflows.audit_types import (
+    from contracts.audit import (
+        AUDIT_CAMPAIGN_WORKFLOW,
+        INSPECTION_WORKFLOW,
         NOT_STARTED,
         SEND_NOTIFICATIONS,
         UNASSIGNED,
@@ -87,6 +73,23 @@ with workflow.unsafe.imports_passed_through():
         TaskView,
         WithdrawTask,
     )
+    from contracts.delivery import NotificationOutcome
+    from domain.audit.campaign import (
+        PARIS,
+        check_deadline_extension,
+        paris_date,
+        paris_day_end,
+        paris_time,
+        reminder_times,
+    )
+    from domain.audit.checklist import FieldError, validate_submission
+    from domain.audit.evidence import evidence_prefix, foreign_keys
+    from domain.audit.referentiel import AuditMode, Referentiel, load_referentiel
+    from domain.audit.scoring import score_site
+    from domain.audit.task_states import IllegalTransition, TaskEvent, TaskState, transition
+    from domain.calendar import format_date_fr
+    from ville.ids import audit_campaign_id, inspection_id
+    from ville.temporal import SA_ARRONDISSEMENT, SA_BUSINESS_STATUS, SA_CAMPAIGN
 
 T = TypeVar("T")
 
@@ -115,7 +118,11 @@ async def _notify(*notices: Notice) -> None:
     """Send messages through the shared notification activity (each once per key)."""
     if notices:
         await workflow.execute_activity(
-            SEND_NOTIFICATIONS, list(notices), start_to_close_timeout=timedelta(minutes=2), retry_policy=_RETRY
+            SEND_NOTIFICATIONS,
+            list(notices),
+            result_type=NotificationOutcome,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=_RETRY,
         )
 
 
@@ -160,7 +167,7 @@ def _time_fr(ts: datetime) -> str:
 # --- inspection -----------------------------------------------------------------------------------
 
 
-@workflow.defn
+@workflow.defn(name=INSPECTION_WORKFLOW)
 class InspectionWorkflow:
     """One audit task: assignment, acceptance, submission, review; the result frozen when approved."""
 
@@ -740,7 +747,7 @@ def _inspection(task_id: int) -> workflow.ExternalWorkflowHandle[InspectionWorkf
     return workflow.get_external_workflow_handle_for(InspectionWorkflow.run, inspection_id(task_id))
 
 
-@workflow.defn
+@workflow.defn(name=AUDIT_CAMPAIGN_WORKFLOW)
 class AuditCampaignWorkflow:
     """A campaign: plan, start inspections in waves, follow them, close, score, report, re-audit."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -12,20 +11,22 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.billing import BillingActivities
-    from domain.periods import period_for, previous_period
-    from ville.temporal import SA_BILLING_PERIOD, SA_BUSINESS_STATUS
-    from workflows.billing_types import (
+    from contracts.billing import (
         BatchRequest,
         BatchTotalsView,
+        BillingActivity,
         BillingCycleInput,
         BillingCycleResult,
+        BillingWorkflow,
         CyclePhase,
         CycleProgress,
         CycleState,
         DunningRequest,
         PlanRequest,
+        PlanResult,
     )
+    from domain.periods import period_for, previous_period
+    from ville.temporal import SA_BILLING_PERIOD, SA_BUSINESS_STATUS
     from workflows.timing import sleep_until_morning
 
 BATCH_RETRY = RetryPolicy(
@@ -36,7 +37,7 @@ BATCH_TIMEOUT = timedelta(minutes=15)
 BATCH_HEARTBEAT = timedelta(seconds=20)
 
 
-@workflow.defn
+@workflow.defn(name=BillingWorkflow.CYCLE)
 class BillingCycleWorkflow:
     """Bills one period: plan, issue/archive/deliver in batches, SEPA debits, reminders, transfer."""
 
@@ -61,9 +62,10 @@ class BillingCycleWorkflow:
             self._set_phase(CyclePhase.PREVIEWED if inp.dry_run else CyclePhase.AWAITING_DUE_DATE)
         if self.state.phase is CyclePhase.AWAITING_DUE_DATE:
             await sleep_until_morning(date.fromisoformat(self.state.due_date))
-            await workflow.execute_activity_method(
-                BillingActivities.start_sepa_debits,
+            await workflow.execute_activity(
+                BillingActivity.START_SEPA_DEBITS,
                 self.inp.period_key,
+                result_type=int,
                 start_to_close_timeout=BATCH_TIMEOUT,
                 retry_policy=BATCH_RETRY,
             )
@@ -78,9 +80,10 @@ class BillingCycleWorkflow:
 
     async def _plan(self) -> None:
         issue = self.inp.issue_date or workflow.now().date().isoformat()
-        plan = await workflow.execute_activity_method(
-            BillingActivities.plan_cycle,
+        plan = await workflow.execute_activity(
+            BillingActivity.PLAN_CYCLE,
             PlanRequest(self.inp.period_key, self.inp.batch_size, issue),
+            result_type=PlanResult,
             start_to_close_timeout=BATCH_TIMEOUT,
             retry_policy=BATCH_RETRY,
         )
@@ -155,11 +158,11 @@ class BillingCycleWorkflow:
         )
         try:
             if self.inp.dry_run:
-                totals = await self._batch_activity(BillingActivities.preview_batch, req)
+                totals = await self._batch_activity(BillingActivity.PREVIEW_BATCH, req)
             else:
-                totals = await self._batch_activity(BillingActivities.issue_batch, req)
-                await self._batch_activity(BillingActivities.archive_batch, req)
-                delivered = await self._batch_activity(BillingActivities.deliver_batch, req)
+                totals = await self._batch_activity(BillingActivity.ISSUE_BATCH, req)
+                await self._batch_activity(BillingActivity.ARCHIVE_BATCH, req)
+                delivered = await self._batch_activity(BillingActivity.DELIVER_BATCH, req)
                 totals.emails, totals.letters = delivered.emails, delivered.letters
             self._add(totals)
             self.state.done_batches += 1
@@ -173,11 +176,14 @@ class BillingCycleWorkflow:
             self._in_flight -= 1
             self._publish()
 
-    async def _batch_activity(
-        self, fn: Callable[[BillingActivities, BatchRequest], BatchTotalsView], req: BatchRequest
-    ) -> BatchTotalsView:
-        return await workflow.execute_activity_method(
-            fn, req, start_to_close_timeout=BATCH_TIMEOUT, heartbeat_timeout=BATCH_HEARTBEAT, retry_policy=BATCH_RETRY
+    async def _batch_activity(self, name: str, req: BatchRequest) -> BatchTotalsView:
+        return await workflow.execute_activity(
+            name,
+            req,
+            result_type=BatchTotalsView,
+            start_to_close_timeout=BATCH_TIMEOUT,
+            heartbeat_timeout=BATCH_HEARTBEAT,
+            retry_policy=BATCH_RETRY,
         )
 
     def _add(self, t: BatchTotalsView) -> None:
@@ -196,9 +202,10 @@ class BillingCycleWorkflow:
             if step.kind in self.state.dunning_done:
                 continue
             await sleep_until_morning(date.fromisoformat(step.on))
-            count = await workflow.execute_activity_method(
-                BillingActivities.run_dunning_step,
+            count = await workflow.execute_activity(
+                BillingActivity.RUN_DUNNING_STEP,
                 DunningRequest(self.inp.period_key, step.kind),
+                result_type=int,
                 start_to_close_timeout=BATCH_TIMEOUT,
                 retry_policy=BATCH_RETRY,
             )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
+from contracts.billing import CardPaymentRequest, InvoicePaymentInput, PaymentAttemptResult, StripeEventSignal
 from ville.ids import invoice_payment_id
-from workflows.billing_types import CardPaymentRequest, InvoicePaymentInput, PaymentAttemptResult, StripeEventSignal
 from workflows.payment import InvoicePaymentWorkflow
 
 

@@ -15,8 +15,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.delivery_types import (
+    from contracts.delivery import (
         DELIVER_DUE,
+        DELIVERY_WORKFLOW,
         DeliverDueRequest,
         DeliverDueResult,
         NotificationDeliveryInput,
@@ -28,7 +29,7 @@ _RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=tim
 _TIMEOUT = timedelta(minutes=10)
 
 
-@workflow.defn
+@workflow.defn(name=DELIVERY_WORKFLOW)
 class NotificationDeliveryWorkflow:
     """Waits durably until `due_at`, then sends every message waiting for that moment (and any late one)."""
 

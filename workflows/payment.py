@@ -11,23 +11,26 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import NotificationActivities, NotificationRequest
-    from activities.payments import PaymentActivities
-    from activities.stripe_client import STRIPE_INVALID_REQUEST, STRIPE_NOT_FOUND
-    from domain.calendar import add_business_days
-    from domain.labels import decline_message
-    from domain.payments import OUTCOME_EVENTS
-    from domain.sepa import result_deadline
-    from workflows.billing_types import (
+    from contracts.billing import (
+        STRIPE_INVALID_REQUEST,
+        STRIPE_NOT_FOUND,
+        BillingWorkflow,
         CardPaymentRequest,
         IntentRequest,
         IntentStatus,
         InvoicePaymentInput,
         InvoicePaymentResult,
+        PaymentActivity,
         PaymentAttemptResult,
         PaymentState,
+        RecordedPayment,
         StripeEventSignal,
     )
+    from contracts.delivery import NotificationActivity, NotificationOutcome, NotificationRequest
+    from domain.calendar import add_business_days
+    from domain.labels import decline_message
+    from domain.payments import OUTCOME_EVENTS
+    from domain.sepa import result_deadline
     from workflows.timing import sleep_until_morning
 
 # Bounded: a Stripe outage longer than ~25 min fails the attempt (the console lists the workflow), where an
@@ -58,7 +61,7 @@ def _refused_by_stripe(err: ActivityError) -> bool:
     return isinstance(cause, ApplicationError) and cause.type in (STRIPE_NOT_FOUND, STRIPE_INVALID_REQUEST)
 
 
-@workflow.defn
+@workflow.defn(name=BillingWorkflow.INVOICE_PAYMENT)
 class InvoicePaymentWorkflow:
     """Holds each payment attempt of one invoice until its outcome is known and recorded."""
 
@@ -125,8 +128,12 @@ class InvoicePaymentWorkflow:
         for pi_id in self._orphans():
             self.reconciled.add(pi_id)
             try:
-                status = await workflow.execute_activity_method(
-                    PaymentActivities.retrieve_intent, pi_id, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+                status = await workflow.execute_activity(
+                    PaymentActivity.RETRIEVE_INTENT,
+                    pi_id,
+                    result_type=IntentStatus,
+                    start_to_close_timeout=CALL,
+                    retry_policy=STRIPE_RETRY,
                 )
             except ActivityError as err:
                 if not _refused_by_stripe(err) or not workflow.patched(UNKNOWN_INTENT_SKIPPED):
@@ -190,16 +197,24 @@ class InvoicePaymentWorkflow:
 
     async def _charge(self, intent: IntentRequest, wait: timedelta) -> PaymentAttemptResult:
         try:
-            pi_id = await workflow.execute_activity_method(
-                PaymentActivities.create_intent, intent, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+            pi_id = await workflow.execute_activity(
+                PaymentActivity.CREATE_INTENT,
+                intent,
+                result_type=str,
+                start_to_close_timeout=CALL,
+                retry_policy=STRIPE_RETRY,
             )
         except ActivityError as err:
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else "Paiement impossible."
             return PaymentAttemptResult(intent.attempt, "failed", None, message)
         self.awaited.add(pi_id)
-        status = await workflow.execute_activity_method(
-            PaymentActivities.confirm_intent, pi_id, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+        status = await workflow.execute_activity(
+            PaymentActivity.CONFIRM_INTENT,
+            pi_id,
+            result_type=IntentStatus,
+            start_to_close_timeout=CALL,
+            retry_policy=STRIPE_RETRY,
         )
         if status.status not in ("succeeded", "failed"):
             status = await self._await_outcome(pi_id, wait)
@@ -210,13 +225,21 @@ class InvoicePaymentWorkflow:
     async def _await_outcome(self, pi_id: str, wait: timedelta) -> IntentStatus:
         """Wait for the outcome's webhook; if it never comes, ask Stripe (a missed webhook loses nothing)."""
         await self._wait(lambda: self._event_calls_for_action(pi_id), wait)
-        return await workflow.execute_activity_method(
-            PaymentActivities.retrieve_intent, pi_id, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+        return await workflow.execute_activity(
+            PaymentActivity.RETRIEVE_INTENT,
+            pi_id,
+            result_type=IntentStatus,
+            start_to_close_timeout=CALL,
+            retry_policy=STRIPE_RETRY,
         )
 
     async def _record(self, attempt: int, status: IntentStatus) -> PaymentAttemptResult:
-        recorded = await workflow.execute_activity_method(
-            PaymentActivities.record_intent_outcome, status, start_to_close_timeout=CALL, retry_policy=STORE_RETRY
+        recorded = await workflow.execute_activity(
+            PaymentActivity.RECORD_INTENT_OUTCOME,
+            status,
+            result_type=RecordedPayment,
+            start_to_close_timeout=CALL,
+            retry_policy=STORE_RETRY,
         )
         self.status = recorded.invoice_status
         self.settled = recorded.invoice_status in ("paid", "transferred", "cancelled")
@@ -244,9 +267,10 @@ class InvoicePaymentWorkflow:
         await sleep_until_morning(date.fromisoformat(on))
         self.busy = True
         try:
-            remaining = await workflow.execute_activity_method(
-                PaymentActivities.invoice_remaining,
+            remaining = await workflow.execute_activity(
+                PaymentActivity.INVOICE_REMAINING,
                 self.number,
+                result_type=int,
                 start_to_close_timeout=CALL,
                 retry_policy=STORE_RETRY,
             )
@@ -264,14 +288,22 @@ class InvoicePaymentWorkflow:
 
     async def _sepa_attempt(self, intent: IntentRequest, debit_day: date) -> PaymentAttemptResult | None:
         try:
-            pi_id = await workflow.execute_activity_method(
-                PaymentActivities.create_intent, intent, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+            pi_id = await workflow.execute_activity(
+                PaymentActivity.CREATE_INTENT,
+                intent,
+                result_type=str,
+                start_to_close_timeout=CALL,
+                retry_policy=STRIPE_RETRY,
             )
         except ActivityError:
             return None
         self.awaited.add(pi_id)
-        status = await workflow.execute_activity_method(
-            PaymentActivities.confirm_intent, pi_id, start_to_close_timeout=CALL, retry_policy=STRIPE_RETRY
+        status = await workflow.execute_activity(
+            PaymentActivity.CONFIRM_INTENT,
+            pi_id,
+            result_type=IntentStatus,
+            start_to_close_timeout=CALL,
+            retry_policy=STRIPE_RETRY,
         )
         deadline = result_deadline(debit_day)
         # The bank answers within 14 business days: wait for the webhook, re-check every two days.
@@ -284,8 +316,12 @@ class InvoicePaymentWorkflow:
         return await self._record(intent.attempt, status)
 
     async def _after_sepa_rejection(self, debit_day: date) -> None:
-        mandate_active = await workflow.execute_activity_method(
-            PaymentActivities.mandate_active, self.number, start_to_close_timeout=CALL, retry_policy=STORE_RETRY
+        mandate_active = await workflow.execute_activity(
+            PaymentActivity.MANDATE_ACTIVE,
+            self.number,
+            result_type=bool,
+            start_to_close_timeout=CALL,
+            retry_policy=STORE_RETRY,
         )
         if mandate_active:
             # first rejection: present the debit once more a few business days later
@@ -308,13 +344,18 @@ class InvoicePaymentWorkflow:
         return PaymentState(self.attempts, self.busy, self.status, self.sepa_on, sorted(self.events))
 
     async def _notify(self, template: str, key: str, channel: str, extra: dict[str, str]) -> None:
-        account_id = await workflow.execute_activity_method(
-            PaymentActivities.account_of, self.number, start_to_close_timeout=CALL, retry_policy=STORE_RETRY
+        account_id = await workflow.execute_activity(
+            PaymentActivity.ACCOUNT_OF,
+            self.number,
+            result_type=int,
+            start_to_close_timeout=CALL,
+            retry_policy=STORE_RETRY,
         )
         ctx = {"number": self.number, **extra}
-        await workflow.execute_activity_method(
-            NotificationActivities.send_notifications,
+        await workflow.execute_activity(
+            NotificationActivity.SEND,
             [NotificationRequest(key, channel, template, "payer", account_id, self.number, ctx)],
+            result_type=NotificationOutcome,
             start_to_close_timeout=CALL,
             retry_policy=STORE_RETRY,
         )

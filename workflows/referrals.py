@@ -19,33 +19,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.referrals import (
-        FAMILY_LINK_VALIDITY_DAYS,
-        LINK_RENEWALS_EXHAUSTED,
-        MAX_REFERRALS_PER_CASE,
-        PARIS,
-        CaseStatus,
-        CloseCase,
-        IllegalTransition,
-        NeedCategory,
-        ReferralAction,
-        ReferralEvent,
-        ReferralState,
-        RefusalReason,
-        ack_deadline_at,
-        anonymise_at,
-        attachments_delete_at,
-        case_business_status,
-        format_referral_ref,
-        link_expiry,
-        may_renew_link,
-        next_referral_action,
-        transition,
-        validate_close_case,
-        validate_refusal,
-    )
-    from ville.temporal import SA_BUSINESS_STATUS, SA_RELAY
-    from workflows.referral_types import (
+    from contracts.referrals import (
         ActorKind,
         CancelReferral,
         CaseProjection,
@@ -73,6 +47,32 @@ with workflow.unsafe.imports_passed_through():
         RetentionInput,
         RetentionResult,
     )
+    from domain.referrals import (
+        FAMILY_LINK_VALIDITY_DAYS,
+        LINK_RENEWALS_EXHAUSTED,
+        MAX_REFERRALS_PER_CASE,
+        PARIS,
+        CaseStatus,
+        CloseCase,
+        IllegalTransition,
+        NeedCategory,
+        ReferralAction,
+        ReferralEvent,
+        ReferralState,
+        RefusalReason,
+        ack_deadline_at,
+        anonymise_at,
+        attachments_delete_at,
+        case_business_status,
+        format_referral_ref,
+        link_expiry,
+        may_renew_link,
+        next_referral_action,
+        transition,
+        validate_close_case,
+        validate_refusal,
+    )
+    from ville.temporal import SA_BUSINESS_STATUS, SA_RELAY
 
 ACTIVITY_TIMEOUT = timedelta(minutes=2)
 RETRY = RetryPolicy(

@@ -10,19 +10,21 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.simulation import SimulationActivities
-    from domain.simulation import ImpactTotals
-    from ville.temporal import SA_BILLING_PERIOD, SA_BUSINESS_STATUS
-    from workflows.simulation_types import (
+    from contracts.simulation import (
+        SimulationActivity,
         SimulationBatchRequest,
         SimulationFinaliseRequest,
         SimulationPhase,
+        SimulationPlan,
         SimulationPlanRequest,
         SimulationProgress,
+        SimulationReport,
         SimulationState,
         TariffSimulationInput,
         TariffSimulationResult,
     )
+    from domain.simulation import ImpactTotals
+    from ville.temporal import SA_BILLING_PERIOD, SA_BUSINESS_STATUS
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -47,11 +49,12 @@ class TariffSimulationWorkflow:
         """Run (or resume after continue-as-new) the simulation to its report."""
         self._publish()
         if self.state.phase is SimulationPhase.PLANNING:
-            plan = await workflow.execute_activity_method(
-                SimulationActivities.prepare_simulation,
+            plan = await workflow.execute_activity(
+                SimulationActivity.PREPARE,
                 SimulationPlanRequest(
                     inp.simulation_ref, inp.period_keys, inp.batch_size, grid=inp.grid, grid_id=inp.grid_id
                 ),
+                result_type=SimulationPlan,
                 start_to_close_timeout=TIMEOUT,
                 retry_policy=RETRY,
             )
@@ -63,11 +66,12 @@ class TariffSimulationWorkflow:
                 # the grid itself stays in S3: the next run carries the aggregates, not the grid
                 workflow.continue_as_new(replace(self.inp, grid=None, state=self.state))
             self._set_phase(SimulationPhase.FINALISING)
-        report = await workflow.execute_activity_method(
-            SimulationActivities.finalise_simulation,
+        report = await workflow.execute_activity(
+            SimulationActivity.FINALISE,
             SimulationFinaliseRequest(
                 inp.simulation_ref, inp.period_keys, self.state.grid_id, self.state.bounds, self.state.totals
             ),
+            result_type=SimulationReport,
             start_to_close_timeout=TIMEOUT,
             heartbeat_timeout=HEARTBEAT,
             retry_policy=RETRY,
@@ -110,11 +114,12 @@ class TariffSimulationWorkflow:
 
     async def _run_batch(self, index: int) -> None:
         lo = self.state.bounds[index - 1] if index else 0
-        totals: ImpactTotals = await workflow.execute_activity_method(
-            SimulationActivities.simulate_batch,
+        totals = await workflow.execute_activity(
+            SimulationActivity.SIMULATE_BATCH,
             SimulationBatchRequest(
                 self.inp.simulation_ref, self.inp.period_keys, self.state.grid_key, lo, self.state.bounds[index]
             ),
+            result_type=ImpactTotals,
             start_to_close_timeout=TIMEOUT,
             heartbeat_timeout=HEARTBEAT,
             retry_policy=RETRY,

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
-from api.pages.common import NAV_BY_ROLE, check_csrf, guarded, render, signed_in
+from api.pages.common import check_csrf, guarded, render, signed_in
+from api.rendering import NAV_BY_ROLE
 from api.routes.referrals import (
     CaseCreate,
     ConsentIn,
@@ -24,6 +25,7 @@ from api.routes.referrals import (
     refer,
 )
 from api.security import Principal
+from contracts.referrals import ActorKind
 from domain.referrals import (
     PARIS,
     CaseOutcome,
@@ -34,7 +36,6 @@ from domain.referrals import (
     RefusalReason,
 )
 from ville.models.people import Role
-from workflows.referral_types import ActorKind
 
 router = APIRouter(prefix="/rif", tags=["pages"], include_in_schema=False)
 

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
-from activities.payment_store import not_payable_reason
-from api.deps import S3Dep, SessionDep, SettingsDep
-from api.pages.common import NAV_BY_ROLE, check_csrf, guarded, render, signed_in
+from api.deps import BillingStoreDep, PaymentsDep, S3Dep, SessionDep, SettingsDep
+from api.pages.common import check_csrf, guarded, render, signed_in
+from api.rendering import NAV_BY_ROLE
 from api.routes.billing_family import (
     MandateConfirmIn,
     PreferencesIn,
@@ -35,6 +35,7 @@ from api.routes.billing_family import (
 from domain.dunning import InvoiceStatus
 from domain.periods import period_from_key
 from domain.sepa import holder_error, iban_error, mask_iban, normalize_iban
+from services.payments import not_payable_reason
 from ville.models.billing import DeliveryChannel, FamilyAccount, MandateStatus, Payer
 from ville.models.people import Role
 
@@ -111,14 +112,16 @@ async def invoice_page(request: Request, number: str, settings: SettingsDep) -> 
 
 
 @router.get("/factures/{number}/pdf")
-async def invoice_pdf(request: Request, number: str, session: SessionDep, s3: S3Dep, settings: SettingsDep) -> Response:
+async def invoice_pdf(
+    request: Request, number: str, session: SessionDep, s3: S3Dep, settings: SettingsDep, store: BillingStoreDep
+) -> Response:
     """Redirect to a short-lived link to the invoice PDF."""
     try:
         principal = signed_in(request, Role.family)
         invoice = own_invoice(session, principal, number)
         url = await asyncio.to_thread(
             ensure_invoice_pdf,
-            request.app.state.billing_store,
+            store,
             s3,
             settings.s3_bucket,
             settings.public_base_url,
@@ -239,6 +242,7 @@ async def mandate_submit(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    payments: PaymentsDep,
     csrf: str = Form(""),
     holder: str = Form(""),
     iban: str = Form(""),
@@ -251,7 +255,7 @@ async def mandate_submit(
         if errors:
             return _mandate_page(request, session, principal.family_account_id, 422, errors=errors,
                                  values={"holder": holder, "iban": iban})  # fmt: skip
-        setup: SetupIntentOut = await mandate_setup(principal, request, settings)
+        setup: SetupIntentOut = await mandate_setup(principal, payments, settings)
         _, payer = _account_and_payer(session, principal.family_account_id)
         normalized = normalize_iban(iban)
     except Exception as exc:
@@ -271,14 +275,18 @@ async def mandate_submit(
 
 @router.post("/mandat/confirmation", response_class=HTMLResponse)
 async def mandate_signed(
-    request: Request, session: SessionDep, csrf: str = Form(""), setup_intent_id: str = Form("")
+    request: Request,
+    session: SessionDep,
+    payments: PaymentsDep,
+    csrf: str = Form(""),
+    setup_intent_id: str = Form(""),
 ) -> Response:
     """Record the mandate the bank confirmed, then show its reference and the masked IBAN."""
     try:
         principal = signed_in(request, Role.family)
         check_csrf(request, csrf)
         try:
-            await mandate_confirm(MandateConfirmIn(setup_intent_id=setup_intent_id), principal, session, request)
+            await mandate_confirm(MandateConfirmIn(setup_intent_id=setup_intent_id), principal, session, payments)
         except (HTTPException, ValueError, stripe.StripeError) as exc:
             if isinstance(exc, HTTPException) and exc.status_code != 422:
                 raise

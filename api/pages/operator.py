@@ -21,7 +21,6 @@ from sqlmodel import Session, col, func, select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.delivery import failed_notifications
 from api.audit_log import OperatorReason
 from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
@@ -41,11 +40,13 @@ from api.routes.notifications import resend
 from api.routes.referrals import CloseIn, close_case, escalate_referral, sla_breaches
 from api.security import Principal, current_principal
 from api.temporal_query import QUERY_TIMEOUT, bounded
+from contracts.billing import CycleProgress
 from domain import labels
 from domain.audit.scoring import LabelDecision
 from domain.dunning import InvoiceStatus
 from domain.periods import period_from_key
 from domain.referrals import CaseOutcome, ReferralState
+from services.delivery import failed_notifications
 from ville.ids import billing_cycle_id, inspection_id, invoice_payment_id, referral_case_id
 from ville.models.audit import AuditCampaign, AuditInspector, AuditSite, AuditSiteResult, AuditTask, CampaignStatus
 from ville.models.billing import Invoice
@@ -54,7 +55,6 @@ from ville.models.referrals import Referral, ReferralCase, RifRelay
 from ville.settings import Settings
 from ville.temporal import SA_BILLING_PERIOD, SA_BUSINESS_STATUS, SA_CAMPAIGN, SA_RELAY
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import CycleProgress
 from workflows.registry import WORKFLOWS
 
 log = structlog.get_logger(__name__)

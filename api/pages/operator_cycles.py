@@ -15,10 +15,11 @@ from sqlmodel import Session
 
 from api.audit_log import audit
 from api.cycle_start import ended_period, paris_today, preview, start_period_cycle
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import BillingStoreDep, SessionDep, SettingsDep, TemporalDep
 from api.pages.common import check_csrf, guarded, signed_in
 from api.pages.operator import BILLING_ROLES, _done, _motif, _page
 from domain.periods import BillingPeriod, period_for, previous_period
+from services.billing import BillingStore
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -46,14 +47,20 @@ def _message(exc: HTTPException) -> str:
 
 
 async def _form(
-    request: Request, session: Session, settings: Settings, periode: str, status_code: int = 200, **extra: Any
+    request: Request,
+    session: Session,
+    settings: Settings,
+    store: BillingStore,
+    periode: str,
+    status_code: int = 200,
+    **extra: Any,
 ) -> HTMLResponse:
     """The page: period choice, and for a chosen period that has ended, its preview and the start form."""
     context: dict[str, Any] = {"periods": _periods(settings), "chosen": periode, "preview": None}
     if periode:
         try:
             period = ended_period(periode, settings, field="periode")
-            context["preview"] = await preview(request.app.state.sessions, period)
+            context["preview"] = await preview(store, period)
         except HTTPException as exc:
             if exc.status_code != status.HTTP_422_UNPROCESSABLE_CONTENT:
                 raise
@@ -65,18 +72,20 @@ async def _form(
 
 
 @router.get("", response_class=HTMLResponse)
-async def cycle_form(request: Request, session: SessionDep, settings: SettingsDep, periode: str = "") -> Response:
+async def cycle_form(
+    request: Request, session: SessionDep, settings: SettingsDep, store: BillingStoreDep, periode: str = ""
+) -> Response:
     """Choose a period; its preview (families, totals per tranche) comes with the start form."""
     try:
         signed_in(request, *BILLING_ROLES)
-        return await _form(request, session, settings, periode)
+        return await _form(request, session, settings, store, periode)
     except Exception as exc:
         return guarded(request, exc)
 
 
 @router.post("")
 async def cycle_start(
-    request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep,
+    request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep, store: BillingStoreDep,
     csrf: str = Form(""), periode: str = Form(""), motif: str = Form(""),
 ) -> Response:  # fmt: skip
     """Start the period's cycle with the operator's reason; a refusal is shown on the page, in French."""
@@ -91,7 +100,7 @@ async def cycle_start(
             if exc.status_code not in (status.HTTP_409_CONFLICT, status.HTTP_422_UNPROCESSABLE_CONTENT):
                 raise
             return await _form(
-                request, session, settings, periode, exc.status_code, error=_message(exc), motif=motif.strip()
+                request, session, settings, store, periode, exc.status_code, error=_message(exc), motif=motif.strip()
             )
         audit(session, principal, "cycle.start", handle.id, reason)
         log.info("operator.cycle_started", workflow_id=handle.id)

@@ -10,6 +10,7 @@ from api.pages.operator import router as pages_operator_router
 from api.pages.operator_cycles import router as pages_operator_cycles_router
 from api.pages.partner import router as pages_partner_router
 from api.pages.payment_watch import router as pages_payment_watch_router
+from api.pages.sign_in import router as pages_sign_in_router
 from api.pages.simulation import router as pages_simulation_router
 from api.routes.attendance import router as attendance_router
 from api.routes.audit import router as audit_router
@@ -33,6 +34,7 @@ ROUTERS: list[APIRouter] = [
     billing_family_router,
     webhooks_router,
     pages_common_router,
+    pages_sign_in_router,
     auth_router,
     pages_inspector_router,
     audit_router,

@@ -8,12 +8,13 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, UploadFile, status
+from fastapi import APIRouter, HTTPException, UploadFile, status
 from pydantic import BaseModel, Field
 
-from activities.attendance import MAX_RECORDS, AttendanceIngest, AttendanceRecord, records_from_csv
+from api.deps import AttendanceDep
 from api.errors import error_responses
 from api.security import BillingOperator
+from services.attendance import MAX_RECORDS, AttendanceIngest, AttendanceRecord, records_from_csv
 
 router = APIRouter(prefix="/api/pointages", tags=["pointages"])
 MAX_CSV_BYTES = 5 * 1024 * 1024
@@ -37,20 +38,19 @@ class IngestOut(BaseModel):
     errors: list[dict[str, Any]]
 
 
-def _ingest(request: Request, records: list[dict[str, Any]], source: str) -> IngestOut:
-    ingest: AttendanceIngest = request.app.state.attendance
+def _ingest(ingest: AttendanceIngest, records: list[dict[str, Any]], source: str) -> IngestOut:
     result = ingest.ingest(records, source, datetime.now(UTC).date())
     return IngestOut(accepted=result.accepted, duplicates=result.duplicates, errors=[asdict(e) for e in result.errors])
 
 
 @router.post("", status_code=status.HTTP_200_OK)
-async def post_attendance(body: AttendanceBatch, principal: BillingOperator, request: Request) -> IngestOut:
+async def post_attendance(body: AttendanceBatch, principal: BillingOperator, ingest: AttendanceDep) -> IngestOut:
     """Record a batch of pointages; sending the same batch again changes nothing."""
-    return await asyncio.to_thread(_ingest, request, body.records, "api")
+    return await asyncio.to_thread(_ingest, ingest, body.records, "api")
 
 
 @router.post("/csv", responses=error_responses(413, 415), openapi_extra=CSV_PART)
-async def import_csv(file: UploadFile, principal: BillingOperator, request: Request) -> IngestOut:
+async def import_csv(file: UploadFile, principal: BillingOperator, ingest: AttendanceDep) -> IngestOut:
     """Import a CSV export (`child_ref;activity_code;day;registered`)."""
     if file.content_type not in ("text/csv", "application/vnd.ms-excel", "text/plain"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "Fichier CSV attendu")
@@ -63,4 +63,4 @@ async def import_csv(file: UploadFile, principal: BillingOperator, request: Requ
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"CSV illisible : {err}") from None
     if len(records) > MAX_RECORDS:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"{MAX_RECORDS} lignes au plus")
-    return await asyncio.to_thread(_ingest, request, records, "csv")
+    return await asyncio.to_thread(_ingest, ingest, records, "csv")

@@ -28,29 +28,7 @@ from api.deps import DB_ID_MAX, DbId, S3Dep, SessionDep, SettingsDep, TemporalDe
 from api.errors import error_responses, field_error, temporal_refusal
 from api.security import Principal, not_found, require
 from api.temporal_query import QUERY_TIMEOUT, bounded
-from domain.audit.campaign import check_deadline_extension
-from domain.audit.evidence import TYPE_REFUSED, declared_kind, size_problem
-from domain.audit.referentiel import AuditMode, Referentiel, ReferentielError, load_referentiel
-from domain.audit.task_states import TaskState
-from ville.audit_store import ensure_bundled_referentiels, referentiel_document, referentiel_in_force
-from ville.ids import audit_campaign_id, inspection_id
-from ville.models.audit import (
-    AuditAssignment,
-    AuditBody,
-    AuditCampaign,
-    AuditCampaignSite,
-    AuditCorrectiveAction,
-    AuditInspector,
-    AuditSite,
-    AuditSiteResult,
-    AuditTask,
-    CampaignStatus,
-    ReferentielVersion,
-)
-from ville.models.people import Role
-from ville.temporal import SA_BUSINESS_STATUS, SA_CAMPAIGN
-from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
-from workflows.audit_types import (
+from contracts.audit import (
     UNASSIGNED,
     AcceptTask,
     ApproveTask,
@@ -68,6 +46,28 @@ from workflows.audit_types import (
     SubmitChecklist,
     TaskView,
 )
+from domain.audit.campaign import check_deadline_extension
+from domain.audit.evidence import TYPE_REFUSED, declared_kind, size_problem
+from domain.audit.referentiel import AuditMode, Referentiel, ReferentielError, load_referentiel
+from domain.audit.task_states import TaskState
+from services.audit import ensure_bundled_referentiels, referentiel_document, referentiel_in_force
+from ville.ids import audit_campaign_id, inspection_id
+from ville.models.audit import (
+    AuditAssignment,
+    AuditBody,
+    AuditCampaign,
+    AuditCampaignSite,
+    AuditCorrectiveAction,
+    AuditInspector,
+    AuditSite,
+    AuditSiteResult,
+    AuditTask,
+    CampaignStatus,
+    ReferentielVersion,
+)
+from ville.models.people import Role
+from ville.temporal import SA_BUSINESS_STATUS, SA_CAMPAIGN
+from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/qualiparis", tags=["qualiparis"])

@@ -14,11 +14,12 @@ from pydantic import BaseModel, EmailStr
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from activities.notifications import Contact, NotificationRequest, Notifier, register_resolver
-from api.deps import SessionDep, SettingsDep, SignerDep
+from api.deps import NotifierDep, SessionDep, SettingsDep, SignerDep
 from api.oidc import OidcClient, OidcError, OidcFlow, VerifiedIdentity
 from api.ratelimit import RateLimiter
+from api.rendering import error_page
 from api.security import (
+    HOME_BY_ROLE,
     OIDC_FLOW_MAX_AGE,
     SESSION_COOKIE,
     SESSION_MAX_AGE,
@@ -27,8 +28,9 @@ from api.security import (
     not_found,
     revoke_session,
 )
+from services.notifications import Contact, NotificationRequest, register_resolver
 from ville.models.oidc import OidcIdentity
-from ville.models.people import Role, UsedToken, UserAccount
+from ville.models.people import UsedToken, UserAccount
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -37,18 +39,6 @@ sign_in_limit = RateLimiter("sign-in", rate=5, per=60, burst=5)
 oidc_limit = RateLimiter("oidc", rate=20, per=60, burst=20)
 OIDC_COOKIE = "ville_oidc"
 OIDC_COOKIE_PATH = "/auth/oidc"
-
-HOME_BY_ROLE = {
-    Role.family: "/famille/factures",
-    Role.inspector: "/inspecteur/missions",
-    Role.partner: "/partenaire/orientations",
-    Role.rif_agent: "/rif/dossiers",
-    Role.coordinator: "/rif/dossiers",
-    Role.billing_operator: "/exploitation",
-    Role.quality_team: "/exploitation",
-    Role.operator: "/exploitation",
-    Role.admin: "/exploitation",
-}
 
 
 @register_resolver("user")
@@ -78,6 +68,7 @@ async def request_magic_link(
     session: SessionDep,
     settings: SettingsDep,
     signer: SignerDep,
+    notifier: NotifierDep,
 ) -> MagicLinkAnswer:
     """Send a one-time sign-in link to a known address (after answering: known and unknown take the same time)."""
     user = session.exec(select(UserAccount).where(UserAccount.email == body.email.lower())).first()
@@ -87,7 +78,6 @@ async def request_magic_link(
         return answer
     token = signer.magic_link_token(user.id)
     link = f"{settings.public_base_url}/auth/callback?token={token}"
-    notifier: Notifier = request.app.state.notifier
     req = NotificationRequest(
         f"magic-link:{token[-24:]}", "email", "magic_link", "user", user.id, f"user-{user.id}", {"link": link}
     )
@@ -155,8 +145,6 @@ def _oidc_client(request: Request) -> OidcClient:
 
 
 def _oidc_refusal(request: Request, status_code: int, message: str) -> Response:
-    from api.pages.common import error_page  # the pages import this module
-
     response: Response = error_page(request, status_code, message)
     response.delete_cookie(OIDC_COOKIE, path=OIDC_COOKIE_PATH)
     return response

@@ -5,22 +5,21 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any
 
 import stripe
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
-from activities.billing_store import BillingStore, credit_balances
-from activities.payment_store import InvoiceNotPayable, ensure_payable, payable_cents
-from activities.pdf import AttestationDocument, render_attestation, render_invoice
-from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
+from api.deps import BillingStoreDep, PaymentsDep, S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error, temporal_refusal
 from api.security import FamilyUser, Principal, not_found
+from contracts.billing import CardPaymentRequest, PaymentAttemptResult
+from documents.pdf import AttestationDocument, render_attestation, render_invoice
 from domain.calendar import PARIS
 from domain.dunning import PAYABLE_STATUSES, InvoiceStatus
 from domain.ledger import receivable_account
@@ -35,6 +34,8 @@ from domain.statement import (
     statement_ref,
     totals_per_child,
 )
+from services.billing import BillingStore, credit_balances
+from services.payments import InvoiceNotPayable, ensure_payable, payable_cents
 from ville.models.billing import (
     Child,
     DeliveryChannel,
@@ -48,7 +49,6 @@ from ville.models.billing import (
     PaymentAllocation,
     PaymentStatus,
 )
-from workflows.billing_types import CardPaymentRequest, PaymentAttemptResult
 from workflows.clients import pay_invoice_by_card
 
 router = APIRouter(prefix="/api/famille", tags=["famille"])
@@ -203,14 +203,19 @@ def my_invoice(number: str, principal: FamilyUser, session: SessionDep) -> Invoi
 
 @router.get("/factures/{number}/pdf")
 async def my_invoice_pdf(
-    number: str, principal: FamilyUser, session: SessionDep, s3: S3Dep, settings: SettingsDep, request: Request
+    number: str,
+    principal: FamilyUser,
+    session: SessionDep,
+    s3: S3Dep,
+    settings: SettingsDep,
+    store: BillingStoreDep,
 ) -> dict[str, str]:
     """A short-lived link to the invoice PDF (rendered from its immutable data, stored once)."""
     invoice = own_invoice(session, principal, number)
     key = f"invoices/{invoice.period_key}/{invoice.number}.pdf"
     url = await asyncio.to_thread(
         ensure_invoice_pdf,
-        request.app.state.billing_store,
+        store,
         s3,
         settings.s3_bucket,
         settings.public_base_url,
@@ -240,22 +245,13 @@ def ensure_invoice_pdf(store: BillingStore, s3: object, bucket: str, base_url: s
 
 @router.post("/factures/{number}/carte/setup")
 async def card_setup(
-    number: str, principal: FamilyUser, session: SessionDep, request: Request, settings: SettingsDep
+    number: str, principal: FamilyUser, session: SessionDep, payments: PaymentsDep, settings: SettingsDep
 ) -> SetupIntentOut:
     """Prepare Stripe.js to save a card for this payment."""
     invoice = own_invoice(session, principal, number)
     _check_payable(invoice)
-    secret = await asyncio.to_thread(_setup_intent, request, invoice.account_id, "card")
+    secret = await asyncio.to_thread(payments.setup_intent_secret, invoice.account_id, "card")
     return SetupIntentOut(client_secret=secret, publishable_key=settings.stripe_publishable_key)
-
-
-def _setup_intent(request: Request, account_id: int, kind: Literal["card", "sepa_debit"]) -> str:
-    payments = request.app.state.payment_activities
-    customer = payments.ensure_customer(account_id)
-    intent = payments.stripe.v1.setup_intents.create(
-        params={"customer": customer, "payment_method_types": [kind], "usage": "off_session"}
-    )
-    return str(intent.client_secret)
 
 
 def _check_payable(invoice: Invoice) -> None:
@@ -344,30 +340,29 @@ def set_preferences(body: PreferencesIn, principal: FamilyUser, session: Session
 
 
 @router.post("/mandat/setup")
-async def mandate_setup(principal: FamilyUser, request: Request, settings: SettingsDep) -> SetupIntentOut:
+async def mandate_setup(principal: FamilyUser, payments: PaymentsDep, settings: SettingsDep) -> SetupIntentOut:
     """Prepare Stripe.js to collect the IBAN and the SEPA mandate."""
     assert principal.family_account_id is not None
-    secret = await asyncio.to_thread(_setup_intent, request, principal.family_account_id, "sepa_debit")
+    secret = await asyncio.to_thread(payments.setup_intent_secret, principal.family_account_id, "sepa_debit")
     return SetupIntentOut(client_secret=secret, publishable_key=settings.stripe_publishable_key)
 
 
 @router.post("/mandat")
 async def mandate_confirm(
-    body: MandateConfirmIn, principal: FamilyUser, session: SessionDep, request: Request
+    body: MandateConfirmIn, principal: FamilyUser, session: SessionDep, payments: PaymentsDep
 ) -> AccountOut:
     """Record the mandate once Stripe confirmed the SetupIntent (checked server-side)."""
     account = session.get(FamilyAccount, principal.family_account_id)
     if account is None:
         raise not_found()
-    client: stripe.StripeClient = request.app.state.payment_activities.stripe
     try:
-        intent = await asyncio.to_thread(client.v1.setup_intents.retrieve, body.setup_intent_id)
+        intent = await asyncio.to_thread(payments.setup_intent, body.setup_intent_id)
     except stripe.InvalidRequestError:
         # an unknown or foreign SetupIntent id: the same answer as an unconfirmed one
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Mandat non confirmé par la banque.") from None
     if intent.customer != account.stripe_customer_id or intent.status != "succeeded":
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Mandat non confirmé par la banque.")
-    method = await asyncio.to_thread(client.v1.payment_methods.retrieve, str(intent.payment_method))
+    method = await asyncio.to_thread(payments.payment_method, str(intent.payment_method))
     if not is_sepa_mandate_method(method.type):  # a card saved by a SetupIntent is no debit mandate
         raise field_error("body.setup_intent_id", NOT_A_SEPA_MANDATE)
     account.stripe_payment_method_id = str(intent.payment_method)

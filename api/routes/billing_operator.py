@@ -7,30 +7,40 @@ from datetime import UTC
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 from sqlalchemy.exc import NoResultFound
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.billing_preview import PeriodPreview
-from activities.payment_store import InvoiceNotPayable, PaymentStore
 from api.audit_log import OperatorReason, audit
 from api.cycle_start import ended_period, preview, start_period_cycle
-from api.deps import DbId, Limit, Offset, SessionDep, SettingsDep, TemporalDep
+from api.deps import (
+    BillingStoreDep,
+    DbId,
+    Limit,
+    Offset,
+    PaymentsDep,
+    PaymentStoreDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
 from api.errors import error_responses, field_error, temporal_refusal
 from api.routes.billing_family import InvoiceDetail, InvoiceSummary, _summary, invoice_detail
 from api.security import BillingOperator, Principal, not_found
 from api.temporal_query import QUERY_TIMEOUT, bounded
+from contracts.billing import CycleProgress
 from domain.dunning import InvoiceStatus
 from domain.money_guard import MAX_MONEY_BODY_CENTS, CreditNoteRefused, IdempotencyConflict
 from domain.payments import PaymentMethod, PaymentRefused
+from services.billing_preview import PeriodPreview
+from services.payments import InvoiceNotPayable
 from ville.ids import billing_cycle_id
 from ville.models.billing import FamilyAccount, Invoice, Payment
 from ville.models.people import OperatorAuditLog
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import CycleProgress
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/facturation", tags=["facturation"])
@@ -117,10 +127,12 @@ async def start_cycle(
 
 
 @router.post("/cycles/apercu", responses=error_responses(422))
-async def cycle_preview(body: CyclePreviewIn, request: Request, principal: BillingOperator) -> PeriodPreview:
+async def cycle_preview(
+    body: CyclePreviewIn, principal: BillingOperator, settings: SettingsDep, store: BillingStoreDep
+) -> PeriodPreview:
     """What the period's cycle would issue now: families and totals per QF tranche (nothing is written)."""
-    period = ended_period(body.period_key, request.app.state.settings)
-    return await preview(request.app.state.sessions, period)
+    period = ended_period(body.period_key, settings)
+    return await preview(store, period)
 
 
 @router.get("/cycles/{period_key}", responses=error_responses(503))
@@ -236,21 +248,16 @@ def operator_invoice(number: str, principal: BillingOperator, session: SessionDe
     return invoice_detail(session, invoice)
 
 
-def _store(request: Request) -> PaymentStore:
-    store: PaymentStore = request.app.state.payment_activities.store
-    return store
-
-
 @router.post("/factures/{number}/paiements-guichet", status_code=201, responses=error_responses(404, 409, 422))
 async def counter_payment(
-    number: str, body: CounterPaymentIn, principal: BillingOperator, session: SessionDep, request: Request
+    number: str, body: CounterPaymentIn, principal: BillingOperator, session: SessionDep, store: PaymentStoreDep
 ) -> InvoiceDetail:
     """Record a CESU, cheque or cash payment; the same key twice records it once, with other content 409."""
     if body.method not in COUNTER_METHODS:
         raise field_error("body.method", "Moyen de paiement non accepté au guichet (CESU, chèque, espèces).")
     try:
         out = await asyncio.to_thread(
-            _store(request).record_counter_payment,
+            store.record_counter_payment,
             f"counter:{body.key}",
             number,
             body.method,
@@ -270,13 +277,11 @@ async def counter_payment(
 
 @router.post("/factures/{number}/avoirs", status_code=201, responses=error_responses(404, 409, 422))
 async def credit_note(
-    number: str, body: CreditNoteIn, principal: BillingOperator, session: SessionDep, request: Request
+    number: str, body: CreditNoteIn, principal: BillingOperator, session: SessionDep, store: PaymentStoreDep
 ) -> InvoiceDetail:
     """Issue a credit note (avoir) on the invoice's own activities, within what each line still allows."""
     try:
-        out = await asyncio.to_thread(
-            _store(request).credit_note, f"credit-note:{body.key}", number, body.amounts_by_activity
-        )
+        out = await asyncio.to_thread(store.credit_note, f"credit-note:{body.key}", number, body.amounts_by_activity)
     except IdempotencyConflict as err:
         raise HTTPException(status.HTTP_409_CONFLICT, err.message_fr) from None
     except CreditNoteRefused as err:
@@ -292,16 +297,14 @@ async def credit_note(
 
 @router.post("/paiements/{payment_id}/remboursement", status_code=201, responses=error_responses(404, 409, 422))
 async def refund(
-    payment_id: DbId, body: RefundIn, principal: BillingOperator, session: SessionDep, request: Request
+    payment_id: DbId, body: RefundIn, principal: BillingOperator, session: SessionDep, payments: PaymentsDep
 ) -> dict[str, int]:
     """Refund a payment (through Stripe for card and SEPA payments); the same key twice refunds once."""
     payment = session.get(Payment, payment_id)
     if payment is None:
         raise not_found()
     try:
-        out = await asyncio.to_thread(
-            request.app.state.payment_activities.refund, payment_id, body.amount_cents, f"refund:{body.key}"
-        )
+        out = await asyncio.to_thread(payments.refund, payment_id, body.amount_cents, f"refund:{body.key}")
     except IdempotencyConflict as err:
         raise HTTPException(status.HTTP_409_CONFLICT, err.message_fr) from None
     except PaymentRefused as err:

@@ -11,19 +11,19 @@ from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import Session, select
 from temporalio.service import RPCError
 
-from activities.delivery import (
-    NotResendable,
-    failed_notifications,
-    requeue_failed,
-    start_delivery,
-    waiting_notifications,
-)
 from api.audit_log import OperatorReason, audit
 from api.deps import DbId, Limit, SessionDep, SettingsDep, TemporalDep
 from api.errors import error_responses, field_error, temporal_refusal
 from api.security import FamilyUser, Principal, not_found, require
 from domain.delivery import CHANNELS, format_windows, parse_hhmm, parse_windows
 from domain.rhythm import PARIS, Rhythm, Window, next_allowed
+from services.delivery import (
+    NotResendable,
+    failed_notifications,
+    requeue_failed,
+    start_delivery,
+    waiting_notifications,
+)
 from ville.models.common import utcnow
 from ville.models.people import Role
 from ville.models.rhythm import ContactRhythm

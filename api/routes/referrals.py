@@ -27,6 +27,19 @@ from api.deps import DbId, S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error, temporal_refusal
 from api.ratelimit import RateLimiter
 from api.security import Principal, not_found, require
+from contracts.referrals import (
+    ActorKind,
+    CancelReferral,
+    CloseCaseRequest,
+    EscalateReferral,
+    HistoryEvent,
+    PartnerAccept,
+    PartnerAcknowledge,
+    PartnerRefuse,
+    ReferralCaseInput,
+    ReferRequest,
+    RenewLink,
+)
 from domain.hsds import ServiceStatus, csv_tables, parse_directory
 from domain.referrals import (
     LINK_SUPERSEDED,
@@ -64,19 +77,6 @@ from ville.referral_directory import LoadReport, ServiceHit, load_directory, sea
 from ville.referral_links import LinkState, ReferralLinkSigner
 from ville.settings import Settings
 from ville.temporal import SA_ARRONDISSEMENT, SA_BUSINESS_STATUS, SA_RELAY
-from workflows.referral_types import (
-    ActorKind,
-    CancelReferral,
-    CloseCaseRequest,
-    EscalateReferral,
-    HistoryEvent,
-    PartnerAccept,
-    PartnerAcknowledge,
-    PartnerRefuse,
-    ReferralCaseInput,
-    ReferRequest,
-    RenewLink,
-)
 from workflows.referrals import ILLEGAL, NOT_FOUND, ReferralCaseWorkflow
 
 log = structlog.get_logger(__name__)

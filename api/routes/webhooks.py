@@ -13,9 +13,9 @@ from sqlmodel import Session
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.ratelimit import RateLimiter
 from api.stripe_webhook import WebhookRejected, ignore_reason, verify
+from contracts.billing import StripeEventSignal
 from ville.metrics import WEBHOOKS_RECEIVED
 from ville.models.billing import StripeEvent
-from workflows.billing_types import StripeEventSignal
 from workflows.clients import signal_stripe_event
 
 log = structlog.get_logger(__name__)

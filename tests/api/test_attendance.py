@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, insert, select
 
-from activities.attendance import AttendanceIngest, AttendanceQueueConsumer
 from api.security import Principal
+from services.attendance import AttendanceIngest, AttendanceQueueConsumer
 from ville.aws import aws_client
 from ville.db import SessionFactory
 from ville.models.billing import Activity, Attendance, Child, FamilyAccount

@@ -21,12 +21,13 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
-from activities.notifications import NotificationActivities, Notifier
+from activities.notifications import NotificationActivities
 from api.app import create_app
 from api.security import Principal
 from domain.audit.referentiel import AnswerType, Direction, load_referentiel
+from services.audit import bundled_documents, ensure_bundled_referentiels
+from services.notifications import Notifier
 from tests.accounts import session_token
-from ville.audit_store import bundled_documents, ensure_bundled_referentiels
 from ville.aws import aws_client
 from ville.db import SessionFactory
 from ville.ids import audit_campaign_id, inspection_id

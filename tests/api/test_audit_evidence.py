@@ -21,9 +21,10 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
-from activities.notifications import NotificationActivities, Notifier
+from activities.notifications import NotificationActivities
 from api.app import create_app
 from api.security import SESSION_COOKIE, Principal
+from services.notifications import Notifier
 from tests.accounts import session_token
 from tests.api.test_audit_api import (
     API,

@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select
 from api.deps import DB_ID_MAX
 from api.security import Principal, require
 from domain.payments import PaymentMethod
+from services.audit import ensure_bundled_referentiels
 from tests.accounts import session_token
 from tests.api.authorization_matrix import (
     DOC_PATH,
@@ -24,7 +25,6 @@ from tests.api.authorization_matrix import (
     stale_declarations,
 )
 from tests.api.conftest import ClientFactory
-from ville.audit_store import ensure_bundled_referentiels
 from ville.db import SessionFactory
 from ville.models.audit import (
     AuditBody,

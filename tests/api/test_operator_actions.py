@@ -22,16 +22,19 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
-from activities.notifications import NotificationActivities, NotificationRequest, Notifier
+from activities.notifications import NotificationActivities
 from activities.referrals import ReferralActivities
 from api.app import create_app
 from api.security import SESSION_COOKIE, Principal
+from contracts.audit import AuditCampaignInput, RecipientKind
+from contracts.billing import BillingCycleInput
 from domain.audit.campaign import PARIS
+from services.audit import ensure_bundled_referentiels
+from services.notifications import NotificationRequest, Notifier
 from tests.accounts import session_token
 from tests.api.test_operator_pages import CSRF, _journal
 from tests.api.test_referral_api import CASE, _hsds
 from tests.workflows.conftest import eventually
-from ville.audit_store import ensure_bundled_referentiels
 from ville.aws import aws_client
 from ville.db import SessionFactory
 from ville.ids import audit_campaign_id, billing_cycle_id, inspection_id, referral_case_id
@@ -42,9 +45,7 @@ from ville.models.referrals import PartnerService, Referral, RifRelay
 from ville.models.rhythm import ScheduledNotification
 from ville.settings import Settings
 from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
-from workflows.audit_types import AuditCampaignInput, RecipientKind
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput
 from workflows.delivery import NotificationDeliveryWorkflow
 from workflows.referrals import ReferralCaseWorkflow
 

@@ -17,11 +17,11 @@ from sqlmodel import select
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.notifications import Notifier
 from activities.referrals import ReferralActivities
 from api.app import create_app
 from api.security import Principal
 from domain.referrals import PARTNER_LINKS_MAX, LinkClaims
+from services.notifications import Notifier
 from tests.accounts import session_token
 from ville.aws import aws_client
 from ville.db import SessionFactory

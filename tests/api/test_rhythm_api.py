@@ -7,9 +7,9 @@ from datetime import UTC, datetime, time
 
 from sqlalchemy import delete
 
-from activities.delivery import load_rhythms
 from api.security import Principal
 from domain.rhythm import Rhythm, Window
+from services.delivery import load_rhythms
 from ville.db import SessionFactory
 from ville.models.people import Role
 from ville.models.rhythm import ScheduledNotification

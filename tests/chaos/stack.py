@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from activities.stripe_client import metadata_value
 from domain.numbering import check_gapless
 from domain.periods import BillingPeriod, period_from_key
+from services.stripe_client import metadata_value
 from ville import devstack
 from ville.bootstrap import migrate
 from ville.db import SessionFactory, make_engine

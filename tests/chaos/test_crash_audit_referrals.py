@@ -26,6 +26,8 @@ from sqlmodel import col, func, select
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from contracts.audit import AcceptTask, ApproveTask, AuditCampaignInput, SubmitChecklist
+from contracts.referrals import CloseCaseRequest, PartnerAccept, PartnerRefuse, ReferralCaseInput, ReferRequest
 from domain.audit.referentiel import AnswerType, Direction, Referentiel, load_referentiel
 from domain.audit.task_states import TaskEvent, TaskState
 from domain.audit.task_states import transition as task_transition
@@ -38,9 +40,9 @@ from domain.referrals import (
     RefusalReason,
 )
 from domain.referrals import transition as referral_transition
+from services.audit import referentiel_document
 from tests.chaos.stack import ChaosWorld, Stack, check_notifications, print_table, seed_world, ses_count
 from tests.workflows.conftest import eventually
-from ville.audit_store import referentiel_document
 from ville.ids import audit_campaign_id, inspection_id, referral_case_id
 from ville.models.audit import (
     AuditAssignment,
@@ -63,8 +65,6 @@ from ville.models.referrals import (
 from ville.settings import Settings
 from ville.temporal import connect
 from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
-from workflows.audit_types import AcceptTask, ApproveTask, AuditCampaignInput, SubmitChecklist
-from workflows.referral_types import CloseCaseRequest, PartnerAccept, PartnerRefuse, ReferralCaseInput, ReferRequest
 from workflows.referrals import ReferralCaseWorkflow
 
 SEED = 5

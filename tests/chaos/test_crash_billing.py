@@ -13,8 +13,9 @@ from pathlib import Path
 
 import stripe
 
-from activities.payment_store import PaymentStore
 from activities.payments import PaymentActivities
+from contracts.billing import BillingCycleInput, CardPaymentRequest, CyclePhase
+from services.payments import PaymentStore
 from tests.chaos.money import check_money
 from tests.chaos.stack import (
     Stack,
@@ -32,7 +33,6 @@ from ville.ids import billing_cycle_id
 from ville.settings import Settings
 from ville.temporal import connect
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput, CardPaymentRequest, CyclePhase
 from workflows.clients import pay_invoice_by_card
 
 FAMILIES, BATCH = 300, 20

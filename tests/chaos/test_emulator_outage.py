@@ -18,10 +18,17 @@ from sqlalchemy import insert, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.payment_store import PaymentStore
 from activities.payments import PaymentActivities
-from activities.stripe_client import metadata_value
+from contracts.billing import (
+    BillingCycleInput,
+    CardPaymentRequest,
+    CyclePhase,
+    InvoicePaymentInput,
+    StripeEventSignal,
+)
 from domain.dunning import InvoiceStatus
+from services.payments import PaymentStore
+from services.stripe_client import metadata_value
 from tests.chaos.faults import FaultProxy, Mode
 from tests.chaos.money import check_money
 from tests.chaos.stack import (
@@ -44,13 +51,6 @@ from ville.models.rhythm import ContactRhythm
 from ville.settings import Settings
 from ville.temporal import connect
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import (
-    BillingCycleInput,
-    CardPaymentRequest,
-    CyclePhase,
-    InvoicePaymentInput,
-    StripeEventSignal,
-)
 from workflows.clients import pay_invoice_by_card
 from workflows.payment import InvoicePaymentWorkflow
 

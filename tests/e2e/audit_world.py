@@ -17,17 +17,17 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.security import Principal, TokenSigner
+from contracts.audit import AuditCampaignInput
 from domain.audit.campaign import PARIS
 from domain.audit.task_states import TaskState
+from services.audit import ensure_bundled_referentiels
 from tests.accounts import account_token
 from tests.e2e.conftest import check_page
 from tests.workflows.conftest import BillingWorld, eventually
-from ville.audit_store import ensure_bundled_referentiels
 from ville.ids import audit_campaign_id, inspection_id
 from ville.models.audit import AuditBody, AuditCampaign, AuditCampaignSite, AuditInspector, AuditSite, AuditTask
 from ville.models.people import Role, UserAccount
 from workflows.audit import AuditCampaignWorkflow
-from workflows.audit_types import AuditCampaignInput
 
 
 @dataclass
@@ -202,7 +202,7 @@ def tiny_png(width: int = 8, height: int = 8) -> bytes:
 def answers_all_met() -> dict[str, Any]:
     """Form answers of the park checklist where every criterion is met (what the inspector types)."""
     from domain.audit.referentiel import AnswerType, Direction, load_referentiel
-    from ville.audit_store import bundled_documents
+    from services.audit import bundled_documents
 
     ref = load_referentiel(next(d for d in bundled_documents() if d["version"] == "1"))
     out: dict[str, Any] = {}

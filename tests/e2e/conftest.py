@@ -14,11 +14,11 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.billing import BillingCycleInput, CyclePhase
 from tests.workflows.conftest import BIN, BillingWorld, Family, billing_world, eventually, serve_api  # noqa: F401
 from ville.ids import billing_cycle_id
 from ville.models.people import Role, UserAccount
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput, CyclePhase
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "e2e" / "vendor" / "axe.min.js"

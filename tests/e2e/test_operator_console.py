@@ -13,6 +13,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.billing import BillingCycleInput, CyclePhase, CycleProgress
 from domain.periods import period_from_key
 from tests.e2e.conftest import check_page
 from tests.workflows.conftest import BillingWorld, eventually, running_worker
@@ -20,7 +21,6 @@ from ville.ids import billing_cycle_id
 from ville.models.billing import Payer
 from ville.models.people import Role, UserAccount
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput, CyclePhase, CycleProgress
 
 PERIOD = "2027-01"  # not a period of the other browser tests: they share the dev server
 CANTINE: dict[str, tuple[int, ...]] = {"cantine": (0, 1, 3, 4)}

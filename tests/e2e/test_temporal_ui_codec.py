@@ -15,6 +15,7 @@ from playwright.async_api import Browser, Page
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.billing import InvoicePaymentInput
 from domain.periods import period_from_key
 from tests.e2e.conftest import add_user, sign_in
 from tests.e2e.test_operator_console import sign_in_operator
@@ -23,7 +24,6 @@ from ville import devstack
 from ville.ids import invoice_payment_id
 from ville.models.people import Role, UserAccount
 from ville.temporal import data_converter
-from workflows.billing_types import InvoicePaymentInput
 from workflows.payment import InvoicePaymentWorkflow
 
 INVOICE = "FF-2026-004242"

@@ -15,17 +15,17 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from activities.payment_store import PaymentStore
+from contracts.billing import BillingCycleInput, CyclePhase
 from domain.dunning import InvoiceStatus
 from domain.numbering import check_gapless
 from domain.payments import PaymentMethod
+from services.payments import PaymentStore
 from tests.workflows.conftest import DECLINED_CARD, BillingWorld, eventually, running_worker
 from tests.workflows.test_billing_cycle import CANTINE, CRECHE_AND_CANTINE, SEPT, _phase_is, pay_card
 from ville.ids import billing_cycle_id, invoice_payment_id
 from ville.settings import Settings
 from ville.temporal import ALL_SEARCH_ATTRIBUTE_KEYS, data_converter
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput, CyclePhase
 from workflows.registry import WORKFLOWS
 
 BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"

@@ -8,22 +8,22 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
+from contracts.billing import CyclePhase
+from contracts.simulation import SimulationPhase
 from domain import labels
 from domain.audit.task_states import TaskState
 from domain.dunning import InvoiceStatus
 from domain.payments import PaymentMethod
 from domain.referrals import CaseBusinessStatus, CaseStatus, ReferralState
 from ville.models.billing import MandateStatus, PaymentStatus
-from workflows.billing_types import CyclePhase
 from workflows.registry import WORKFLOWS
-from workflows.simulation_types import SimulationPhase
 
 
 def _camel(name: str) -> str:
     return "".join(p.capitalize() for p in name.split("_"))
 
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "activities" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "templates"
 TEMPLATE_NAMES = sorted({p.name.split(".")[0] for p in TEMPLATES.iterdir()})
 
 # the codes that reach a person, each with the table that must name it

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from api.pages.common import templates
+from api.rendering import templates
 
 
 def test_timestamps_are_shown_in_paris_time() -> None:

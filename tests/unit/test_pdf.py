@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from activities.pdf import (
+from documents.pdf import (
     PAYMENT_METHOD_LABELS_FR,
     AttestationChild,
     AttestationDocument,
@@ -129,7 +129,7 @@ def test_invoice_bytes_do_not_depend_on_the_process_or_environment() -> None:
     # A copy re-rendered later, in another worker, must equal the archived one.
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[2]);"
-        "from test_pdf import make_invoice; from activities.pdf import render_invoice;"
+        "from test_pdf import make_invoice; from documents.pdf import render_invoice;"
         "sys.stdout.buffer.write(render_invoice(make_invoice()))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "SOURCE_DATE_EPOCH": "1700000000", "TZ": "Asia/Tokyo"}

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from activities.audit import CampaignReport, _Evaluation
-from activities.pdf import render_attestation, render_invoice, render_invoices, render_pool, render_receipt
-from activities.pdf_fonts import BOLD, REGULAR, FontMissingError, font_files, pdf_fonts
 from activities.simulation import impact_chart, report_pdf
+from documents.pdf import render_attestation, render_invoice, render_invoices, render_pool, render_receipt
+from documents.pdf_fonts import BOLD, REGULAR, FontMissingError, font_files, pdf_fonts
 from domain.audit.referentiel import bundled_referentiel
 from domain.payments import PaymentMethod
 from domain.simulation import ImpactTotals

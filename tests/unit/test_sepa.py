@@ -18,7 +18,7 @@ def test_two_consecutive_rejections_suspend_the_mandate() -> None:
     state = after_debit_result(state, success=False)
     assert state.is_active and state.consecutive_rejections == 1
     state = after_debit_result(state, success=False)
-    assert state.status is MandateStatus.SUSPENDED and not state.is_active
+    assert state.status is MandateStatus.suspended and not state.is_active
     with pytest.raises(ValueError):
         after_debit_result(state, success=True)
 
@@ -27,7 +27,7 @@ def test_a_success_resets_the_count() -> None:
     state = after_debit_result(SepaState("MD-1"), success=False)
     state = after_debit_result(state, success=True)
     state = after_debit_result(state, success=False)
-    assert state == SepaState("MD-1", MandateStatus.ACTIVE, 1)
+    assert state == SepaState("MD-1", MandateStatus.active, 1)
 
 
 @given(st.lists(st.booleans(), max_size=30))

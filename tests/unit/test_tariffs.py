@@ -21,6 +21,7 @@ from domain.tariffs import (
     default_grids,
     grid_for,
     load_grids,
+    tranche_for_period,
     tranche_for_qf,
 )
 
@@ -193,3 +194,12 @@ def test_missing_unit_label_gets_a_default() -> None:
     del raw["prices"]["cantine"]["unit_label"]
     [grid] = load_grids([raw])
     assert grid.prices["cantine"].unit_label == "unité"
+
+
+def test_an_expired_or_missing_qf_file_bills_tranche_10() -> None:
+    start = date(2027, 3, 1)
+    low_qf = 10_000  # tranche 1 while the file is valid
+    assert tranche_for_period(low_qf, date(2027, 3, 1), start) == tranche_for_qf(low_qf) == 1
+    assert tranche_for_period(low_qf, date(2027, 2, 28), start) == 10  # expired the day before the period
+    assert tranche_for_period(low_qf, None, start) == 10  # no validity date: no valid file
+    assert tranche_for_period(None, date(2027, 12, 31), start) == 10  # no QF at all

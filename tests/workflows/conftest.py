@@ -164,8 +164,8 @@ class BillingWorld:
 
     def customer(self, family: Family) -> str:
         """The family's Stripe customer (created like the activities do)."""
-        from activities.payment_store import PaymentStore
         from activities.payments import PaymentActivities
+        from services.payments import PaymentStore
 
         return PaymentActivities(self.stripe, PaymentStore(self.sessions)).ensure_customer(family.account_id)
 
@@ -230,7 +230,7 @@ class BillingWorld:
 
     def credit_of(self, family: Family) -> int:
         """The family's carried-forward credit."""
-        from activities.billing_store import credit_balances
+        from services.billing import credit_balances
 
         with self.sessions() as s:
             return credit_balances(s, [family.ref]).get(family.ref, 0)

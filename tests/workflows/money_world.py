@@ -16,10 +16,10 @@ import stripe
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 
-from activities.billing_store import BillingStore, credit_balances
 from api.security import Principal, TokenSigner
 from domain import ledger
 from domain.due_dates import due_date
+from services.billing import BillingStore, credit_balances
 from tests.workflows.conftest import BillingWorld
 from ville.billing_demo import CATALOGUE, GRIDS_FILE, _grid_row
 from ville.bootstrap import migrate

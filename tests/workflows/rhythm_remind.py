@@ -7,7 +7,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import NotificationOutcome, NotificationRequest
+    from services.notifications import NotificationOutcome, NotificationRequest
 
 
 @workflow.defn

@@ -26,12 +26,25 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
-from activities.notifications import NotificationActivities, Notifier
+from activities.notifications import NotificationActivities
+from contracts.audit import (
+    AcceptTask,
+    ApproveTask,
+    AuditCampaignInput,
+    AuditError,
+    DeclineTask,
+    InspectorUnavailable,
+    SendBackTask,
+    SiteChange,
+    SiteWithdrawal,
+    SubmitChecklist,
+)
 from domain.audit.campaign import PARIS, paris_day_end, paris_time
 from domain.audit.evidence import evidence_prefix
 from domain.audit.referentiel import AnswerType, Direction, Referentiel, load_referentiel
 from domain.audit.task_states import TaskState
-from ville.audit_store import ensure_bundled_referentiels, referentiel_document
+from services.audit import ensure_bundled_referentiels, referentiel_document
+from services.notifications import Notifier
 from ville.aws import aws_client
 from ville.db import SessionFactory
 from ville.ids import audit_campaign_id, inspection_id
@@ -50,18 +63,6 @@ from ville.models.billing import Notification
 from ville.models.people import Role, UserAccount
 from ville.settings import Settings
 from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
-from workflows.audit_types import (
-    AcceptTask,
-    ApproveTask,
-    AuditCampaignInput,
-    AuditError,
-    DeclineTask,
-    InspectorUnavailable,
-    SendBackTask,
-    SiteChange,
-    SiteWithdrawal,
-    SubmitChecklist,
-)
 
 SITE_TYPES = ["mairie"] * 6 + ["bibliotheque"] * 5 + ["piscine"] * 4 + ["parc"] * 4
 

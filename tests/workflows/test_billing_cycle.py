@@ -9,13 +9,20 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.testing import WorkflowEnvironment
 
-from activities.payment_store import PaymentStore
 from activities.payments import PaymentActivities
-from activities.stripe_client import metadata_value
+from contracts.billing import (
+    BillingCycleInput,
+    CardPaymentRequest,
+    CyclePhase,
+    InvoicePaymentInput,
+    PaymentAttemptResult,
+)
 from domain.dunning import InvoiceStatus
 from domain.numbering import check_gapless
 from domain.payments import PaymentMethod
 from domain.periods import period_from_key
+from services.payments import PaymentStore
+from services.stripe_client import metadata_value
 from tests.workflows.conftest import (
     BAD_IBAN,
     DECLINED_CARD,
@@ -28,13 +35,6 @@ from ville.aws import aws_client
 from ville.ids import billing_cycle_id, invoice_payment_id
 from ville.models.billing import FamilyAccount, MandateStatus, Notification
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import (
-    BillingCycleInput,
-    CardPaymentRequest,
-    CyclePhase,
-    InvoicePaymentInput,
-    PaymentAttemptResult,
-)
 from workflows.clients import pay_invoice_by_card
 from workflows.payment import InvoicePaymentWorkflow
 

@@ -22,13 +22,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.cycle_start import paris_today
 from api.security import Principal, TokenSigner
+from contracts.billing import BillingCycleInput, CyclePhase
 from domain.periods import period_for, period_from_key
 from tests.workflows.conftest import BillingWorld, eventually, running_worker
 from ville.ids import billing_cycle_id
 from ville.models.billing import Attendance, Invoice, InvoiceLine, Registration
 from ville.models.people import OperatorAuditLog, Role, UserAccount
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput, CyclePhase
 
 # ended periods no other test bills on the shared dev server
 PREVIEWED = period_from_key("2026-03")

@@ -7,6 +7,7 @@ from datetime import date
 from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.billing import CyclePhase
 from tests.workflows.conftest import BillingWorld, eventually, running_worker
 from ville.billing_demo import billing_period_to_seed
 from ville.demo import seed_demo
@@ -15,7 +16,6 @@ from ville.ids import billing_cycle_id
 from ville.models.billing import Invoice, InvoiceStatus
 from ville.models.people import UserAccount
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import CyclePhase
 
 TODAY = date(2025, 11, 15)  # demo period 2025-09: a period no other test bills on the shared dev server
 FAMILY = "famille1@demo.paris.fr"

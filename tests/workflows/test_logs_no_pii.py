@@ -32,10 +32,10 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.security import Principal
 from domain.audit.campaign import PARIS
+from services.audit import ensure_bundled_referentiels
 from tests.accounts import session_token
 from tests.api.test_referral_api import _hsds
 from tests.workflows.conftest import GOOD_IBAN, BillingWorld, eventually, running_worker
-from ville.audit_store import ensure_bundled_referentiels
 from ville.ids import inspection_id
 from ville.logging import configure_logging
 from ville.models.audit import AuditBody, AuditCampaign, AuditCampaignSite, AuditInspector, AuditSite, AuditTask

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from activities.notifications import NotificationRequest, Notifier
+from contracts.audit import RecipientKind
+from services.notifications import NotificationRequest, Notifier
 from ville.aws import aws_client
 from ville.db import SessionFactory
 from ville.models.audit import AuditBody, AuditInspector
 from ville.models.billing import Notification
 from ville.settings import Settings
-from workflows.audit_types import RecipientKind
 
 MESSAGES = 6
 CRASH_AT = 3  # the third SES call never returns: the process "dies" there

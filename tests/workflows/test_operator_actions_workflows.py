@@ -36,14 +36,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from domain.audit.campaign import paris_date, paris_day_end, paris_time
-from domain.referrals import CaseBusinessStatus, ContactChannel, ReferralState
-from ville.db import SessionFactory
-from ville.models.referrals import as_utc
-from ville.settings import Settings
-from ville.temporal import data_converter
-from workflows.audit import InspectionWorkflow
-from workflows.audit_types import (
+from contracts.audit import (
     SEND_NOTIFICATIONS,
     AcceptTask,
     AuditActivity,
@@ -58,9 +51,16 @@ from workflows.audit_types import (
     TaskContext,
     TaskStateRecord,
 )
+from contracts.billing import BatchRequest, BatchTotalsView, BillingCycleInput, PlanRequest, PlanResult
+from contracts.referrals import ActorKind, EscalateReferral, HistoryEvent, ReferRequest
+from domain.audit.campaign import paris_date, paris_day_end, paris_time
+from domain.referrals import CaseBusinessStatus, ContactChannel, ReferralState
+from ville.db import SessionFactory
+from ville.models.referrals import as_utc
+from ville.settings import Settings
+from ville.temporal import data_converter
+from workflows.audit import InspectionWorkflow
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BatchRequest, BatchTotalsView, BillingCycleInput, PlanRequest, PlanResult
-from workflows.referral_types import ActorKind, EscalateReferral, HistoryEvent, ReferRequest
 from workflows.referrals import ILLEGAL, ReferralCaseWorkflow
 
 from .conftest import BIN, eventually

@@ -20,16 +20,16 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.notifications import NotificationOutcome, NotificationRequest
-from ville.settings import Settings
-from ville.temporal import data_converter
-from workflows.billing_types import (
+from contracts.billing import (
     IntentRequest,
     IntentStatus,
     InvoicePaymentInput,
     RecordedPayment,
     StripeEventSignal,
 )
+from services.notifications import NotificationOutcome, NotificationRequest
+from ville.settings import Settings
+from ville.temporal import data_converter
 from workflows.payment import InvoicePaymentWorkflow
 
 from .conftest import BIN, eventually

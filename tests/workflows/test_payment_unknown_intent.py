@@ -19,9 +19,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.stripe_client import STRIPE_NOT_FOUND
+from contracts.billing import STRIPE_NOT_FOUND, IntentStatus, InvoicePaymentInput
 from domain.sepa import result_deadline
-from workflows.billing_types import IntentStatus, InvoicePaymentInput
 from workflows.payment import STRIPE_RETRY, InvoicePaymentWorkflow
 
 from .conftest import eventually

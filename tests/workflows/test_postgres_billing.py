@@ -6,9 +6,9 @@ from datetime import date
 
 from sqlalchemy import func, select, text
 
-from activities.billing_store import BillingStore
 from domain.due_dates import due_date
 from domain.numbering import check_gapless
+from services.billing import BillingStore
 from ville.billing_demo import billing_period_to_seed
 from ville.db import SessionFactory, make_engine
 from ville.demo import seed_demo

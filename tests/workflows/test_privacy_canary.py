@@ -22,6 +22,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowExecution
 from temporalio.testing import WorkflowEnvironment
 
+from contracts.billing import BillingCycleInput, CyclePhase
 from tests.workflows.conftest import GOOD_IBAN, BillingWorld, eventually, running_worker
 from tests.workflows.test_billing_cycle import CRECHE_AND_CANTINE, SEPT, _phase_is, pay_card
 from ville.codec import ENCODING
@@ -30,7 +31,6 @@ from ville.models.billing import Payer
 from ville.settings import Settings
 from ville.temporal import ALL_SEARCH_ATTRIBUTE_KEYS, data_converter
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput, CyclePhase
 from workflows.payment import OUTCOME_EVENTS_ONLY, RECEIPT_AFTER_ANSWER
 
 BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"

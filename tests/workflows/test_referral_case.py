@@ -19,8 +19,23 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from activities.notifications import Notifier
 from activities.referrals import ANONYMISED_NAME, ReferralActivities
+from contracts.referrals import (
+    ActorKind,
+    CaseProjection,
+    CloseCaseRequest,
+    CreateReferralInput,
+    HistoryEntry,
+    HistoryEvent,
+    NoticeInput,
+    NoticeKind,
+    PartnerAccept,
+    PartnerRefuse,
+    RecordInput,
+    ReferralCaseInput,
+    ReferralProcess,
+    ReferRequest,
+)
 from domain.calendar import PARIS, format_date_fr
 from domain.hsds import Directory, OrganizationRecord, ServiceRecord
 from domain.referrals import (
@@ -37,6 +52,7 @@ from domain.referrals import (
     attachment_prefix,
     attachments_delete_at,
 )
+from services.notifications import Notifier
 from tests.workflows.conftest import sent_emails
 from ville.aws import aws_client
 from ville.db import SessionFactory
@@ -55,22 +71,6 @@ from ville.models.referrals import (
 from ville.referral_directory import load_directory
 from ville.settings import Settings
 from ville.temporal import data_converter
-from workflows.referral_types import (
-    ActorKind,
-    CaseProjection,
-    CloseCaseRequest,
-    CreateReferralInput,
-    HistoryEntry,
-    HistoryEvent,
-    NoticeInput,
-    NoticeKind,
-    PartnerAccept,
-    PartnerRefuse,
-    RecordInput,
-    ReferralCaseInput,
-    ReferralProcess,
-    ReferRequest,
-)
 from workflows.referrals import ILLEGAL, REJECTED, ReferralCaseWorkflow
 
 BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"

@@ -20,18 +20,19 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 import activities.billing  # noqa: F401  (registers which deferred invoice reminders are still wanted)
-from activities.delivery import TemporalDeliveryScheduler, load_rhythms, waiting_notifications
-from activities.notifications import (
+from activities.notifications import NotificationActivities
+from contracts.delivery import NotificationDeliveryResult
+from domain.calendar import holiday_name
+from domain.dunning import InvoiceStatus
+from domain.rhythm import PARIS
+from services.delivery import TemporalDeliveryScheduler, load_rhythms, waiting_notifications
+from services.notifications import (
     Contact,
-    NotificationActivities,
     NotificationOutcome,
     NotificationRequest,
     Notifier,
     register_resolver,
 )
-from domain.calendar import holiday_name
-from domain.dunning import InvoiceStatus
-from domain.rhythm import PARIS
 from tests.workflows.rhythm_remind import RemindWorkflow
 from ville.aws import aws_client
 from ville.db import SessionFactory
@@ -41,7 +42,6 @@ from ville.models.rhythm import ContactRhythm, ScheduledNotification
 from ville.settings import Settings
 from ville.temporal import data_converter
 from workflows.delivery import NotificationDeliveryWorkflow
-from workflows.delivery_types import NotificationDeliveryResult
 
 BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 KIND = "rhythm_test_person"

@@ -21,6 +21,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.security import SESSION_COOKIE, Principal
+from contracts.billing import BillingCycleInput, CyclePhase
+from contracts.simulation import TariffSimulationInput, TariffSimulationResult
 from domain.periods import period_from_key
 from domain.simulation import THRESHOLDS_PCT, simulation_ref
 from tests.accounts import session_token
@@ -31,9 +33,7 @@ from ville.ids import billing_cycle_id, tariff_simulation_id
 from ville.models.billing import Invoice, InvoiceLine, Registration
 from ville.models.people import Role
 from workflows.billing import BillingCycleWorkflow
-from workflows.billing_types import BillingCycleInput, CyclePhase
 from workflows.simulation import TariffSimulationWorkflow
-from workflows.simulation_types import TariffSimulationInput, TariffSimulationResult
 
 SEPT = period_from_key("2026-09")
 NOV = period_from_key("2026-11")

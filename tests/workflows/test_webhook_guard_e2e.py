@@ -24,19 +24,18 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from activities.payment_store import PaymentStore
-from activities.stripe_client import STRIPE_NOT_FOUND
 from api.app import create_app
 from api.security import SESSION_COOKIE, Principal
+from contracts.billing import STRIPE_NOT_FOUND, CardPaymentRequest, PaymentAttemptResult
 from domain.dunning import InvoiceStatus
 from domain.payments import PaymentMethod
 from domain.periods import period_from_key
+from services.payments import PaymentStore
 from tests.api.test_operator_pages import CSRF
 from tests.workflows.conftest import BillingWorld, Family, running_worker
 from ville.ids import invoice_payment_id
 from ville.models.billing import Invoice
 from ville.models.people import OperatorAuditLog, Role, UserAccount
-from workflows.billing_types import CardPaymentRequest, PaymentAttemptResult
 from workflows.clients import pay_invoice_by_card
 
 SEPT = period_from_key("2026-09")

@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from domain.dunning import InvoiceStatus, own_due, remaining
 from domain.payments import PaymentMethod
+from domain.sepa import MandateStatus
 from ville.models.common import opt_ts_field, ts_field
 
 
@@ -18,16 +19,6 @@ class DeliveryChannel(StrEnum):
 
     email = "email"
     post = "post"
-
-
-class MandateStatus(StrEnum):
-    """The account's SEPA mandate, from set-up to suspension (two rejections) or revocation."""
-
-    none = "none"
-    pending = "pending"
-    active = "active"
-    suspended = "suspended"  # two rejections: the family pays by other means
-    revoked = "revoked"
 
 
 class FamilyAccount(SQLModel, table=True):
@@ -47,7 +38,7 @@ class FamilyAccount(SQLModel, table=True):
     mandate_status: MandateStatus = MandateStatus.none
     sepa_rejections: int = 0
     # bumped by a conditional UPDATE at the start of every money change on the account's invoices: the row
-    # lock it takes makes those changes one at a time, on SQLite and PostgreSQL alike (activities/money_guard.py)
+    # lock it takes makes those changes one at a time, on SQLite and PostgreSQL alike (services/money_guard.py)
     money_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = ts_field()
 

@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from activities.billing_store import OPEN_STATUSES, credit_balances, post_entries
-from activities.money_guard import add_paid, claim_key, lock_account_of_invoice, lock_account_of_payment, once_per_key
 from domain import ledger
 from domain.allocation import allocate_fifo
 from domain.dunning import PAYABLE_STATUSES, InvoiceStatus, remaining
@@ -20,8 +18,9 @@ from domain.payments import (
     cesu_eligible_cents,
     check_cesu_payment,
 )
-from domain.sepa import MandateStatus as SepaStatus
 from domain.sepa import SepaState, after_debit_result
+from services.billing import OPEN_STATUSES, credit_balances, post_entries
+from services.money_guard import add_paid, claim_key, lock_account_of_invoice, lock_account_of_payment, once_per_key
 from ville.db import SessionFactory
 from ville.metrics import PAYMENTS_FAILED, record_payment_collected
 from ville.models.billing import (
@@ -101,7 +100,7 @@ class MoneyOutcome:
 class PaymentStore:
     """Payments in the database; every method can run twice with the same key and change nothing more.
 
-    Every method that moves money takes the account's money lock first (activities/money_guard.py).
+    Every method that moves money takes the account's money lock first (services/money_guard.py).
     """
 
     def __init__(self, sessions: SessionFactory) -> None:
@@ -171,9 +170,9 @@ class PaymentStore:
     def _sepa_result(account: FamilyAccount, success: bool) -> None:
         if account.mandate_status is not MandateStatus.active:
             return
-        state = after_debit_result(SepaState(account.ref, SepaStatus.ACTIVE, account.sepa_rejections), success)
+        state = after_debit_result(SepaState(account.ref, MandateStatus.active, account.sepa_rejections), success)
         account.sepa_rejections = state.consecutive_rejections
-        if state.status is SepaStatus.SUSPENDED:
+        if state.status is MandateStatus.suspended:
             account.mandate_status = MandateStatus.suspended
 
     @staticmethod

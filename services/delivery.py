@@ -14,13 +14,12 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
+from contracts.delivery import DELIVERY_WORKFLOW, NotificationDeliveryInput
 from domain.delivery import parse_windows
 from domain.rhythm import Rhythm, Window
 from ville.ids import notification_delivery_id
 from ville.models.billing import Notification
 from ville.models.rhythm import ContactRhythm, ScheduledNotification
-from workflows.delivery import NotificationDeliveryWorkflow
-from workflows.delivery_types import NotificationDeliveryInput
 
 log = structlog.get_logger(__name__)
 START_TIMEOUT = 30.0  # seconds a sender waits for the server to accept the delivery workflow's start
@@ -88,7 +87,7 @@ async def start_delivery(client: Client, task_queue: str, at: datetime) -> Any:
     """Signal-with-start the delivery workflow of instant `at` (a running one is signalled, not duplicated)."""
     utc = at.astimezone(UTC)
     return await client.start_workflow(
-        NotificationDeliveryWorkflow.run,
+        DELIVERY_WORKFLOW,
         NotificationDeliveryInput(utc.isoformat()),
         id=notification_delivery_id(utc),
         task_queue=task_queue,

@@ -9,6 +9,14 @@ from typing import Any
 from domain.simulation import ImpactTotals, TrancheMedian
 
 
+class SimulationActivity:
+    """Activity names of the tariff simulation: workflows call them by these names, activities register under them."""
+
+    PREPARE = "prepare_simulation"
+    SIMULATE_BATCH = "simulate_batch"
+    FINALISE = "finalise_simulation"
+
+
 class SimulationPhase(StrEnum):
     """Where a simulation stands (also its BusinessStatus search attribute)."""
 

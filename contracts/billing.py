@@ -6,6 +6,42 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
+class BillingActivity:
+    """Activity names of the billing cycle: workflows call them by these names, activities register under them."""
+
+    PLAN_CYCLE = "plan_cycle"
+    PREVIEW_BATCH = "preview_batch"
+    ISSUE_BATCH = "issue_batch"
+    ARCHIVE_BATCH = "archive_batch"
+    DELIVER_BATCH = "deliver_batch"
+    START_SEPA_DEBITS = "start_sepa_debits"
+    RUN_DUNNING_STEP = "run_dunning_step"
+
+
+class PaymentActivity:
+    """Activity names of one invoice's payments (same names as the methods, as recorded in histories)."""
+
+    CREATE_INTENT = "create_intent"
+    CONFIRM_INTENT = "confirm_intent"
+    RETRIEVE_INTENT = "retrieve_intent"
+    RECORD_INTENT_OUTCOME = "record_intent_outcome"
+    ACCOUNT_OF = "account_of"
+    MANDATE_ACTIVE = "mandate_active"
+    INVOICE_REMAINING = "invoice_remaining"
+
+
+class BillingWorkflow:
+    """Workflow type names, for clients that start or signal them without importing the workflow classes."""
+
+    CYCLE = "BillingCycleWorkflow"
+    INVOICE_PAYMENT = "InvoicePaymentWorkflow"
+
+
+# ApplicationError types of a Stripe refusal: the workflows treat them as final, never retried
+STRIPE_NOT_FOUND = "StripeNotFound"
+STRIPE_INVALID_REQUEST = "StripeInvalidRequest"
+
+
 class CyclePhase(StrEnum):
     """Where a billing cycle stands (also its BusinessStatus search attribute)."""
 

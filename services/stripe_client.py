@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import stripe
 from temporalio.exceptions import ApplicationError
 
+from contracts.billing import STRIPE_INVALID_REQUEST, STRIPE_NOT_FOUND
 from ville.settings import Settings
 
 
@@ -28,10 +29,6 @@ def metadata_value(obj: object, key: str) -> str | None:
     if metadata is None or key not in metadata:
         return None
     return str(metadata[key])
-
-
-STRIPE_NOT_FOUND = "StripeNotFound"  # ApplicationError types: the workflows list them as final, never retried
-STRIPE_INVALID_REQUEST = "StripeInvalidRequest"
 
 
 @contextmanager

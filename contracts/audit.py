@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.delivery import NotificationActivity
+
 
 class AuditActivity:
     """Activity names: workflows call them by these names, activities register under them."""
@@ -33,8 +35,11 @@ class AuditActivity:
     RECORD_DUE_DATE = "audit.record_due_date"
 
 
-SEND_NOTIFICATIONS = "send_notifications"
-"""The shared notification activity of `activities/notifications.py`."""
+SEND_NOTIFICATIONS = NotificationActivity.SEND
+"""The shared notification activity of `services/notifications.py`."""
+
+AUDIT_CAMPAIGN_WORKFLOW = "AuditCampaignWorkflow"  # workflow type names, for the activities that start them
+INSPECTION_WORKFLOW = "InspectionWorkflow"
 
 
 class RecipientKind:
@@ -66,7 +71,7 @@ NOT_STARTED = "pending"
 
 @dataclass(frozen=True)
 class Notice:
-    """Same fields as `activities.notifications.NotificationRequest`, without importing it."""
+    """Same fields as `contracts.delivery.NotificationRequest` (the payload of the shared send activity)."""
 
     key: str
     channel: str

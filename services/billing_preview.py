@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from activities.billing_store import BillingStore, load_tariff_grids
 from domain.periods import BillingPeriod
+from services.billing import BillingStore, load_tariff_grids
 from ville.models.billing import Invoice
 
 PREVIEW_CHUNK = 5_000  # accounts priced per chunk

@@ -1,6 +1,6 @@
 """French PDF documents (invoices, receipts, childcare attestations, reports): pure, in-memory rendering.
 
-Every document embeds a subset of DejaVu Sans (``activities.pdf_fonts``): an unembedded standard font is
+Every document embeds a subset of DejaVu Sans (``documents.pdf_fonts``): an unembedded standard font is
 replaced by each viewer's own, with other metrics, and labels ran into values. Labels and values are drawn
 at positions computed from the embedded font's widths. Text outside WinAnsi is transliterated (``Ł`` ->
 ``L``) as before, so names print the same on every document. Output is byte-for-byte deterministic for the
@@ -33,7 +33,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import CondPageBreak, LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
 from reportlab.platypus.flowables import Flowable
 
-from activities.pdf_fonts import BOLD, REGULAR, pdf_fonts
+from documents.pdf_fonts import BOLD, REGULAR, pdf_fonts
 from domain.money import Cents, format_eur
 from domain.payments import PaymentMethod
 from domain.tariffs import NUM_TRANCHES

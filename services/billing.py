@@ -11,8 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from activities.money_guard import lock_accounts_range
-from activities.pdf import DocLine, InvoiceDocument
+from documents.pdf import DocLine, InvoiceDocument
 from domain import ledger
 from domain.dunning import PAYABLE_STATUSES, status_after_payment
 from domain.invoicing import (
@@ -25,7 +24,8 @@ from domain.invoicing import (
 )
 from domain.numbering import assign_numbers
 from domain.periods import BillingPeriod
-from domain.tariffs import TariffGrid, load_grids, tranche_for_qf
+from domain.tariffs import TariffGrid, load_grids, tranche_for_period
+from services.money_guard import lock_accounts_range
 from ville.db import SessionFactory
 from ville.models.billing import (
     Attendance,
@@ -165,8 +165,8 @@ class BillingStore:
         for acc in accounts:
             if acc.id in issued:
                 continue
-            qf = acc.qf_cents if acc.qf_valid_until is not None and acc.qf_valid_until >= period.start else None
-            family = FamilySnapshot(acc.ref, tranche_for_qf(qf), unpaid.get(acc.id, 0), credits.get(acc.ref, 0))
+            tranche = tranche_for_period(acc.qf_cents, acc.qf_valid_until, period.start)
+            family = FamilySnapshot(acc.ref, tranche, unpaid.get(acc.id, 0), credits.get(acc.ref, 0))
             draft = compute_invoice(period, family, items.get(acc.id, ()), grids)
             if not draft.is_empty:
                 drafts.append((acc, draft))
@@ -216,7 +216,7 @@ class BillingStore:
         """Issue the batch's invoices in one transaction: numbers, lines, ledger, attendance marked billed."""
         with self.sessions() as s, s.begin():
             # the batch's money locks first: the credit it applies is read after every refund or payment of its
-            # families committed, and none commits before the invoices do (activities/money_guard.py)
+            # families committed, and none commits before the invoices do (services/money_guard.py)
             lock_accounts_range(s, lo, hi)
             drafts, already = self.compute_batch(s, period, lo, hi)
             if drafts:
@@ -335,9 +335,7 @@ class BillingStore:
         """(number, delivery channel, document) of the batch's invoices, in number order."""
         with self.sessions() as s:
             invoices = s.execute(
-                select(Invoice, FamilyAccount.ref, Payer.first_name, Payer.last_name, Payer.address)
-                .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)
-                .join(Payer, Payer.account_id == Invoice.account_id)
+                _document_rows()
                 .where(Invoice.period_key == period_key, Invoice.account_id > lo, Invoice.account_id <= hi)
                 .order_by(Invoice.number)
             ).all()
@@ -347,15 +345,19 @@ class BillingStore:
     def document(self, number: str, base_url: str) -> InvoiceDocument | None:
         """The document of one invoice (rendered on demand from its immutable data)."""
         with self.sessions() as s:
-            row = s.execute(
-                select(Invoice, FamilyAccount.ref, Payer.first_name, Payer.last_name, Payer.address)
-                .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)
-                .join(Payer, Payer.account_id == Invoice.account_id)
-                .where(Invoice.number == number)
-            ).first()
+            row = s.execute(_document_rows().where(Invoice.number == number)).first()
             if row is None:
                 return None
             return _document(row, _lines_by_invoice(s, [row[0].id]), base_url)
+
+
+def _document_rows() -> Any:
+    """An invoice with what its document prints of the account and the payer (one query for one or many)."""
+    return (
+        select(Invoice, FamilyAccount.ref, Payer.first_name, Payer.last_name, Payer.address)
+        .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)
+        .join(Payer, Payer.account_id == Invoice.account_id)
+    )
 
 
 def _attendance_items(s: Session, lo: int, hi: int, *where: Any) -> dict[int, list[AttendanceItem]]:

@@ -1,0 +1,462 @@
+"""Notifications by e-mail (SES), SMS (SNS) and post: each sent once per key, logged, in French."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import bindparam, delete, func, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from contracts.delivery import (
+    DeliverDueResult,
+    NotificationOutcome,
+    NotificationRequest,
+)
+from domain.delivery import due_at, group_by_instant, is_urgent
+from domain.rhythm import Rhythm
+from ville.db import SessionFactory
+from ville.metrics import NOTIFICATIONS_FAILED, NOTIFICATIONS_SENT
+from ville.models.billing import Notification
+from ville.models.rhythm import ScheduledNotification
+from ville.settings import Settings
+
+log = structlog.get_logger(__name__)
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    undefined=StrictUndefined,
+    autoescape=False,  # plain-text messages; HTML pages have their own autoescaping environment
+    keep_trailing_newline=False,
+)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """Where to reach a person; resolved inside the activity so it never enters workflow history."""
+
+    email: str | None
+    phone: str | None
+    display_name: str
+
+
+class DeliveryScheduler(Protocol):
+    """Makes sure a durable timer exists for each instant at which stored messages wait."""
+
+    def ensure(self, instants: Collection[datetime]) -> None:
+        """Start or signal the delivery workflow of each instant."""
+
+
+# How to find a person's rhythm on a channel: (session, [(kind, id)]) -> {(kind, id, channel): Rhythm}.
+RhythmLoader = Callable[[Session, Collection[tuple[str, int]]], dict[tuple[str, int, str], Rhythm]]
+DEFAULT_RHYTHM = Rhythm()
+
+
+def activity_now() -> datetime:
+    """The server's time of this activity attempt (virtual under time skipping); the clock elsewhere."""
+    try:
+        return activity.info().current_attempt_scheduled_time.astimezone(UTC)
+    except RuntimeError:
+        return datetime.now(UTC)
+
+
+# What `_deliver` answers when SES/SNS failed or did not answer: unlike an unreachable person, worth retrying.
+PROVIDER_UNAVAILABLE = "\x00unavailable"
+
+
+def _utc(dt: datetime) -> datetime:
+    # SQLite hands timestamps back naive; they were stored in UTC
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+# Each process registers how to find the contact behind a recipient kind (payer, inspector, partner...).
+RecipientResolver = Callable[[Session, int], Contact | None]
+RESOLVERS: dict[str, RecipientResolver] = {}
+
+
+def register_resolver(kind: str) -> Callable[[RecipientResolver], RecipientResolver]:
+    """Decorator registering the contact resolver of a recipient kind."""
+
+    def wrap(fn: RecipientResolver) -> RecipientResolver:
+        RESOLVERS[kind] = fn
+        return fn
+
+    return wrap
+
+
+# A message that waited for the recipient's hours may no longer be wanted when its moment comes (a reminder
+# for an invoice paid in the meantime): each process registers, per template, which subjects still want it.
+StillWanted = Callable[[Session, set[str]], set[str]]
+STILL_WANTED: dict[str, StillWanted] = {}
+
+
+def register_still_wanted(template: str) -> Callable[[StillWanted], StillWanted]:
+    """Decorator registering which subject refs still want a deferred message of `template` (others are dropped)."""
+
+    def wrap(fn: StillWanted) -> StillWanted:
+        STILL_WANTED[template] = fn
+        return fn
+
+    return wrap
+
+
+def _still_wanted(s: Session, requests: Sequence[NotificationRequest]) -> list[NotificationRequest]:
+    refs_by_template: dict[str, set[str]] = {}
+    for r in requests:
+        if r.template in STILL_WANTED:
+            refs_by_template.setdefault(r.template, set()).add(r.subject_ref)
+    wanted = {t: STILL_WANTED[t](s, refs) for t, refs in refs_by_template.items()}
+    return [r for r in requests if r.template not in wanted or r.subject_ref in wanted[r.template]]
+
+
+def render(template: str, channel: str, context: dict[str, Any]) -> tuple[str, str]:
+    """(subject, body) of a template; the first line of an e-mail template is its subject."""
+    text = TEMPLATES.get_template(f"{template}.{channel}.txt").render(**context).strip()
+    if channel == "email":
+        subject, _, body = text.partition("\n")
+        return subject.removeprefix("Objet :").strip(), body.strip()
+    return "", text
+
+
+# prebuilt: executed once per message sent (a statement built per call spends its time on its cache key)
+_MARK_SENT = update(Notification).where(col(Notification.key) == bindparam("k"))
+_MARK_SENT_NOW = _MARK_SENT.values(status="sent", provider_id=bindparam("pid"))
+_MARK_SENT_AT = _MARK_SENT.values(status="sent", provider_id=bindparam("pid"), sent_at=bindparam("at"))
+
+
+class SentMarker:
+    """Marks each message "sent" the moment its provider accepted it, so that a crash can re-send only the
+    message in flight (SES takes no idempotency key), not every message of the batch sent before it.
+
+    One connection for the batch, shared by the sending threads under a lock: a session and a transaction per
+    message from eight threads cost the billing cycle 30 % of its throughput (fighting over SQLite's lock).
+    """
+
+    def __init__(self, engine: Engine, sent_at: datetime | None) -> None:
+        self.conn = engine.connect()
+        self.lock = threading.Lock()
+        self.sent_at = sent_at
+
+    def __enter__(self) -> SentMarker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+    def after(self, key: str, provider_id: str | None) -> str | None:
+        """Record a delivery attempt's outcome if it was accepted; returns the provider's id unchanged."""
+        if provider_id is not None and provider_id != PROVIDER_UNAVAILABLE:
+            with self.lock:
+                if self.sent_at is None:
+                    self.conn.execute(_MARK_SENT_NOW, {"k": key, "pid": provider_id})
+                else:
+                    self.conn.execute(_MARK_SENT_AT, {"k": key, "pid": provider_id, "at": self.sent_at})
+                self.conn.commit()
+        return provider_id
+
+
+class Notifier:
+    """Sends messages through SES/SNS; reserves each key first so that a retry never sends twice."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        ses: Any,
+        sns: Any,
+        settings: Settings,
+        scheduler: DeliveryScheduler | None = None,
+        rhythms: RhythmLoader | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.ses = ses
+        self.sns = sns
+        self.sender = settings.ses_sender
+        self.base_url = settings.public_base_url
+        # Without a scheduler (API process, unit tests) every message goes at once, as before.
+        self.scheduler = scheduler
+        self.rhythms = rhythms
+
+    def send_many(self, requests: Sequence[NotificationRequest], threads: int = 8) -> NotificationOutcome:
+        """Send every request whose key was not sent before; safe to call again with the same keys.
+
+        With a scheduler, a non-urgent message outside its recipient's allowed hours is stored and sent later
+        by the delivery workflow of its instant.
+        """
+        if not requests:
+            return NotificationOutcome(0, 0, 0)
+        if self.scheduler is None:
+            return self._send_now(requests, threads)[0]
+        return self._send_in_rhythm(requests, threads, activity_now())
+
+    def _send_in_rhythm(
+        self, requests: Sequence[NotificationRequest], threads: int, now: datetime
+    ) -> NotificationOutcome:
+        assert self.scheduler is not None
+        minute = now.replace(second=0, microsecond=0)  # rhythms are in minutes; also keeps the cache hot
+        keys = [r.key for r in requests]
+        with self.sessions() as s:
+            statuses = dict(
+                s.exec(select(Notification.key, Notification.status).where(col(Notification.key).in_(keys))).all()
+            )
+            waiting = {
+                k: _utc(d)
+                for k, d in s.exec(
+                    select(ScheduledNotification.key, ScheduledNotification.due_at).where(
+                        col(ScheduledNotification.key).in_(keys), ScheduledNotification.status == "waiting"
+                    )
+                ).all()
+            }
+            todo = [r for r in requests if statuses.get(r.key) != "sent" and r.key not in waiting]
+            quiet = [(r.recipient_kind, r.recipient_id) for r in todo if not is_urgent(r.template, r.urgent)]
+            rhythms = self.rhythms(s, set(quiet)) if self.rhythms and quiet else {}
+        now_list: list[NotificationRequest] = []
+        later: list[tuple[NotificationRequest, datetime]] = []
+        for r in todo:
+            if is_urgent(r.template, r.urgent):
+                now_list.append(r)
+                continue
+            rhythm = rhythms.get((r.recipient_kind, r.recipient_id, r.channel), DEFAULT_RHYTHM)
+            try:
+                due = due_at(minute, rhythm, r.channel, False)
+            except ValueError:
+                # a rhythm with no allowed minute in a week must not block the batch: the default applies
+                log.warning("notification.rhythm_without_slot", key=r.key)
+                due = due_at(minute, DEFAULT_RHYTHM, r.channel, False)
+            if due <= minute:
+                now_list.append(r)
+            else:
+                later.append((r, due.astimezone(UTC)))
+        outcome = self._send_now(now_list, threads, sent_at=now)[0] if now_list else NotificationOutcome(0, 0, 0)
+        if later:
+            self._store(later, statuses)
+        groups = group_by_instant((r.key, d) for r, d in later)
+        instants = set(groups) | set(waiting.values())
+        if instants:
+            # one timer per distinct instant; also for messages stored by an earlier attempt of this activity
+            self.scheduler.ensure(instants)
+        if later:
+            log.info("notifications.deferred", count=len(later), instants=len(groups))
+        already = sum(1 for r in requests if statuses.get(r.key) == "sent")
+        return NotificationOutcome(
+            outcome.sent, outcome.already_sent + already, outcome.failed, scheduled=len(later) + len(waiting)
+        )
+
+    def _store(self, later: Sequence[tuple[NotificationRequest, datetime]], statuses: dict[str, str]) -> None:
+        keys = [r.key for r, _ in later]
+        with self.sessions() as s:
+            # a key whose earlier delivery failed is stored again, not duplicated
+            s.execute(update(Notification).where(col(Notification.key).in_(keys)).values(status="scheduled"))
+            s.execute(delete(ScheduledNotification).where(col(ScheduledNotification.key).in_(keys)))
+            s.add_all(
+                Notification(
+                    key=r.key, channel=r.channel, template=r.template, subject_ref=r.subject_ref, status="scheduled"
+                )
+                for r, _ in later
+                if r.key not in statuses
+            )
+            s.add_all(
+                ScheduledNotification(
+                    key=r.key,
+                    due_at=due,
+                    channel=r.channel,
+                    template=r.template,
+                    recipient_kind=r.recipient_kind,
+                    recipient_id=r.recipient_id,
+                    subject_ref=r.subject_ref,
+                    urgent=r.urgent,
+                    context_json=json.dumps(r.context, ensure_ascii=False, sort_keys=True),
+                )
+                for r, due in later
+            )
+            s.commit()
+
+    def deliver_due(self, until: datetime, sent_at: datetime, limit: int) -> DeliverDueResult:
+        """Send up to `limit` stored messages due by `until`; each is marked sent or failed, never sent twice."""
+        until = _utc(until)
+        due = (
+            col(ScheduledNotification.status) == "waiting",
+            col(ScheduledNotification.due_at) <= until,
+        )
+        with self.sessions() as s:
+            rows = s.exec(
+                select(ScheduledNotification)
+                .where(*due)
+                .order_by(col(ScheduledNotification.due_at), col(ScheduledNotification.id))
+                .limit(limit)
+            ).all()
+            requests = [
+                NotificationRequest(
+                    r.key,
+                    r.channel,
+                    r.template,
+                    r.recipient_kind,
+                    r.recipient_id,
+                    r.subject_ref,
+                    json.loads(r.context_json),
+                    r.urgent,
+                )
+                for r in rows
+            ]
+            wanted = _still_wanted(s, requests)
+            dropped = [r.key for r in requests if r not in wanted]
+            if dropped:
+                s.execute(
+                    update(ScheduledNotification)
+                    .where(col(ScheduledNotification.key).in_(dropped))
+                    .values(status="cancelled")
+                )
+                s.execute(update(Notification).where(col(Notification.key).in_(dropped)).values(status="cancelled"))
+                s.commit()
+                log.info("notifications.no_longer_wanted", count=len(dropped))
+            requests = wanted
+        outcome, failed = (
+            self._send_now(requests, sent_at=_utc(sent_at)) if requests else (NotificationOutcome(0, 0, 0), [])
+        )
+        with self.sessions() as s:
+            keys = [r.key for r in requests]
+            done = [k for k in keys if k not in failed]
+            if done:
+                s.execute(
+                    update(ScheduledNotification)
+                    .where(col(ScheduledNotification.key).in_(done))
+                    .values(status="sent", sent_at=_utc(sent_at))
+                )
+            if failed:
+                s.execute(
+                    update(ScheduledNotification)
+                    .where(col(ScheduledNotification.key).in_(failed))
+                    .values(status="failed")
+                )
+            s.commit()
+            remaining = s.exec(select(func.count()).select_from(ScheduledNotification).where(*due)).one()
+        return DeliverDueResult(outcome.sent, outcome.failed, int(remaining))
+
+    def _send_now(
+        self, requests: Sequence[NotificationRequest], threads: int = 8, sent_at: datetime | None = None
+    ) -> tuple[NotificationOutcome, list[str]]:
+        """Send at once (no rhythm); returns the outcome and the keys that failed."""
+        todo, contacts = self._reserve(requests)
+        results: list[tuple[str, str | None]] = []
+        if todo:
+            pool = ThreadPoolExecutor(min(threads, len(todo)))
+            with SentMarker(self.sessions.engine, sent_at) as marker, pool:
+
+                def send(r: NotificationRequest) -> tuple[str, str | None]:
+                    return r.key, marker.after(r.key, self._deliver(r, contacts.get(r.key)))
+
+                results = list(pool.map(send, todo))
+        sent = [(k, pid) for k, pid in results if pid is not None and pid != PROVIDER_UNAVAILABLE]
+        failed = [k for k, pid in results if pid is None or pid == PROVIDER_UNAVAILABLE]
+        retryable = sum(1 for _, pid in results if pid == PROVIDER_UNAVAILABLE)
+        channel_of = {r.key: r.channel for r in todo}
+        for key, _ in sent:
+            NOTIFICATIONS_SENT.labels(channel=channel_of[key]).inc()
+        for key in failed:
+            NOTIFICATIONS_FAILED.labels(channel=channel_of[key]).inc()
+        if failed:
+            with self.sessions() as s:
+                s.execute(update(Notification).where(col(Notification.key).in_(failed)).values(status="failed"))
+                lost = set(failed)
+                self._keep_for_resend(s, [r for r in todo if r.key in lost], sent_at or activity_now())
+                s.commit()
+        return NotificationOutcome(len(sent), len(requests) - len(todo), len(failed), retryable=retryable), failed
+
+    @staticmethod
+    def _keep_for_resend(s: Session, failed: Sequence[NotificationRequest], at: datetime) -> None:
+        """Keep a failed message's request (references only) so that an operator can resend it later."""
+        keys = [r.key for r in failed]
+        kept = set(s.exec(select(ScheduledNotification.key).where(col(ScheduledNotification.key).in_(keys))).all())
+        s.add_all(
+            ScheduledNotification(
+                key=r.key,
+                due_at=_utc(at),
+                channel=r.channel,
+                template=r.template,
+                recipient_kind=r.recipient_kind,
+                recipient_id=r.recipient_id,
+                subject_ref=r.subject_ref,
+                urgent=r.urgent,
+                context_json=json.dumps(r.context, ensure_ascii=False, sort_keys=True),
+                status="failed",
+            )
+            for r in failed
+            if r.key not in kept
+        )
+
+    def _reserve(
+        self, requests: Sequence[NotificationRequest]
+    ) -> tuple[list[NotificationRequest], dict[str, Contact | None]]:
+        keys = [r.key for r in requests]
+        with self.sessions() as s:
+            done = set(
+                s.exec(
+                    select(Notification.key).where(col(Notification.key).in_(keys), Notification.status == "sent")
+                ).all()
+            )
+            known = set(s.exec(select(Notification.key).where(col(Notification.key).in_(keys))).all())
+            todo = [r for r in requests if r.key not in done]
+            # A key left "sending" by a crashed attempt is retried: the window where SES accepted but the
+            # row was not yet marked is one UPDATE long (each message is marked as soon as it is sent).
+            s.add_all(
+                Notification(
+                    key=r.key, channel=r.channel, template=r.template, subject_ref=r.subject_ref, status="sending"
+                )
+                for r in todo
+                if r.key not in known
+            )
+            contacts = {r.key: self._contact(s, r) for r in todo}
+            s.commit()
+        return todo, contacts
+
+    @staticmethod
+    def _contact(s: Session, r: NotificationRequest) -> Contact | None:
+        resolver = RESOLVERS.get(r.recipient_kind)
+        if resolver is None:
+            raise ValueError(f"no contact resolver for {r.recipient_kind!r}")
+        return resolver(s, r.recipient_id)
+
+    def _deliver(self, r: NotificationRequest, contact: Contact | None) -> str | None:
+        """The provider's message id; None when the person cannot be reached on the channel (final)."""
+        try:
+            if contact is None:
+                log.warning("notification.no_contact", key=r.key)
+                return None
+            ctx = {"base_url": self.base_url, "name": contact.display_name, **r.context}
+            subject, body = render(r.template, r.channel, ctx)
+            if r.channel == "email" and contact.email:
+                resp = self.ses.send_email(
+                    Source=self.sender,
+                    Destination={"ToAddresses": [contact.email]},
+                    Message={
+                        "Subject": {"Data": subject, "Charset": "UTF-8"},
+                        "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
+                    },
+                )
+                return str(resp["MessageId"])
+            if r.channel == "sms" and contact.phone:
+                resp = self.sns.publish(PhoneNumber=contact.phone, Message=body)
+                return str(resp["MessageId"])
+            log.warning("notification.channel_unavailable", key=r.key, channel=r.channel)
+            return None
+        except Exception as err:
+            # logged without the address; the activity raises so that Temporal sends the same key again
+            log.warning("notification.failed", key=r.key, channel=r.channel, error=type(err).__name__)
+            return PROVIDER_UNAVAILABLE
+
+
+def raise_if_retryable(outcome: NotificationOutcome) -> None:
+    """Fail the activity when SES/SNS did not answer, so that Temporal retries it (sent keys are not sent again)."""
+    if outcome.retryable:
+        raise ApplicationError(
+            f"{outcome.retryable} messages not delivered (provider unavailable); retrying", type="DeliveryUnavailable"
+        )
