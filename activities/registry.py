@@ -10,6 +10,7 @@ from temporalio.client import Client
 from activities.audit import AuditActivities
 from activities.billing import BillingActivities
 from activities.billing_store import BillingStore
+from activities.contests import ContestActivities
 from activities.delivery import TemporalDeliveryScheduler, load_rhythms
 from activities.notifications import NotificationActivities, Notifier
 from activities.payment_store import PaymentStore
@@ -58,4 +59,5 @@ def build_activities(settings: Settings, client: Client | None = None) -> list[C
         *ReferralActivities(sessions, s3, notifier, settings).activities(),
         *AuditActivities(sessions, s3, notifier, settings, client).activities(),
         *SimulationActivities(sessions, s3, settings).activities(),
+        *ContestActivities(sessions, notifier, PaymentStore(sessions), s3, settings).activities(),
     ]

@@ -1,0 +1,1 @@
+"""Workflow contracts: inputs, results and activity payloads (import only domain)."""

@@ -1,0 +1,1 @@
+"""Services: each owns the tables of one area (used by activities and the API alike)."""
