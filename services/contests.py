@@ -130,7 +130,7 @@ def held_by_invoice(session: Session, invoice_ids: Iterable[int]) -> dict[int, i
     rows = session.exec(
         select(InvoiceContest.invoice_id, func.sum(InvoiceContest.contested_cents))
         .where(col(InvoiceContest.invoice_id).in_(ids), col(InvoiceContest.status).in_(_OPEN))
-        .group_by(InvoiceContest.invoice_id)
+        .group_by(col(InvoiceContest.invoice_id))
     ).all()
     return {invoice_id: int(total) for invoice_id, total in rows}
 
@@ -171,7 +171,5 @@ def record_decision(
 
 def open_ages(session: Session, today: date) -> list[int]:
     """Age in days of every open contest (metrics)."""
-    return [
-        max(0, (today - d).days)
-        for d in session.exec(select(InvoiceContest.opened_on).where(col(InvoiceContest.status).in_(_OPEN))).all()
-    ]
+    opened = session.exec(select(InvoiceContest).where(col(InvoiceContest.status).in_(_OPEN))).all()
+    return [max(0, (today - c.opened_on).days) for c in opened]
