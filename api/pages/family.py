@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from activities.payment_store import not_payable_reason
 from api.deps import S3Dep, SessionDep, SettingsDep
 from api.pages.common import NAV_BY_ROLE, check_csrf, guarded, render, signed_in
+from api.pages.contests import contest_section
 from api.routes.billing_family import (
     MandateConfirmIn,
     PreferencesIn,
@@ -96,6 +97,7 @@ async def invoice_page(request: Request, number: str, settings: SettingsDep) -> 
     for line in detail.lines:
         children.setdefault(line.child_first_name, []).append(line)
     blocked = None if detail.status is InvoiceStatus.CANCELLED else not_payable_reason(detail.status)
+    section = await _read(request, lambda session: contest_section(session, principal, detail))
     return render(
         request,
         "famille_facture.html",
@@ -107,6 +109,7 @@ async def invoice_page(request: Request, number: str, settings: SettingsDep) -> 
         transferred=detail.status is InvoiceStatus.TRANSFERRED,
         stripe_js_url=settings.stripe_js_url,
         paid=request.query_params.get("paye") == "1",
+        **section,
     )
 
 

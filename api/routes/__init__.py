@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from api.pages.agent import router as pages_agent_router
 from api.pages.common import router as pages_common_router
+from api.pages.contests import router as pages_contests_router
 from api.pages.family import router as pages_family_router
 from api.pages.inspector import router as pages_inspector_router
 from api.pages.operator import router as pages_operator_router
@@ -51,6 +52,7 @@ ROUTERS: list[APIRouter] = [
     pages_payment_watch_router,
     pages_operator_cycles_router,
     pages_simulation_router,
+    pages_contests_router,
     codec_router,
     metrics_router,
 ]
