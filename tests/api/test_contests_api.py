@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 
@@ -126,6 +127,12 @@ async def test_a_family_contests_its_own_lines_with_a_checked_document(  # type:
         queue = {c["id"]: c for c in (await operator.get("/api/facturation/reclamations")).json()}
         assert queue[body["id"]]["age_days"] == 0 and queue[body["id"]]["overdue"] is False
         assert date.fromisoformat(queue[body["id"]]["deadline"]) > date.fromisoformat(queue[body["id"]]["opened_on"])
+
+        # the API's metrics count open contests and their age (a histogram, in days)
+        metrics = (await client_for(None).get("/metrics")).text
+        opened = re.search(r'^ville_contests_open\{status="open"\} (\d+)', metrics, re.M)
+        assert opened is not None and int(float(opened.group(1))) >= 1
+        assert re.search(r'^ville_contests_open_age_days_bucket\{le="1"\} [1-9]', metrics, re.M)
 
         # a family cannot decide; a decision without a written answer or a reason is refused before Temporal
         decision = f"/api/facturation/reclamations/{body['id']}/decision"
