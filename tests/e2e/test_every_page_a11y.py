@@ -101,6 +101,7 @@ PAGES: dict[str, PageSpec] = {
     "/operateur/notifications": PageSpec((OPERATOR, BILLING), fixed("/operateur/notifications")),
     "/operateur/simulations": PageSpec((OPERATOR, BILLING), fixed("/operateur/simulations")),
     "/operateur/simulations/{ref}": PageSpec((OPERATOR, BILLING), lambda d: f"/operateur/simulations/{d.simulation}"),
+    "/operateur/reclamations": PageSpec((OPERATOR, BILLING), fixed("/operateur/reclamations")),
 }
 # GET routes outside the JSON prefixes that answer something else than a page of ours
 NOT_PAGES: dict[str, str] = {

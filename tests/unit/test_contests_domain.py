@@ -49,9 +49,9 @@ def test_contested_lines_must_be_on_the_invoice_and_not_already_contested() -> N
     assert contested_lines(lines, ["cantine", "cantine"], []) == {"cantine": 1_200}
     with pytest.raises(ContestRefused, match="au moins une ligne"):
         contested_lines(lines, [], [])
-    with pytest.raises(ContestRefused, match="inconnue.*piscine"):
+    with pytest.raises(ContestRefused, match=r"inconnue.*piscine"):
         contested_lines(lines, ["piscine"], [])
-    with pytest.raises(ContestRefused, match="déjà en cours.*cantine"):
+    with pytest.raises(ContestRefused, match=r"déjà en cours.*cantine"):
         contested_lines(lines, ["cantine", "creche"], ["cantine"])
     with pytest.raises(ContestRefused, match="sans montant"):
         contested_lines(lines, ["gouter"], [])
