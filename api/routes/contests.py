@@ -194,7 +194,22 @@ async def open_for_family(
     return row
 
 
-@router.post("/api/famille/factures/{number}/reclamations", status_code=201, responses=error_responses(404, 409, 422))
+# the document part is a JPEG, PNG or PDF file (its type is checked on its bytes, whatever is declared)
+DOCUMENT_PART = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {"encoding": {"document": {"contentType": "image/png, image/jpeg, application/pdf"}}}
+        }
+    }
+}
+
+
+@router.post(
+    "/api/famille/factures/{number}/reclamations",
+    status_code=201,
+    responses=error_responses(404, 409, 422),
+    openapi_extra=DOCUMENT_PART,
+)
 async def contest_lines(
     number: str,
     request: Request,
@@ -202,10 +217,14 @@ async def contest_lines(
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
-    activity_codes: Annotated[list[str], Form(max_length=20, description="codes d'activité des lignes contestées")],
     reason: Annotated[ContestReason, Form()],
-    text: Annotated[str, Form(max_length=2000)],
-    document: Annotated[UploadFile | None, File(description="JPEG, PNG ou PDF, 10 Mo au plus")] = None,
+    activity_codes: Annotated[
+        list[Annotated[str, StringConstraints(max_length=40)]],
+        Form(default_factory=list, max_length=20, description="codes d'activité des lignes contestées"),
+    ],
+    text: Annotated[str, Form(max_length=2000, description="explication, 10 à 2000 caractères")] = "",
+    # typed UploadFile (not Optional) so that the schema's part is a file, never a JSON null; absent: no document
+    document: Annotated[UploadFile, File(description="JPEG, PNG ou PDF, 10 Mo au plus")] = None,  # type: ignore[assignment]
 ) -> ContestOut:
     """Contest one or more lines of one's own invoice, with a reason, an explanation and an optional document."""
     try:
