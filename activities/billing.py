@@ -31,10 +31,12 @@ from contracts.billing import (
 )
 from documents.pdf import render_invoices, render_many, render_pool
 from domain import ledger
+from domain.contests import held_back
 from domain.due_dates import due_date
 from domain.dunning import DunningKind, InvoiceStatus, default_ladder
 from domain.money import format_eur
 from domain.periods import BillingPeriod, period_from_key
+from services import contests
 from services.billing import OPEN_STATUSES, BatchTotals, BillingStore, post_entries
 from services.notifications import (
     Contact,
@@ -278,30 +280,36 @@ class BillingActivities:
             return self._transfer(req.period_key)
         return self._remind(req.period_key, kind)
 
-    def _unpaid(self, s: Any, period_key: str) -> list[tuple[Invoice, FamilyAccount]]:
+    def _unpaid(self, s: Any, period_key: str) -> list[tuple[Invoice, FamilyAccount, int]]:
+        """Open invoices of the period with what dunning may ask for: the remaining amount less open contests."""
         rows = s.execute(
             select(Invoice, FamilyAccount)
             .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)
             .where(Invoice.period_key == period_key, Invoice.status.in_(OPEN_STATUSES))
             .order_by(Invoice.number)
         ).all()
-        return [(i, a) for i, a in rows if i.remaining_cents > 0]
+        unpaid = [(i, a) for i, a in rows if i.remaining_cents > 0]
+        held = contests.held_by_invoice(s, [i.id for i, _ in unpaid])
+        return [(i, a, held.get(i.id, 0)) for i, a in unpaid]
 
     def _remind(self, period_key: str, kind: DunningKind) -> int:
         with self.store.sessions() as s, s.begin():
-            unpaid = self._unpaid(s, period_key)
-            for inv, _ in unpaid:
+            # the contested amount is never reminded: only the uncontested rest, if any
+            unpaid = [
+                (i, a, asked) for i, a, h in self._unpaid(s, period_key) if (asked := held_back(i.remaining_cents, h))
+            ]
+            for inv, _, _ in unpaid:
                 inv.status = InvoiceStatus.OVERDUE
             s.execute(
                 update(Invoice)
-                .where(Invoice.id.in_([i.id for i, _ in unpaid]))
+                .where(Invoice.id.in_([i.id for i, _, _ in unpaid]))
                 .values(reminders_sent=Invoice.reminders_sent + 1)
             )
         requests = []
-        for inv, acc in unpaid:
+        for inv, acc, asked in unpaid:
             ctx = {
                 "number": inv.number,
-                "amount": format_eur(inv.remaining_cents),
+                "amount": format_eur(asked),
                 "url": f"{self.settings.public_base_url}/famille/factures/{inv.number}",
             }
             requests.append(
@@ -323,7 +331,9 @@ class BillingActivities:
     def _transfer(self, period_key: str) -> int:
         """Export the titres de recettes to S3 and mark the invoices transferred, in one transaction."""
         with self.store.sessions() as s, s.begin():
-            unpaid = self._unpaid(s, period_key)
+            # an invoice under an open contest is held back whole (a title is per invoice); its contest's workflow
+            # transfers it after the decision if it is still unpaid (activities/contests.py)
+            unpaid = [(i, a) for i, a, held in self._unpaid(s, period_key) if not held]
             buf = io.StringIO()
             w = csv.writer(buf, delimiter=";")
             w.writerow(["numero_facture", "compte", "montant_centimes", "date_echeance"])

@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from activities.audit import AuditActivities
 from activities.billing import BillingActivities
+from activities.contests import ContestActivities
 from activities.notifications import NotificationActivities
 from activities.payments import PaymentActivities
 from activities.referrals import ReferralActivities
@@ -59,4 +60,5 @@ def build_activities(settings: Settings, client: Client | None = None) -> list[C
         *ReferralActivities(sessions, s3, notifier, settings).activities(),
         *AuditActivities(sessions, s3, notifier, settings, client).activities(),
         *SimulationActivities(sessions, s3, settings).activities(),
+        *ContestActivities(sessions, notifier, PaymentStore(sessions), s3, settings).activities(),
     ]

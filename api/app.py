@@ -17,6 +17,7 @@ from sqlalchemy import text
 from temporalio.client import Client
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.contest_metrics import bind_contest_metrics
 from api.csrf import origin_of, same_site_writes
 from api.docs import install_docs
 from api.errors import install_error_handlers
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.state.settings = settings
     app.state.temporal = temporal
     app.state.sessions = SessionFactory(engine_for(settings.database_url))
+    bind_contest_metrics(app.state.sessions)
     app.state.signer = TokenSigner(settings.session_keys)
     app.state.s3 = aws_client(settings, "s3")
     app.state.notifier = Notifier(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from domain.audit.task_states import TaskState
+from domain.contests import REASON_LABEL as CONTEST_REASON_LABEL
+from domain.contests import STATUS_LABEL as CONTEST_STATUS_LABEL
 from domain.dunning import InvoiceStatus
 from domain.payments import PaymentMethod
 from domain.referrals import CaseBusinessStatus, ReferralState
@@ -130,6 +132,7 @@ JOURNAL_ACTION: Mapping[str, str] = {
     "payment.counter.cesu": "CESU enregistré au guichet",
     "payment.counter.cash_counter": "Espèces enregistrées au guichet",
     "simulation.start": "Lancement d'une simulation tarifaire",
+    "contest.decide": "Décision sur une réclamation",
 }
 
 # workflows.registry.WORKFLOWS, by class name
@@ -141,6 +144,7 @@ WORKFLOW_TYPE: Mapping[str, str] = {
     "ReferralCaseWorkflow": "Dossier RIF",
     "NotificationDeliveryWorkflow": "Envoi d'une notification",
     "TariffSimulationWorkflow": "Simulation tarifaire",
+    "LineContestWorkflow": "Réclamation sur une facture",
 }
 
 # temporalio.client.WorkflowExecutionStatus, by name in CamelCase (as Temporal's visibility queries spell it)
@@ -211,6 +215,7 @@ BUSINESS_STATUS: Mapping[str, str] = {
     "done": "Terminé",
     "open": "Ouvert",
     "closed": "Clôturé",
+    **{s.value: label for s, label in CONTEST_STATUS_LABEL.items() if s.value != "open"},
 }
 
 
@@ -239,6 +244,10 @@ NOTIFICATION_TEMPLATE: Mapping[str, str] = {
     "referral_partner_link": "lien sécurisé (partenaire)",
     "referral_partner_new": "nouvelle orientation (partenaire)",
     "referral_partner_reminder": "relance d'une orientation (partenaire)",
+    "contest_opened": "réclamation reçue (famille)",
+    "contest_decided": "réponse à une réclamation (famille)",
+    "contest_reminder": "réclamation à traiter (facturation)",
+    "contest_escalated": "réclamation en retard (facturation)",
 }
 
 
@@ -266,6 +275,8 @@ business_status = _lookup(BUSINESS_STATUS, "Autre statut")
 notification_channel = _lookup(NOTIFICATION_CHANNEL, "Autre canal")
 notification_template = _lookup(NOTIFICATION_TEMPLATE, "autre message")
 case_status = _lookup(CASE_BUSINESS_STATUS, "État inconnu")
+contest_status = _lookup({s.value: label for s, label in CONTEST_STATUS_LABEL.items()}, "État inconnu")
+contest_reason = _lookup({r.value: label for r, label in CONTEST_REASON_LABEL.items()}, "Autre motif")
 
 
 def decline_message(code: str | None) -> str:
@@ -296,4 +307,6 @@ FILTERS: Mapping[str, Callable[[object], str]] = {
     "statut_dossier": case_status,
     "canal": notification_channel,
     "modele_message": notification_template,
+    "statut_reclamation": contest_status,
+    "motif_reclamation": contest_reason,
 }

@@ -38,3 +38,8 @@ def tariff_simulation_id(simulation_id: str) -> str:
 def notification_delivery_id(due_at: datetime) -> str:
     """`notification-delivery-20261127T0700Z`: one delivery workflow per instant, shared by every sender."""
     return f"notification-delivery-{due_at.astimezone(UTC):%Y%m%dT%H%MZ}"
+
+
+def contest_id(invoice_number: str, seq: int) -> str:
+    """`contest-FF-2026-000123-1`: the invoice's n-th contest (réclamation)."""
+    return f"contest-{invoice_number}-{seq}"

@@ -73,3 +73,10 @@ def serve_business_metrics(settings: Settings, registry: CollectorRegistry = REG
     """Serve this process's business metrics on METRICS_BIND_HOST:METRICS_PORT+1 (a daemon thread; `shutdown()`)."""
     server, _thread = start_http_server(settings.metrics_port + 1, addr=settings.metrics_bind_host, registry=registry)
     return server
+
+
+CONTESTS_DECIDED = Counter(
+    "ville_contests_decided",
+    "Réclamations tranchées, par décision (accepted, partially_accepted, refused).",
+    ["status"],
+)

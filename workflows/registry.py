@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
 from workflows.billing import BillingCycleWorkflow
+from workflows.contests import LineContestWorkflow
 from workflows.delivery import NotificationDeliveryWorkflow
 from workflows.payment import InvoicePaymentWorkflow
 from workflows.referrals import ReferralCaseWorkflow
@@ -19,4 +20,5 @@ WORKFLOWS: Sequence[type] = [
     InspectionWorkflow,
     NotificationDeliveryWorkflow,
     TariffSimulationWorkflow,
+    LineContestWorkflow,
 ]

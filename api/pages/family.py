@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from api.deps import BillingStoreDep, PaymentsDep, S3Dep, SessionDep, SettingsDep
 from api.pages.common import check_csrf, guarded, render, signed_in
+from api.pages.contests import contest_section
 from api.rendering import NAV_BY_ROLE
 from api.routes.billing_family import (
     MandateConfirmIn,
@@ -97,6 +98,7 @@ async def invoice_page(request: Request, number: str, settings: SettingsDep) -> 
     for line in detail.lines:
         children.setdefault(line.child_first_name, []).append(line)
     blocked = None if detail.status is InvoiceStatus.CANCELLED else not_payable_reason(detail.status)
+    section = await _read(request, lambda session: contest_section(session, principal, detail))
     return render(
         request,
         "famille_facture.html",
@@ -108,6 +110,7 @@ async def invoice_page(request: Request, number: str, settings: SettingsDep) -> 
         transferred=detail.status is InvoiceStatus.TRANSFERRED,
         stripe_js_url=settings.stripe_js_url,
         paid=request.query_params.get("paye") == "1",
+        **section,
     )
 
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from api.pages.agent import router as pages_agent_router
 from api.pages.common import router as pages_common_router
+from api.pages.contests import router as pages_contests_router
 from api.pages.family import router as pages_family_router
 from api.pages.inspector import router as pages_inspector_router
 from api.pages.operator import router as pages_operator_router
@@ -19,6 +20,7 @@ from api.routes.auth import router as auth_router
 from api.routes.billing_family import router as billing_family_router
 from api.routes.billing_operator import router as billing_operator_router
 from api.routes.codec import router as codec_router
+from api.routes.contests import router as contests_router
 from api.routes.metrics import router as metrics_router
 from api.routes.notifications import router as notifications_router
 from api.routes.payment_watch import router as payment_watch_router
@@ -47,10 +49,12 @@ ROUTERS: list[APIRouter] = [
     notifications_router,
     payment_watch_router,
     simulation_router,
+    contests_router,
     pages_operator_router,
     pages_payment_watch_router,
     pages_operator_cycles_router,
     pages_simulation_router,
+    pages_contests_router,
     codec_router,
     metrics_router,
 ]

@@ -103,6 +103,7 @@ PAGES: dict[str, PageSpec] = {
     "/operateur/simulations/{ref}": PageSpec((OPERATOR, BILLING), lambda d: f"/operateur/simulations/{d.simulation}"),
     "/operateur/cycles/nouveau": PageSpec((OPERATOR, BILLING), fixed("/operateur/cycles/nouveau")),
     "/operateur/paiements": PageSpec((OPERATOR, BILLING), fixed("/operateur/paiements")),
+    "/operateur/reclamations": PageSpec((OPERATOR, BILLING), fixed("/operateur/reclamations")),
 }
 # GET routes outside the JSON prefixes that answer something else than a page of ours
 NOT_PAGES: dict[str, str] = {

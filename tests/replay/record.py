@@ -16,6 +16,7 @@ SCENARIOS = [
     "tests/workflows/test_referral_case.py",
     "tests/workflows/test_rhythm_delivery.py",
     "tests/workflows/test_tariff_simulation.py",
+    "tests/workflows/test_contests.py",
 ]
 
 

@@ -24,7 +24,8 @@ HISTORIES = sorted((Path(__file__).resolve().parent / "histories").glob("*.json"
 EXPECTED_TYPES = {"BillingCycleWorkflow", "InvoicePaymentWorkflow", "ReferralCaseWorkflow", "AuditCampaignWorkflow",
                   "InspectionWorkflow",
                   "NotificationDeliveryWorkflow",
-                  "TariffSimulationWorkflow"}  # fmt: skip
+                  "TariffSimulationWorkflow",
+                  "LineContestWorkflow"}  # fmt: skip
 
 
 def _history(path: Path) -> WorkflowHistory:

@@ -12,6 +12,7 @@ from contracts.billing import CyclePhase
 from contracts.simulation import SimulationPhase
 from domain import labels
 from domain.audit.task_states import TaskState
+from domain.contests import ContestStatus
 from domain.dunning import InvoiceStatus
 from domain.payments import PaymentMethod
 from domain.referrals import CaseBusinessStatus, CaseStatus, ReferralState
@@ -44,14 +45,15 @@ KNOWN: list[tuple[str, dict[str, str] | object, list[str]]] = [
         labels.BUSINESS_STATUS,
         [p.value for p in CyclePhase] + [p.value for p in SimulationPhase] + [s.value for s in CaseBusinessStatus]
         + [s.value for s in TaskState]
-        + ["unassigned", "scheduled", "planning", "running", "closing", "results", "reported"],
+        + ["unassigned", "scheduled", "planning", "running", "closing", "results", "reported"]
+        + [s.value for s in ContestStatus],
     ),
     (
         "journal action",
         labels.JOURNAL_ACTION,
         ["cycle.start", "cycle.start.preview", "cycle.pause", "cycle.resume", "cycle.retry_batches", "cycle.cancel",
          "task.extend_deadline", "task.assign", "referral.escalate", "case.close", "notification.resend",
-         "invoice.credit_note", "payment.refund", "simulation.start"]
+         "invoice.credit_note", "payment.refund", "simulation.start", "contest.decide"]
         + [f"payment.counter.{m}" for m in (PaymentMethod.CESU, PaymentMethod.CHEQUE, PaymentMethod.CASH_COUNTER)],
     ),
     ("notification channel", labels.NOTIFICATION_CHANNEL, ["email", "sms", "post"]),

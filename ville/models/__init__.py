@@ -3,6 +3,7 @@
 from ville.models import (  # noqa: F401
     audit,
     billing,
+    contests,
     oidc,
     people,
     referrals,

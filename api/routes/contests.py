@@ -1,0 +1,284 @@
+"""Contests (réclamations): a family contests invoice lines; billing operators see the queue and decide."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, HTTPException, Path, Request, UploadFile, status
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
+from sqlmodel import Session
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from api.audit_log import audit
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.errors import error_responses, field_error, temporal_refusal
+from api.routes.billing_family import own_invoice
+from api.security import BillingOperator, FamilyUser, Principal, not_found
+from contracts.contests import ContestDecisionRequest, LineContestInput
+from domain.audit.evidence import HEAD_BYTES, MAX_BYTES, content_problem, declared_kind, size_problem
+from domain.calendar import PARIS
+from domain.contests import (
+    REASON_LABEL,
+    ContestReason,
+    ContestRefused,
+    ContestStatus,
+    DecisionKind,
+    age_in_days,
+    escalation_date,
+)
+from domain.money_guard import MAX_MONEY_BODY_CENTS
+from services import contests
+from services.contests import Document
+from ville.models.contests import InvoiceContest
+from ville.settings import Settings
+from workflows.contest_clients import decide_contest, start_contest
+
+router = APIRouter(tags=["reclamations"])
+UNAVAILABLE = "Réclamation impossible pour le moment, réessayez dans quelques minutes."
+CLOSED = "Cette réclamation est déjà close."
+
+
+class ContestOut(BaseModel):
+    """A contest as its family and the billing team see it."""
+
+    id: str
+    invoice_number: str
+    reason: ContestReason
+    reason_label: str
+    text: str
+    lines: dict[str, int]
+    contested_cents: int
+    status: ContestStatus
+    opened_on: date
+    deadline: date
+    has_document: bool
+    answer: str | None
+    credited_cents: int
+
+
+class QueueItem(ContestOut):
+    """An open contest in the billing team's queue."""
+
+    age_days: int
+    overdue: bool
+
+
+def _json_int(value: object) -> object:
+    # an amount is a JSON integer: a string or a boolean is refused, never coerced
+    if isinstance(value, str | bool):
+        raise ValueError("un montant en centimes est un nombre entier JSON")
+    return value
+
+
+class DecisionIn(BaseModel):
+    """The billing operator's decision: a written answer to the family, a reason for the journal."""
+
+    kind: DecisionKind
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=2000)]
+    amounts_by_activity: dict[
+        Annotated[str, StringConstraints(max_length=40)],
+        Annotated[int, Field(ge=0, le=MAX_MONEY_BODY_CENTS), BeforeValidator(_json_int)],
+    ] = Field(default_factory=dict, max_length=20, description="montants accordés (acceptation partielle)")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)] = Field(
+        description="motif, pour le journal des opérateurs"
+    )
+
+
+class DecisionOut(BaseModel):
+    """What the decision did."""
+
+    id: str
+    status: ContestStatus
+    credited_cents: int
+
+
+def contest_out(row: InvoiceContest) -> ContestOut:
+    """The public view of a contest row."""
+    reason = ContestReason(row.reason)
+    return ContestOut(
+        id=row.ref,
+        invoice_number=row.invoice_number,
+        reason=reason,
+        reason_label=REASON_LABEL[reason],
+        text=row.text,
+        lines=dict(row.lines),
+        contested_cents=row.contested_cents,
+        status=ContestStatus(row.status),
+        opened_on=row.opened_on,
+        deadline=row.deadline,
+        has_document=row.document_key is not None,
+        answer=row.answer,
+        credited_cents=row.credited_cents,
+    )
+
+
+def today_paris() -> date:
+    """The City's today (contest dates are Paris days)."""
+    return datetime.now(PARIS).date()
+
+
+def queue_item(row: InvoiceContest, today: date) -> QueueItem:
+    """A queue line: the contest with its age and whether its deadline has passed."""
+    base = contest_out(row).model_dump()
+    return QueueItem(
+        **base, age_days=age_in_days(row.opened_on, today), overdue=today >= escalation_date(row.opened_on)
+    )
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A document as received: the client's declared type and the bytes (at most 10 MB + 1 read)."""
+
+    content_type: str
+    data: bytes
+
+
+def check_document(upload: Upload) -> str:
+    """The document's type found in its bytes; ContestRefused when empty, too big or not JPEG/PNG/PDF."""
+    problem = size_problem(len(upload.data)) or content_problem(upload.content_type, upload.data[:HEAD_BYTES])
+    if problem is not None:
+        raise ContestRefused("document", problem)
+    kind = declared_kind(upload.content_type)
+    assert kind is not None  # content_problem refuses an undeclared or mismatched type
+    return kind.content_type
+
+
+async def read_upload(file: UploadFile | None) -> Upload | None:
+    """The uploaded file (None when no file was chosen); never more than 10 MB + 1 byte in memory."""
+    if file is None or (not file.filename and not file.size):
+        return None
+    return Upload(file.content_type or "", await file.read(MAX_BYTES + 1))
+
+
+async def open_for_family(
+    request: Request,
+    session: Session,
+    temporal: Client,
+    settings: Settings,
+    principal: Principal,
+    number: str,
+    codes: list[str],
+    reason: ContestReason,
+    text: str,
+    upload: Upload | None,
+) -> InvoiceContest:
+    """Record the contest, store its document under a key drawn here, then start its workflow."""
+    invoice = own_invoice(session, principal, number)
+    document = None
+    if upload is not None:
+        content_type = check_document(upload)
+        ext = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}[content_type]
+        key = f"contests/{invoice.number}/{uuid.uuid4().hex}.{ext}"
+        document = Document(key, content_type)
+    row = contests.new_contest(session, invoice, codes, reason, text, document, today_paris())
+    try:
+        if document is not None and upload is not None:
+            s3: Any = request.app.state.s3
+            await asyncio.to_thread(
+                s3.put_object,
+                Bucket=settings.s3_bucket,
+                Key=document.key,
+                Body=upload.data,
+                ContentType=document.content_type,
+            )
+        inp = LineContestInput(row.ref, row.invoice_number, row.account_id, dict(row.lines), row.opened_on.isoformat())
+        await start_contest(temporal, settings.task_queue, inp)
+    except RPCError as err:
+        contests.withdraw(session, row.ref)  # nothing waits for it: the family may try again
+        raise temporal_refusal(err, UNAVAILABLE) from err
+    return row
+
+
+# the document part is a JPEG, PNG or PDF file (its type is checked on its bytes, whatever is declared)
+DOCUMENT_PART = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {"encoding": {"document": {"contentType": "image/png, image/jpeg, application/pdf"}}}
+        }
+    }
+}
+
+
+@router.post(
+    "/api/famille/factures/{number}/reclamations",
+    status_code=201,
+    responses=error_responses(404, 409, 422),
+    openapi_extra=DOCUMENT_PART,
+)
+async def contest_lines(
+    number: str,
+    request: Request,
+    principal: FamilyUser,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    reason: Annotated[ContestReason, Form()],
+    activity_codes: Annotated[
+        list[Annotated[str, StringConstraints(max_length=40)]],
+        Form(default_factory=list, max_length=20, description="codes d'activité des lignes contestées"),
+    ],
+    text: Annotated[str, Form(max_length=2000, description="explication, 10 à 2000 caractères")] = "",
+    # typed UploadFile (not Optional) so that the schema's part is a file, never a JSON null; absent: no document
+    document: Annotated[UploadFile, File(description="JPEG, PNG ou PDF, 10 Mo au plus")] = None,  # type: ignore[assignment]
+) -> ContestOut:
+    """Contest one or more lines of one's own invoice, with a reason, an explanation and an optional document."""
+    try:
+        upload = await read_upload(document)
+        row = await open_for_family(
+            request, session, temporal, settings, principal, number, activity_codes, reason, text, upload
+        )
+    except ContestRefused as err:
+        raise field_error(f"body.{err.field}", err.message_fr) from None
+    return contest_out(row)
+
+
+@router.get("/api/famille/reclamations")
+def my_contests(principal: FamilyUser, session: SessionDep) -> list[ContestOut]:
+    """The family's contests, newest first."""
+    assert principal.family_account_id is not None
+    return [contest_out(c) for c in contests.of_account(session, principal.family_account_id)]
+
+
+@router.get("/api/facturation/reclamations")
+def contest_queue(principal: BillingOperator, session: SessionDep) -> list[QueueItem]:
+    """Open contests, nearest deadline first, with their age in days and whether they are overdue."""
+    today = today_paris()
+    return [queue_item(c, today) for c in contests.open_queue(session)]
+
+
+async def decide_for_operator(
+    session: Session, temporal: Client, principal: Principal, ref: str, body: DecisionIn
+) -> DecisionOut:
+    """Hand the decision to the contest's workflow, then journal it with the operator's reason."""
+    row = contests.by_ref(session, ref)
+    if row is None:
+        raise not_found()
+    if row.decided_at is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, CLOSED)
+    req = ContestDecisionRequest(body.kind.value, body.answer, principal.user_id, dict(body.amounts_by_activity))
+    try:
+        result = await decide_contest(temporal, ref, req)
+    except WorkflowUpdateFailedError as err:
+        message = str(err.cause.message) if err.cause is not None else "Décision impossible."
+        raise field_error("body", message) from None
+    except RPCError as err:
+        raise temporal_refusal(err, CLOSED) from err
+    audit(session, principal, "contest.decide", ref, body.reason)
+    return DecisionOut(id=ref, status=ContestStatus(result.status), credited_cents=result.credited_cents)
+
+
+@router.post("/api/facturation/reclamations/{ref}/decision", responses=error_responses(404, 409, 422))
+async def decide(
+    ref: Annotated[str, Path(max_length=60)],
+    body: DecisionIn,
+    principal: BillingOperator,
+    session: SessionDep,
+    temporal: TemporalDep,
+) -> DecisionOut:
+    """Accept (in full or in part) or refuse a contest; an accepted amount becomes a credit note."""
+    return await decide_for_operator(session, temporal, principal, ref, body)
