@@ -13,7 +13,6 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
 from contracts.contests import (
     BILLING_TEAM,
     CREDIT_REFUSED,
@@ -23,6 +22,7 @@ from contracts.contests import (
     HeldTransfer,
     HeldTransferQuery,
 )
+from contracts.delivery import NotificationRequest
 from domain import ledger
 from domain.contests import ContestStatus, resume_transfer_on
 from domain.dunning import DunningKind, InvoiceStatus, default_ladder
@@ -31,6 +31,7 @@ from domain.payments import PaymentRefused
 from services import contests
 from services.billing import OPEN_STATUSES, post_entries
 from services.money_guard import lock_account_of_invoice
+from services.notifications import Contact, Notifier, raise_if_retryable, register_resolver
 from services.payments import InvoiceNotPayable, PaymentStore
 from ville.db import SessionFactory
 from ville.metrics import CONTESTS_DECIDED
