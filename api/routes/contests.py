@@ -194,12 +194,11 @@ async def open_for_family(
     return row
 
 
-# the document part is a JPEG, PNG or PDF file (its type is checked on its bytes, whatever is declared)
+# the document part is a JPEG, PNG or PDF file, checked on its bytes whatever is declared: the schema says bytes
+# (a list of media types here made schema-driven clients try to build a PDF, which they cannot)
 DOCUMENT_PART = {
     "requestBody": {
-        "content": {
-            "multipart/form-data": {"encoding": {"document": {"contentType": "image/png, image/jpeg, application/pdf"}}}
-        }
+        "content": {"multipart/form-data": {"encoding": {"document": {"contentType": "application/octet-stream"}}}}
     }
 }
 
