@@ -34,7 +34,8 @@ FAMILY_EMAIL = "famille1@demo.paris.fr"  # a demo account (ville/demo.py)
 def _free_offset() -> int:
     """A port offset under which every fixed dev port is free (the dev stack itself may run on the machine)."""
     for _ in range(50):
-        offset = random.randrange(10_000, 40_000, 10)
+        # below Linux's ephemeral range (32768 and up): a port the OS hands to another socket meanwhile cannot be ours
+        offset = random.randrange(10_000, 22_000, 10)
         with socket.socket() as probe:
             if all(probe.connect_ex(("127.0.0.1", p + offset)) != 0 for p in PORTS.values()):
                 return offset
