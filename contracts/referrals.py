@@ -31,6 +31,14 @@ class ReferralActivity(StrEnum):
     ANONYMISE = "referral_anonymise"
 
 
+class ReferralError:
+    """`ApplicationError.type` values of a case's refused updates, which the API maps to HTTP answers."""
+
+    REJECTED = "ReferralRejected"  # 422: a business rule
+    NOT_FOUND = "ReferralNotFound"  # 404
+    ILLEGAL = "IllegalTransition"  # 409
+
+
 class ActorKind(StrEnum):
     """Who caused a history entry."""
 

@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         ReferralCaseInput,
         ReferralCaseResult,
         ReferralCaseState,
+        ReferralError,
         ReferralProcess,
         ReferralRef,
         ReferRequest,
@@ -82,9 +83,7 @@ RETRY = RetryPolicy(
     non_retryable_error_types=["CaseNotFound", "ServiceUnknown", "ServiceUnavailable"],
 )
 # Rejections carry these types so the API maps them without reading messages.
-REJECTED = "ReferralRejected"
-NOT_FOUND = "ReferralNotFound"
-ILLEGAL = "IllegalTransition"
+REJECTED, NOT_FOUND, ILLEGAL = ReferralError.REJECTED, ReferralError.NOT_FOUND, ReferralError.ILLEGAL
 
 
 class _Due(NamedTuple):

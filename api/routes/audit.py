@@ -11,7 +11,7 @@ import math
 import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, HTTPException, Query, status
@@ -28,6 +28,7 @@ from api.deps import DB_ID_MAX, DbId, S3Dep, SessionDep, SettingsDep, TemporalDe
 from api.errors import error_responses, field_error, temporal_refusal
 from api.security import Principal, not_found, require
 from api.temporal_query import QUERY_TIMEOUT, bounded
+from api.workflow_updates import Refusals, execute_update, refused
 from contracts.audit import (
     UNASSIGNED,
     AcceptTask,
@@ -455,35 +456,15 @@ def _campaign_handle(temporal: Client, campaign_id: int) -> WorkflowHandle[Audit
     return temporal.get_workflow_handle_for(AuditCampaignWorkflow.run, audit_campaign_id(campaign_id))
 
 
-def _refused(err: WorkflowUpdateFailedError | RPCError) -> NoReturn:
-    """Map a refused update to HTTP by its error type: 404, 409 or 422 with the offending fields."""
-    if isinstance(err, RPCError):
-        raise temporal_refusal(err, "Ce processus est clos : action impossible.") from err
-    cause = err.cause
-    if not isinstance(cause, ApplicationError):
-        log.warning("audit.update_failed", error=type(cause).__name__)
-        raise HTTPException(status.HTTP_409_CONFLICT, "Action refusée.") from err
-    if cause.type in (AuditError.NOT_YOUR_TASK, AuditError.NOT_FOUND):
-        raise not_found() from err
-    if cause.type in (
-        AuditError.INVALID_SUBMISSION,
-        AuditError.INVALID_REVIEW,
-        AuditError.INVALID_ASSIGNMENT,
-        AuditError.INVALID_CHANGE,
-    ):
-        fields = cause.details[0] if cause.details and isinstance(cause.details[0], list) else []
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            {"code": "validation_error", "message": cause.message, "fields": fields},
-        ) from err
-    raise HTTPException(status.HTTP_409_CONFLICT, cause.message) from err
+AUDIT_REFUSALS = Refusals(
+    closed="Ce processus est clos : action impossible.",
+    not_found=frozenset({AuditError.NOT_YOUR_TASK, AuditError.NOT_FOUND}),
+    conflict=frozenset({AuditError.ILLEGAL_TRANSITION, AuditError.CAMPAIGN_CLOSED}),
+)
 
 
 async def _update(handle: WorkflowHandle[Any, Any], update: Any, arg: Any) -> Any:
-    try:
-        return await handle.execute_update(update, arg)
-    except (WorkflowUpdateFailedError, RPCError) as err:
-        _refused(err)
+    return await execute_update(handle, update, arg, AUDIT_REFUSALS)
 
 
 def _state_out(view: TaskView) -> TaskStateOut:
@@ -1037,9 +1018,9 @@ async def extend_task_deadline(
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type == AuditError.INVALID_CHANGE:
             raise field_error("body.new_due_on", cause.message) from None
-        _refused(err)
+        refused(err, AUDIT_REFUSALS)
     except RPCError as err:
-        _refused(err)
+        refused(err, AUDIT_REFUSALS)
     audit(
         session, principal, "task.extend_deadline", inspection_id(task_id),
         f"{body.reason} (échéance {task.due_on:%d/%m/%Y} → {body.new_due_on:%d/%m/%Y})",

@@ -11,22 +11,22 @@ import asyncio
 import re
 import secrets
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Body, Depends, File, HTTPException, Query, Request, Response, UploadFile, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import Session, col, select
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from api.audit_log import OperatorReason, audit
 from api.deps import DbId, S3Dep, SessionDep, SettingsDep, TemporalDep
-from api.errors import field_error, temporal_refusal
+from api.errors import field_error
 from api.ratelimit import RateLimiter
 from api.security import Principal, not_found, require
+from api.workflow_updates import Refusals, execute_update
 from contracts.referrals import (
     ActorKind,
     CancelReferral,
@@ -37,6 +37,7 @@ from contracts.referrals import (
     PartnerAcknowledge,
     PartnerRefuse,
     ReferralCaseInput,
+    ReferralError,
     ReferRequest,
     RenewLink,
 )
@@ -77,7 +78,7 @@ from ville.referral_directory import LoadReport, ServiceHit, load_directory, sea
 from ville.referral_links import LinkState, ReferralLinkSigner
 from ville.settings import Settings
 from ville.temporal import SA_ARRONDISSEMENT, SA_BUSINESS_STATUS, SA_RELAY
-from workflows.referrals import ILLEGAL, NOT_FOUND, ReferralCaseWorkflow
+from workflows.referrals import ReferralCaseWorkflow
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/rif", tags=["rif"])
@@ -501,28 +502,15 @@ def _handle(temporal: Client, case_ref: str) -> WorkflowHandle[ReferralCaseWorkf
     return temporal.get_workflow_handle_for(ReferralCaseWorkflow.run, referral_case_id(case_ref))
 
 
-def _rejected(err: WorkflowUpdateFailedError | RPCError) -> NoReturn:
-    """Map a refused update to HTTP: 404 unknown referral, 409 illegal transition, 422 business rule."""
-    if isinstance(err, RPCError):
-        raise temporal_refusal(err, "Ce dossier n'accepte plus de modification.") from err
-    cause = err.cause
-    if isinstance(cause, ApplicationError):
-        if cause.type == NOT_FOUND:
-            raise not_found() from err
-        if cause.type == ILLEGAL:
-            raise HTTPException(status.HTTP_409_CONFLICT, cause.message) from err
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, {"code": "business_rule", "message": cause.message, "fields": []}
-        ) from err
-    log.warning("referral.update_failed", error=type(cause).__name__)
-    raise HTTPException(status.HTTP_409_CONFLICT, "Action refusée par le dossier.") from err
+REFERRAL_REFUSALS = Refusals(
+    closed="Ce dossier n'accepte plus de modification.",
+    not_found=frozenset({ReferralError.NOT_FOUND}),
+    conflict=frozenset({ReferralError.ILLEGAL}),
+)
 
 
 async def _update(temporal: Client, case_ref: str, update: Any, arg: Any) -> Any:
-    try:
-        return await _handle(temporal, case_ref).execute_update(update, arg)
-    except (WorkflowUpdateFailedError, RPCError) as err:
-        _rejected(err)
+    return await execute_update(_handle(temporal, case_ref), update, arg, REFERRAL_REFUSALS)
 
 
 def _history(rows: list[ReferralHistory], refs: dict[int, str]) -> list[HistoryOut]:
