@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stack import Stack
-from ville import devstack
+from stack import devstack
 
 # infra/Dockerfile and infra/k8s/base/api-deployment.yaml: one uvicorn process per container (no --workers),
 # scaled by replicas; uvicorn's [standard] extras are installed, so the loop is uvloop and HTTP is httptools.

@@ -33,8 +33,8 @@ from bench.stack import (
 )
 from bench.temporal_counts import history_counts
 from contracts.billing import BillingCycleInput, CyclePhase
-from ville import devstack
-from ville.billing_demo import billing_period_to_seed
+from stack import devstack
+from stack.billing_demo import billing_period_to_seed
 from ville.db import engine_for
 from ville.ids import billing_cycle_id
 from ville.models.billing import Invoice

@@ -123,8 +123,8 @@ async def run_naive(stack: Any, db_file: Any, families: int, today: date) -> dic
     from temporalio.worker import Worker
 
     from bench.temporal_counts import history_counts
+    from stack.billing_demo import billing_period_to_seed
     from ville.aws import aws_client
-    from ville.billing_demo import billing_period_to_seed
     from ville.db import SessionFactory, make_engine
     from ville.temporal import connect
 
@@ -177,8 +177,8 @@ async def run_naive(stack: Any, db_file: Any, families: int, today: date) -> dic
 
 def run_stages(stack: Any, db_file: Any, families: int, today: date) -> dict[str, dict[str, Any]]:
     """Each stage alone, outside Temporal, over the same families."""
+    from stack.billing_demo import billing_period_to_seed
     from ville.aws import aws_client
-    from ville.billing_demo import billing_period_to_seed
     from ville.db import SessionFactory, make_engine
 
     from .stack import issue_date_for

@@ -39,7 +39,7 @@ from bench.stack import (
     write_result,
 )
 from domain.due_dates import due_date
-from ville.billing_demo import billing_period_to_seed
+from stack.billing_demo import billing_period_to_seed
 from ville.db import SessionFactory, engine_for
 
 TARGET_P99_MS = 50.0

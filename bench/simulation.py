@@ -41,7 +41,7 @@ from domain.money import format_eur
 from domain.periods import BillingPeriod
 from domain.simulation import simulation_ref
 from services.billing import BillingStore
-from ville.billing_demo import GRIDS_FILE, billing_period_to_seed
+from stack.billing_demo import GRIDS_FILE, billing_period_to_seed
 from ville.db import SessionFactory, engine_for
 from ville.ids import tariff_simulation_id
 from ville.models.billing import Invoice, InvoiceLine

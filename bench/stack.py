@@ -20,9 +20,9 @@ import structlog
 
 from domain.calendar import next_business_day_on_or_after
 from domain.periods import BillingPeriod, period_for
-from ville import devstack
-from ville.bootstrap import ensure_aws_resources, migrate
-from ville.pgcluster import ThrowawayCluster
+from stack import devstack
+from stack.bootstrap import ensure_aws_resources, migrate
+from stack.pgcluster import ThrowawayCluster
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -121,7 +121,7 @@ def embedded_stack(keep: bool = False, db: str = "sqlite") -> Iterator[Stack]:
 
 def seed(settings: Settings, families: int, today: date) -> float:
     """Seed the deterministic demo data; returns seconds."""
-    from ville.demo import seed_demo
+    from stack.demo import seed_demo
 
     t0 = time.perf_counter()
     seed_demo(settings, families=families, today=today, force=True)

@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from ville import devstack
-from ville.bootstrap import ensure_aws_resources, migrate
+from stack import devstack
+from stack.bootstrap import ensure_aws_resources, migrate
+from stack.pgcluster import ThrowawayCluster
 from ville.db import SessionFactory, make_engine
-from ville.pgcluster import ThrowawayCluster
 from ville.settings import Settings
 from ville.temporal import ALL_SEARCH_ATTRIBUTE_KEYS, data_converter, register_search_attributes
 

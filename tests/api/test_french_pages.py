@@ -20,10 +20,10 @@ from api.errors import wants_json
 from api.security import Principal
 from domain import labels
 from domain.payments import PaymentMethod
+from stack.bootstrap import migrate
+from stack.demo import seed_demo
 from tests.api.authorization_matrix import route_rules
-from ville.bootstrap import migrate
 from ville.db import SessionFactory, make_engine
-from ville.demo import seed_demo
 from ville.models.billing import Invoice, Notification, Payment, PaymentStatus
 from ville.models.people import OperatorAuditLog, Role, UserAccount
 from ville.settings import Settings

@@ -12,7 +12,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.security import Principal
-from ville import devstack, metrics
+from stack import devstack
+from ville import metrics
 from ville.settings import Settings
 from ville.tracing import configure_tracing, temporal_interceptors, tracing_enabled
 

@@ -15,9 +15,9 @@ from temporalio.client import Client
 
 from api.security import SESSION_COOKIE, Principal
 from domain.simulation import simulation_ref
+from stack.billing_demo import GRIDS_FILE
 from tests.accounts import session_token
 from tests.api.conftest import ClientFactory
-from ville.billing_demo import GRIDS_FILE
 from ville.db import SessionFactory
 from ville.ids import tariff_simulation_id
 from ville.models.billing import FamilyAccount, Invoice

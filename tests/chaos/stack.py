@@ -25,10 +25,10 @@ from sqlmodel import col
 from domain.numbering import check_gapless
 from domain.periods import BillingPeriod, period_from_key
 from services.stripe_client import metadata_value
-from ville import devstack
-from ville.bootstrap import migrate
+from stack import devstack
+from stack.bootstrap import migrate
+from stack.demo import PARIS, seed_demo
 from ville.db import SessionFactory, make_engine
-from ville.demo import PARIS, seed_demo
 from ville.models.billing import (
     Attendance,
     DeliveryChannel,

@@ -17,10 +17,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from contracts.billing import InvoicePaymentInput
 from domain.periods import period_from_key
+from stack import devstack
 from tests.e2e.conftest import add_user, sign_in
 from tests.e2e.test_operator_console import sign_in_operator
 from tests.workflows.conftest import BillingWorld, serve_api
-from ville import devstack
 from ville.ids import invoice_payment_id
 from ville.models.people import Role, UserAccount
 from ville.temporal import data_converter

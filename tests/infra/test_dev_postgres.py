@@ -21,14 +21,14 @@ from sqlmodel import col
 
 from api.security import SESSION_COOKIE
 from domain.dunning import InvoiceStatus
+from stack.cli import PORTS
 from tests.workflows.conftest import GOOD_CARD, eventually
-from ville.cli import PORTS
 from ville.db import SessionFactory, make_engine
 from ville.models.billing import FamilyAccount, Invoice, Payment, PaymentStatus
 from ville.settings import DEV_STRIPE_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
-FAMILY_EMAIL = "famille1@demo.paris.fr"  # a demo account (ville/demo.py)
+FAMILY_EMAIL = "famille1@demo.paris.fr"  # a demo account (stack/demo.py)
 
 
 def _free_offset() -> int:

@@ -32,7 +32,7 @@ from domain.simulation import (
     validate_proposed_grid,
 )
 from domain.tariffs import default_grids
-from ville.billing_demo import GRIDS_FILE
+from stack.billing_demo import GRIDS_FILE
 
 VOTED: dict[str, Any] = json.loads(GRIDS_FILE.read_text())[0]
 

@@ -27,8 +27,8 @@ from domain import ledger
 from domain.calendar import PARIS, is_business_day
 from domain.dunning import PAYABLE_STATUSES
 from domain.periods import BillingPeriod
+from stack.billing_demo import CATALOGUE, GRIDS_FILE, _grid_row
 from tests.conftest import Databases
-from ville.billing_demo import CATALOGUE, GRIDS_FILE, _grid_row
 from ville.db import SessionFactory, make_engine
 from ville.models.billing import (
     Activity,
@@ -298,7 +298,7 @@ def serve_api(
     """The real API (uvicorn) on the world's database and the dev server, receiving localstripe's webhooks."""
     import httpx
 
-    from ville import devstack
+    from stack import devstack
 
     port = port or devstack.free_port()
     s = world.settings

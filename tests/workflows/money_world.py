@@ -20,9 +20,9 @@ from api.security import Principal, TokenSigner
 from domain import ledger
 from domain.due_dates import due_date
 from services.billing import BillingStore, credit_balances
+from stack.billing_demo import CATALOGUE, GRIDS_FILE, _grid_row
+from stack.bootstrap import migrate
 from tests.workflows.conftest import BillingWorld
-from ville.billing_demo import CATALOGUE, GRIDS_FILE, _grid_row
-from ville.bootstrap import migrate
 from ville.db import SessionFactory, make_engine
 from ville.models.billing import (
     Activity,

@@ -8,10 +8,10 @@ from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from contracts.billing import CyclePhase
+from stack.billing_demo import billing_period_to_seed
+from stack.demo import seed_demo
+from stack.demo_cycle import start_demo_cycle
 from tests.workflows.conftest import BillingWorld, eventually, running_worker
-from ville.billing_demo import billing_period_to_seed
-from ville.demo import seed_demo
-from ville.demo_cycle import start_demo_cycle
 from ville.ids import billing_cycle_id
 from ville.models.billing import Invoice, InvoiceStatus
 from ville.models.people import UserAccount

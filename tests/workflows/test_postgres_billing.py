@@ -9,9 +9,9 @@ from sqlalchemy import func, select, text
 from domain.due_dates import due_date
 from domain.numbering import check_gapless
 from services.billing import BillingStore
-from ville.billing_demo import billing_period_to_seed
+from stack.billing_demo import billing_period_to_seed
+from stack.demo import seed_demo
 from ville.db import SessionFactory, make_engine
-from ville.demo import seed_demo
 from ville.models.billing import Invoice, LedgerPosting
 from ville.settings import Settings
 

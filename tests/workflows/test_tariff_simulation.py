@@ -25,10 +25,10 @@ from contracts.billing import BillingCycleInput, CyclePhase
 from contracts.simulation import TariffSimulationInput, TariffSimulationResult
 from domain.periods import period_from_key
 from domain.simulation import THRESHOLDS_PCT, simulation_ref
+from stack.billing_demo import GRIDS_FILE
 from tests.accounts import session_token
 from tests.workflows.conftest import BillingWorld, eventually, running_worker
 from ville.aws import aws_client
-from ville.billing_demo import GRIDS_FILE
 from ville.ids import billing_cycle_id, tariff_simulation_id
 from ville.models.billing import Invoice, InvoiceLine, Registration
 from ville.models.people import Role

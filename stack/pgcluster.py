@@ -10,8 +10,8 @@ import uuid
 from pathlib import Path
 from typing import Self
 
-from ville import devstack
-from ville.bootstrap import migrate
+from stack import devstack
+from stack.bootstrap import migrate
 
 
 class ThrowawayCluster:

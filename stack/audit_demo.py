@@ -8,9 +8,9 @@ from datetime import timedelta
 from sqlmodel import Session, func, select
 
 from services.audit import ensure_bundled_referentiels
+from stack.seeding import DEMO_ACCOUNTS, SEEDERS, SeedContext
 from ville.models.audit import AuditBody, AuditCampaign, AuditCampaignSite, AuditInspector, AuditSite
 from ville.models.people import Role, UserAccount
-from ville.seeding import DEMO_ACCOUNTS, SEEDERS, SeedContext
 
 # (ref, name, type, arrondissement, address): public buildings of the City of Paris; the addresses
 # of the mairies are the real ones, the others are indicative (demo data).

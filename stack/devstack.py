@@ -167,7 +167,7 @@ def temporal_with_ui(db_file: Path | None, port: int, ui_port: int, api_url: str
 
 def localstripe(port: int, state_file: Path | None = None) -> Service:
     """The Stripe API emulator on loopback."""
-    argv = [sys.executable, "-m", "ville.emulators.localstripe_server", "--port", str(port)]
+    argv = [sys.executable, "-m", "stack.emulators.localstripe_server", "--port", str(port)]
     if state_file is not None:
         argv += ["--state", str(state_file)]
     return Service("localstripe", argv, port=port)

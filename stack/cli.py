@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import structlog
 
-from ville import devstack
-from ville.bootstrap import ensure_aws_resources, migrate
+from stack import devstack
+from stack.bootstrap import ensure_aws_resources, migrate
 from ville.logging import configure_logging
 from ville.settings import DEV_WEBHOOK_SECRET, Settings, get_settings
 
@@ -109,13 +109,13 @@ def _register_webhook(settings: Settings) -> None:
 
 
 def _seed_if_empty(settings: Settings, families: int) -> None:
-    from ville.demo import seed_demo
+    from stack.demo import seed_demo
 
     seed_demo(settings, families=families)
 
 
 async def _bootstrap_temporal(settings: Settings) -> None:
-    from ville.schedules import ensure_schedules
+    from stack.schedules import ensure_schedules
     from ville.temporal import connect, register_search_attributes
 
     client = await connect(settings)
@@ -125,14 +125,14 @@ async def _bootstrap_temporal(settings: Settings) -> None:
 
 async def _start_demo_cycle(settings: Settings) -> str | None:
     # the demo period's invoices come from the real BillingCycleWorkflow (first start only: see demo_cycle)
-    from ville.demo_cycle import start_demo_cycle
+    from stack.demo_cycle import start_demo_cycle
     from ville.temporal import connect
 
     return await start_demo_cycle(await connect(settings), settings)
 
 
 def _banner(data: Path, demo_cycle: str | None = None) -> None:
-    from ville.seeding import DEMO_ACCOUNTS
+    from stack.seeding import DEMO_ACCOUNTS
 
     lines = [
         "",
@@ -173,7 +173,7 @@ def _bootstrap(_: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from ville.demo import seed_demo
+    from stack.demo import seed_demo
 
     settings = get_settings()
     configure_logging(settings)

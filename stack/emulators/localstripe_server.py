@@ -12,7 +12,7 @@ from localstripe.server import app
 
 
 def main() -> None:
-    """`python -m ville.emulators.localstripe_server --port 8420 [--state FILE]`."""
+    """`python -m stack.emulators.localstripe_server --port 8420 [--state FILE]`."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8420)

@@ -12,7 +12,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from contracts.billing import BillingCycleInput, BillingWorkflow
 from domain.calendar import PARIS
-from ville.billing_demo import billing_period_to_seed
+from stack.billing_demo import billing_period_to_seed
 from ville.db import engine_for
 from ville.ids import billing_cycle_id
 from ville.models.billing import Invoice

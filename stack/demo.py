@@ -8,9 +8,9 @@ import structlog
 from sqlmodel import Session, select
 
 from domain.calendar import PARIS
+from stack.seeding import SEEDERS, SeedContext
 from ville.db import engine_for
 from ville.models.people import UserAccount
-from ville.seeding import SEEDERS, SeedContext
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -35,6 +35,6 @@ def seed_demo(
 
 def _register_seeders() -> None:
     # Seeders register themselves on import; billing first, it creates the users' table rows others extend.
-    import ville.billing_demo
-    import ville.referral_demo  # noqa: F401
-    from ville import audit_demo  # noqa: F401
+    import stack.billing_demo
+    import stack.referral_demo  # noqa: F401
+    from stack import audit_demo  # noqa: F401

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, func, insert, select
 from domain.calendar import is_business_day
 from domain.periods import BillingPeriod, period_for, previous_period
 from domain.tariffs import DEFAULT_QF_BOUNDS_CENTS
+from stack.seeding import DEMO_ACCOUNTS, SEEDERS, SeedContext
 from ville.models.billing import (
     Activity,
     Attendance,
@@ -25,7 +26,6 @@ from ville.models.billing import (
     TariffGridVersion,
 )
 from ville.models.people import Role, UserAccount
-from ville.seeding import DEMO_ACCOUNTS, SEEDERS, SeedContext
 
 GRIDS_FILE = Path(__file__).resolve().parent.parent / "domain" / "data" / "tariff_grids.json"
 CATALOGUE = [

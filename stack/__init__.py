@@ -1,0 +1,1 @@
+"""The stack: command line, local dev stack, demo data and schedules; uses every layer, none uses it."""
