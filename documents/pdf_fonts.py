@@ -19,6 +19,8 @@ from pathlib import Path
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
+from documents.font_subset import lean_subset
+
 __all__ = ["BOLD", "FONT_DIR", "REGULAR", "FontMissingError", "PdfFonts", "font_files", "pdf_fonts"]
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -62,7 +64,11 @@ def pdf_fonts() -> PdfFonts:
     with _lock:
         if _registered is None:
             for name, path in font_files().items():
-                pdfmetrics.registerFont(TTFont(name, str(path)))
+                font = TTFont(name, str(path))
+                make_subset = font.face.makeSubset
+                # every subset reportlab embeds goes through lean_subset (documents/font_subset.py says why)
+                font.face.makeSubset = lambda subset, make=make_subset: lean_subset(make(subset))
+                pdfmetrics.registerFont(font)
             # <b> in platypus paragraphs maps to the bold face; there is no italic, so those map to upright.
             pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=REGULAR, boldItalic=BOLD)
             _registered = PdfFonts()
