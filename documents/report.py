@@ -80,6 +80,7 @@ def render_report(
         table.setStyle(
             TableStyle(
                 [
+                    ("FONTNAME", (0, 0), (-1, -1), REGULAR),  # the default would add an unembedded Helvetica
                     ("BACKGROUND", (0, 0), (-1, 0), BLUE),
                     ("ROWBACKGROUNDS", (0, 1), (-1, -1), [WHITE, TINT]),
                     ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),

@@ -12,6 +12,7 @@ from datetime import date
 from importlib import resources
 from typing import Any
 
+import structlog
 from sqlmodel import Session, col, select
 
 from contracts.audit import AuditError, RecipientKind
@@ -26,6 +27,8 @@ from ville.models.audit import (
     ReferentielVersion,
 )
 from ville.models.people import Role, UserAccount
+
+log = structlog.get_logger(__name__)
 
 
 def bundled_documents() -> list[dict[str, Any]]:
@@ -99,6 +102,7 @@ def publish_referentiel(
     )
     session.add(row)
     session.commit()
+    log.info("audit.referentiel_published", version=ref.version, user_id=user_id)
     return row
 
 

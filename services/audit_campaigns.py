@@ -7,13 +7,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import structlog
 from sqlmodel import Session, col, func, select
 
 from domain.audit.referentiel import Referentiel
-from services.audit import campaign_or_refuse, load_referentiel_version, referentiel_in_force
-from ville.models.audit import AuditBody, AuditCampaign, AuditCampaignSite, AuditInspector, AuditSite, CampaignStatus
+from services.audit import (
+    campaign_or_refuse,
+    load_referentiel_version,
+    publish_referentiel,
+    referentiel_document,
+    referentiel_in_force,
+    referentiel_versions,
+)
+from ville.models.audit import (
+    AuditBody,
+    AuditCampaign,
+    AuditCampaignSite,
+    AuditInspector,
+    AuditSite,
+    CampaignStatus,
+    ReferentielVersion,
+)
 from ville.models.common import utcnow
 
 log = structlog.get_logger(__name__)
@@ -77,6 +93,22 @@ class AuditCampaigns:
     def inspector(self, inspector_id: int) -> AuditInspector | None:
         """An inspector, or None."""
         return self.s.get(AuditInspector, inspector_id)
+
+    def referentiels(self) -> list[ReferentielVersion]:
+        """Every version of the référentiel, oldest first."""
+        return referentiel_versions(self.s)
+
+    def referentiel_document(self, version: str) -> dict[str, Any] | None:
+        """The JSON document of a version, or None."""
+        return referentiel_document(self.s, version)
+
+    def referentiel(self, version: str) -> Referentiel | None:
+        """The parsed référentiel of a version, or None."""
+        return load_referentiel_version(self.s, version)
+
+    def publish_referentiel(self, ref: Referentiel, document: dict[str, Any], user_id: int) -> ReferentielVersion:
+        """Store a new version (AuditRefusal when it exists: versions are never edited in place)."""
+        return publish_referentiel(self.s, ref, document, user_id)
 
     def create(self, new: NewCampaign, owner_user_id: int) -> AuditCampaign:
         """Check and store a draft campaign with its sites; InvalidCampaign names the field at fault."""
