@@ -12,6 +12,9 @@ from temporalio.client import Client
 
 from api.security import TokenSigner
 from services.attendance import AttendanceIngest
+from services.audit_campaigns import AuditCampaigns
+from services.audit_results import AuditResults
+from services.audit_tasks import AuditTasks
 from services.billing import BillingStore
 from services.notifications import Notifier
 from services.payments import PaymentStore
@@ -98,3 +101,21 @@ DbId = Annotated[int, Path(ge=1, le=DB_ID_MAX)]
 PAGE_MAX = 500
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"rows per page (1 to {PAGE_MAX})")]
 Offset = Annotated[int, Query(ge=0, le=DB_ID_MAX, description="rows to skip")]
+
+
+# the QualiParis services, over the request's session
+async def _audit_tasks(session: SessionDep) -> AuditTasks:
+    return AuditTasks(session)
+
+
+async def _audit_campaigns(session: SessionDep) -> AuditCampaigns:
+    return AuditCampaigns(session)
+
+
+async def _audit_results(session: SessionDep) -> AuditResults:
+    return AuditResults(session)
+
+
+AuditTasksDep = Annotated[AuditTasks, Depends(_audit_tasks)]
+AuditCampaignsDep = Annotated[AuditCampaigns, Depends(_audit_campaigns)]
+AuditResultsDep = Annotated[AuditResults, Depends(_audit_results)]

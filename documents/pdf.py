@@ -14,26 +14,25 @@ import io
 import multiprocessing
 import re
 import threading
-import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from hashlib import md5
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 from reportlab.lib.colors import Color
-from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.pdfbase.pdfdoc import PDFZCompress
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import CondPageBreak, LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
-from reportlab.platypus.flowables import Flowable
 
+from documents.drawing import BLUE, GREY, INK, RULE, TINT, WHITE
+from documents.drawing import date_fr as _date_fr
+from documents.drawing import seal as _seal
+from documents.drawing import winansi as _winansi
 from documents.pdf_fonts import BOLD, REGULAR, pdf_fonts
+from documents.report import render_report
 from domain.money import Cents, format_eur
 from domain.payments import PaymentMethod
 from domain.tariffs import NUM_TRANCHES
@@ -200,43 +199,8 @@ class AttestationDocument:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Text helpers
+# Text helpers (WinAnsi text and French dates: documents.drawing)
 # ---------------------------------------------------------------------------------------------------------
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_SPACES = re.compile(r"[\u2000-\u200a\u202f\u205f\u3000]")
-# Letters NFKD does not decompose into an ASCII base.
-_FALLBACK = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "Ħ": "H", "ħ": "h", "ŋ": "n"})
-
-
-def _winansi(text: str) -> str:
-    """Make ``text`` printable with the standard fonts: transliterate what WinAnsi lacks, drop controls."""
-    text = _CONTROL.sub(" ", text)
-    try:
-        text.encode("cp1252")
-        return text
-    except UnicodeEncodeError:
-        pass
-    text = _SPACES.sub("\u00a0", text).translate(_FALLBACK)
-    out: list[str] = []
-    for ch in text:
-        try:
-            ch.encode("cp1252")
-            out.append(ch)
-            continue
-        except UnicodeEncodeError:
-            pass
-        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-        try:
-            base.encode("cp1252")
-            out.append(base or "?")
-        except UnicodeEncodeError:
-            out.append("?")
-    return "".join(out)
-
-
-def _date_fr(d: date) -> str:
-    return f"{d.day:02d}/{d.month:02d}/{d.year:04d}"
 
 
 _POSTCODE_BREAK = re.compile(r",\s*(?=[0-9]{5}\b)")
@@ -251,14 +215,6 @@ def _address_lines(address: str) -> list[str]:
             if part:
                 lines.extend(_wrap(part, REGULAR, ADDRESS_SIZE, WINDOW_W * mm))
     return lines
-
-
-BLUE = Color(0.0, 0.2, 0.47)
-INK = Color(0.1, 0.1, 0.12)
-GREY = Color(0.4, 0.4, 0.44)
-RULE = Color(0.75, 0.77, 0.8)
-TINT = Color(0.91, 0.94, 0.98)
-WHITE = Color(1, 1, 1)
 
 
 @lru_cache(maxsize=4096)
@@ -363,19 +319,6 @@ class _Pen:
         self._text_font = None  # a new text object starts from the page's default state
         self._text_fill = None
         self._shape_fill = None
-
-
-def _seal(canvas: Canvas, title: str, issued: date | None) -> None:
-    """Make the bytes depend on the input only, and compress streams with Flate alone."""
-    # Flate without reportlab's default ASCII85 layer: 15 % smaller and faster. Set per document
-    # (pageCompression=0 defers to it) rather than through the process-wide rl_config.useA85.
-    canvas._doc.defaultStreamFilters = [PDFZCompress]
-    # The PDF /ID digest is seeded with a timestamp that SOURCE_DATE_EPOCH changes even in invariant
-    # mode; seed it from the title instead.
-    canvas._doc.signature = md5(f"facil-familles:{title}".encode(), usedforsecurity=False)
-    day = issued or date(2000, 1, 1)  # reportlab's own invariant date when the document has none
-    stamp = f"D:{day.year:04d}{day.month:02d}{day.day:02d}000000+00'00'"
-    canvas.setDateFormatter(lambda *_: stamp)
 
 
 def _new_canvas(buf: io.BytesIO, title: str, issued: date) -> Canvas:
@@ -904,104 +847,3 @@ def render_attestation(doc: AttestationDocument) -> bytes:
     pen.end_page()
     canvas.save()
     return buf.getvalue()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Generic report (platypus: tables that split over pages with a repeated header row)
-# ---------------------------------------------------------------------------------------------------------
-
-
-def render_report(title: str, sections: list[tuple[str, list[list[str]]]], *, issue_date: date | None = None) -> bytes:
-    """Render a tabular report: a title, then per section a heading and a table (first row = header).
-
-    ``issue_date`` is printed under the title and used as the PDF creation date when given.
-    """
-    pdf_fonts()
-    widest = max((len(rows[0]) for _, rows in sections if rows), default=1)
-    pagesize = landscape(A4) if widest > 6 else A4
-    margin = 15 * mm
-    usable = pagesize[0] - 2 * margin
-    title_text = _winansi(title)
-
-    def esc(text: str) -> str:
-        return _winansi(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-    h1 = ParagraphStyle("h1", fontName=BOLD, fontSize=15, leading=19, textColor=BLUE, spaceAfter=4 * mm)
-    h2 = ParagraphStyle(
-        "h2", fontName=BOLD, fontSize=11, leading=14, textColor=BLUE, spaceBefore=5 * mm, spaceAfter=2 * mm
-    )
-    cell = ParagraphStyle("cell", fontName=REGULAR, fontSize=8, leading=10, textColor=INK)
-    head = ParagraphStyle("head", parent=cell, fontName=BOLD, textColor=WHITE)
-    muted = ParagraphStyle("muted", parent=cell, textColor=GREY)
-
-    story: list[Flowable] = [Paragraph(esc(title), h1)]
-    if issue_date is not None:
-        story.append(Paragraph(f"Édité le {_date_fr(issue_date)}", muted))
-    for heading, rows in sections:
-        # Not keepWithNext: it would push a long table whole to the next page; a heading only needs room
-        # for the table's first rows.
-        story.append(CondPageBreak(35 * mm))
-        story.append(Paragraph(esc(heading), h2))
-        if not rows:
-            story.append(Paragraph("Aucune donnée.", muted))
-            continue
-        ncols = max(len(r) for r in rows)
-        padded = [list(r) + [""] * (ncols - len(r)) for r in rows]
-        # Column widths follow the longest text (capped) so short codes do not waste space.
-        weights = [min(max(len(r[k]) for r in padded), 40) + 4 for k in range(ncols)]
-        widths = [usable * w / sum(weights) for w in weights]
-        data = [[Paragraph(esc(v), head) for v in padded[0]]]
-        data += [[Paragraph(esc(v), cell) for v in r] for r in padded[1:]]
-        if len(data) == 1:
-            data.append([Paragraph("Aucune ligne.", muted)] + [Paragraph("", cell)] * (ncols - 1))
-        table = LongTable(data, colWidths=widths, repeatRows=1)
-        table.setStyle(
-            TableStyle(
-                [
-                    ("BACKGROUND", (0, 0), (-1, 0), BLUE),
-                    ("ROWBACKGROUNDS", (0, 1), (-1, -1), [WHITE, TINT]),
-                    ("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ("TOPPADDING", (0, 0), (-1, -1), 2.5),
-                    ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-                ]
-            )
-        )
-        story.append(table)
-        story.append(Spacer(1, 2 * mm))
-
-    def decorate(canvas: Canvas, _doc: Any) -> None:
-        canvas.saveState()
-        canvas.setFont(REGULAR, 7.5)
-        canvas.setFillColor(GREY)
-        canvas.drawString(margin, 10 * mm, f"Ville de Paris — {title_text}")
-        canvas.drawRightString(pagesize[0] - margin, 10 * mm, f"Page {canvas.getPageNumber()}")
-        canvas.restoreState()
-
-    buf = io.BytesIO()
-    template = SimpleDocTemplate(
-        buf,
-        pagesize=pagesize,
-        leftMargin=margin,
-        rightMargin=margin,
-        topMargin=margin,
-        bottomMargin=18 * mm,
-        title=title_text,
-        author="Ville de Paris",
-        creator="Ville de Paris",
-        invariant=1,
-        pageCompression=0,
-    )
-    template.build(
-        story, onFirstPage=decorate, onLaterPages=decorate, canvasmaker=_report_canvas(title_text, issue_date)
-    )
-    return buf.getvalue()
-
-
-def _report_canvas(title: str, issued: date | None) -> Callable[..., Canvas]:
-    def make(*args: Any, **kwargs: Any) -> Canvas:
-        canvas = Canvas(*args, **{**kwargs, "initialFontName": REGULAR})
-        _seal(canvas, title, issued)
-        return canvas
-
-    return make

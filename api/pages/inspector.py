@@ -16,17 +16,9 @@ from api import evidence as evidence_files
 from api.deps import DbId, S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import PageRedirect, check_csrf, guarded, render, signed_in
-from api.routes.audit import (
-    DeclineIn,
-    EvidenceIn,
-    SubmissionIn,
-    accept_task,
-    decline_task,
-    evidence_upload_url,
-    my_task,
-    my_tasks,
-    submit_task,
-)
+from api.routes.inspector.evidence import evidence_upload_url
+from api.routes.inspector.tasks import accept_task, decline_task, my_task, my_tasks, submit_task
+from api.schemas.audit import DeclineIn, EvidenceIn, SubmissionIn
 from domain import labels
 from domain.audit.campaign import VisitWindow, paris_date, visit_window
 from domain.audit.evidence import KINDS, MAX_FILES_PER_CRITERION, MAX_MB, TYPE_REFUSED, declared_kind, size_problem

@@ -25,7 +25,6 @@ from api.audit_log import OperatorReason
 from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import check_csrf, guarded, render, signed_in
-from api.routes.audit import AssignIn, DeadlineIn, assign_task, extend_task_deadline
 from api.routes.billing_operator import (
     ActionReason,
     audit,
@@ -37,7 +36,9 @@ from api.routes.billing_operator import (
     search_invoices,
 )
 from api.routes.notifications import resend
+from api.routes.quality.review import assign_task, extend_task_deadline
 from api.routes.referrals import CloseIn, close_case, escalate_referral, sla_breaches
+from api.schemas.audit import AssignIn, DeadlineIn
 from api.security import Principal, current_principal
 from api.temporal_query import QUERY_TIMEOUT, bounded
 from contracts.billing import CycleProgress

@@ -14,16 +14,20 @@ from api.pages.payment_watch import router as pages_payment_watch_router
 from api.pages.sign_in import router as pages_sign_in_router
 from api.pages.simulation import router as pages_simulation_router
 from api.routes.attendance import router as attendance_router
-from api.routes.audit import router as audit_router
-from api.routes.audit_evidence import router as audit_evidence_router
 from api.routes.auth import router as auth_router
 from api.routes.billing_family import router as billing_family_router
 from api.routes.billing_operator import router as billing_operator_router
 from api.routes.codec import router as codec_router
 from api.routes.contests import router as contests_router
+from api.routes.inspector.evidence import router as inspector_evidence_router
+from api.routes.inspector.tasks import router as inspector_tasks_router
 from api.routes.metrics import router as metrics_router
 from api.routes.notifications import router as notifications_router
 from api.routes.payment_watch import router as payment_watch_router
+from api.routes.quality.campaigns import router as quality_campaigns_router
+from api.routes.quality.catalogue import router as quality_catalogue_router
+from api.routes.quality.results import router as quality_results_router
+from api.routes.quality.review import router as quality_review_router
 from api.routes.referrals import router as referrals_router
 from api.routes.simulation import router as simulation_router
 from api.routes.webhooks import router as webhooks_router
@@ -39,8 +43,12 @@ ROUTERS: list[APIRouter] = [
     pages_sign_in_router,
     auth_router,
     pages_inspector_router,
-    audit_router,
-    audit_evidence_router,
+    inspector_tasks_router,
+    inspector_evidence_router,
+    quality_campaigns_router,
+    quality_catalogue_router,
+    quality_review_router,
+    quality_results_router,
     pages_partner_router,
     pages_agent_router,
     referrals_router,

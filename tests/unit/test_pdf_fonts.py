@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import subprocess
-from collections import Counter
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from activities.audit import CampaignReport, _Evaluation
-from activities.simulation import impact_chart, report_pdf
+from documents.audit_report import CampaignReportData, ReportSite, campaign_report_pdf
 from documents.pdf import render_attestation, render_invoice, render_invoices, render_pool, render_receipt
 from documents.pdf_fonts import BOLD, REGULAR, FontMissingError, font_files, pdf_fonts
+from documents.simulation_report import impact_chart, report_pdf
 from domain.audit.referentiel import bundled_referentiel
 from domain.payments import PaymentMethod
 from domain.simulation import ImpactTotals
 from tests.unit.test_pdf import _tool, make_attestation, make_invoice, make_receipt, text_of
-from ville.models.audit import AuditCampaign, AuditSite
 
 
 def fonts_of(pdf: bytes, tmp_path: Path) -> list[dict[str, str]]:
@@ -43,17 +41,16 @@ def assert_embedded(pdf: bytes, tmp_path: Path) -> list[dict[str, str]]:
     return fonts
 
 
-def campaign_report() -> CampaignReport:
-    campaign = AuditCampaign(
+def campaign_report() -> CampaignReportData:
+    return CampaignReportData(
         name="Crèches de l'Est — été 2026",
-        referentiel_version="v1",
-        body_id=1,
         window_start=date(2026, 6, 1),
         window_end=date(2026, 7, 31),
+        referentiel_version="v1",
+        label_threshold_permille=850,
+        type_labels={st.code: st.label for st in bundled_referentiel().site_types},
+        sites=(ReportSite("CR-0011", "Crèche Émile-Zola", "creche", 11, (), None, None),),
     )
-    site = AuditSite(id=1, ref="CR-0011", name="Crèche Émile-Zola", site_type="creche", arrondissement=11)
-    evaluation = _Evaluation(site, ("sur_place",), (), None, None)
-    return CampaignReport(campaign, bundled_referentiel(), [evaluation], Counter())
 
 
 def test_invoice_embeds_subset_fonts_and_its_text_extracts(tmp_path: Path) -> None:
@@ -79,7 +76,7 @@ def test_receipt_and_yearly_statement_embed_subset_fonts(tmp_path: Path) -> None
 
 
 def test_campaign_report_embeds_subset_fonts(tmp_path: Path) -> None:
-    pdf = campaign_report().pdf()
+    pdf = campaign_report_pdf(campaign_report())
     assert_embedded(pdf, tmp_path)
     text = text_of(pdf, tmp_path)
     assert "Rapport de campagne QualiParis — Crèches de l'Est — été 2026" in text

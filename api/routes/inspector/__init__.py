@@ -1,0 +1,1 @@
+"""JSON API for QualiParis inspectors: their own tasks only."""

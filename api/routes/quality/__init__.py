@@ -1,0 +1,1 @@
+"""JSON API for the QualiParis quality team: référentiel, campaigns, review, results."""
