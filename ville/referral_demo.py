@@ -6,9 +6,9 @@ from sqlmodel import Session, col, select
 
 from domain.hsds import ALL_ARRONDISSEMENTS, Directory, LocationRecord, OrganizationRecord, ServiceRecord, ServiceStatus
 from domain.referrals import NeedCategory
+from services.referral_directory import load_directory
 from ville.models.people import Role, UserAccount
 from ville.models.referrals import PartnerOrganization, RifRelay
-from ville.referral_directory import load_directory
 from ville.seeding import DEMO_ACCOUNTS, SEEDERS, SeedContext
 
 N = NeedCategory
