@@ -12,8 +12,10 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from contracts.referrals import RecordInput
-from domain.referrals import ReferralState, format_case_ref
+from domain.hsds import Directory
+from domain.referrals import NeedCategory, ReferralState, format_case_ref
 from services.notifications import Contact, register_resolver
+from services.referral_directory import LoadReport, ServiceHit, load_directory, search_services
 from ville.models.billing import FamilyAccount
 from ville.models.people import Role, UserAccount
 from ville.models.referrals import (
@@ -208,6 +210,16 @@ class ReferralService:
         """A service a referral points to, and its organisation (both exist)."""
         svc = self.session.get_one(PartnerService, service_id)
         return svc, self.session.get_one(PartnerOrganization, svc.organization_id)
+
+    def search_services(
+        self, need: NeedCategory | None, arrondissement: int | None, text: str | None, include_unavailable: bool
+    ) -> list[ServiceHit]:
+        """Services of the directory by need and arrondissement, local places first."""
+        return search_services(self.session, need, arrondissement, text, include_unavailable)
+
+    def load_directory(self, directory: Directory) -> LoadReport:
+        """Upsert an HSDS directory in one transaction."""
+        return load_directory(self.session, directory)
 
     def organization(self, org_id: int) -> PartnerOrganization | None:
         """A partner organisation."""
