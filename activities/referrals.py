@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -40,79 +39,33 @@ from domain.referrals import (
     attachment_prefix,
     expires_at,
 )
-from services.notifications import Contact, NotificationRequest, Notifier, raise_if_retryable, register_resolver
+from services.notifications import NotificationRequest, Notifier, raise_if_retryable
+from services.referrals import ReferralNotFound, ReferralService
 from ville.db import SessionFactory
 from ville.metrics import REFERRAL_SLA_BREACHES
-from ville.models.people import Role, UserAccount
-from ville.models.referrals import (
-    PartnerContact,
-    PartnerOrganization,
-    PartnerService,
-    Referral,
-    ReferralAttachment,
-    ReferralCase,
-    ReferralHistory,
-    ReferralNote,
-    RifRelay,
-    as_utc,
-)
+from ville.models.referrals import Referral, ReferralCase, as_utc
 from ville.referral_links import FamilyLinkClaims, ReferralLinkSigner
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
-ANONYMISED_NAME = "Anonymisé"
 
 
-@register_resolver("referral_service")
-def _service_contact(s: Session, service_id: int) -> Contact | None:
-    """A service's address: its own, else a contact of the service, else its organisation's."""
-    service = s.get(PartnerService, service_id)
-    if service is None:
-        return None
-    email = (
-        service.email
-        or s.exec(
-            select(PartnerContact.email).where(
-                PartnerContact.service_id == service_id, col(PartnerContact.email).is_not(None)
-            )
-        ).first()
-    )
-    if not email:
-        org = s.get(PartnerOrganization, service.organization_id)
-        email = org.email if org else None
-    return Contact(email=email, phone=None, display_name=service.name)
-
-
-@register_resolver("referral_user")
-def _user_contact(s: Session, user_id: int) -> Contact | None:
-    """An agent's or coordinator's address."""
-    user = s.get(UserAccount, user_id)
-    if user is None or not user.active:
-        return None
-    return Contact(email=user.email, phone=None, display_name=user.display_name)
-
-
-@register_resolver("referral_family")
-def _family_contact(s: Session, case_id: int) -> Contact | None:
-    """The family of a case, until it is anonymised."""
-    case = s.get(ReferralCase, case_id)
-    if case is None or case.anonymised_at is not None:
-        return None
-    return Contact(email=case.contact_email, phone=case.contact_phone, display_name=case.contact_name)
-
-
-def _case(s: Session, case_ref: str) -> ReferralCase:
-    case = s.exec(select(ReferralCase).where(ReferralCase.ref == case_ref)).first()
+def _case(s: ReferralService, case_ref: str) -> ReferralCase:
+    case = s.case_by_ref(case_ref)
     if case is None or case.id is None:
         raise ApplicationError(f"Dossier {case_ref} introuvable.", type="CaseNotFound", non_retryable=True)
     return case
 
 
-def _referral(s: Session, ref: str) -> Referral:
-    row = s.exec(select(Referral).where(Referral.ref == ref)).first()
+def _referral(s: ReferralService, ref: str) -> Referral:
+    row = s.referral_by_ref(ref)
     if row is None:
-        raise ApplicationError(f"Orientation {ref} introuvable.", type="CaseNotFound", non_retryable=True)
+        raise _no_referral(ref)
     return row
+
+
+def _no_referral(ref: str) -> ApplicationError:
+    return ApplicationError(f"Orientation {ref} introuvable.", type="CaseNotFound", non_retryable=True)
 
 
 def _fr(dt: datetime | None) -> str:
@@ -142,12 +95,13 @@ class ReferralActivities:
     @activity.defn(name=ReferralActivity.CREATE)
     def create_referral(self, inp: CreateReferralInput) -> CreatedReferral:
         """Insert the referral row (idempotent by ref) if the service exists and is open."""
-        with self.sessions() as s:
+        with self.sessions() as session:
+            s = ReferralService(session)
             case = _case(s, inp.case_ref)
-            existing = s.exec(select(Referral).where(Referral.ref == inp.referral_ref)).first()
+            existing = s.referral_by_ref(inp.referral_ref)
             if existing is not None:
                 return CreatedReferral(existing.ref, existing.organization_id)
-            service = s.get(PartnerService, inp.service_id)
+            service = s.service(inp.service_id)
             if service is None:
                 raise ApplicationError("Service inconnu de l'annuaire.", type="ServiceUnknown", non_retryable=True)
             if service.status != ServiceStatus.ACTIVE.value:
@@ -158,7 +112,7 @@ class ReferralActivities:
                     non_retryable=True,
                 )
             assert case.id is not None
-            s.add(
+            s.add_referral(
                 Referral(
                     ref=inp.referral_ref,
                     case_id=case.id,
@@ -170,72 +124,19 @@ class ReferralActivities:
                     created_at=inp.at,
                 )
             )
-            s.commit()
             return CreatedReferral(inp.referral_ref, service.organization_id)
 
     @activity.defn(name=ReferralActivity.RECORD)
     def record(self, inp: RecordInput) -> None:
         """Append one history entry and update the projection it implies (once per entry)."""
         e = inp.entry
-        with self.sessions() as s:
-            case = _case(s, inp.case_ref)
-            assert case.id is not None
-            done = s.exec(
-                select(ReferralHistory.id).where(ReferralHistory.case_id == case.id, ReferralHistory.seq == e.seq)
-            ).first()
-            if done is not None:
-                return
-            referral_id: int | None = None
-            if inp.referral is not None:
-                p = inp.referral
-                row = _referral(s, p.ref)
-                row.status = ReferralState(p.state).value
-                row.replaces_ref, row.replaced_by_ref = p.replaces_ref, p.replaced_by_ref
-                row.sent_at, row.sla_deadline, row.acked_at = p.opened_at, p.sla_deadline, p.acked_at
-                row.escalated_at, row.last_reminder_at = p.escalated_at, p.last_reminder_at
-                row.reminders_sent, row.links_issued, row.link_expires_at = (
-                    p.reminders_sent, p.links_issued, p.link_expires_at,
-                )  # fmt: skip
-                row.answered_at, row.contact_made = p.answered_at, p.contact_made
-                row.appointment_on = datetime.fromisoformat(p.appointment_on).date() if p.appointment_on else None
-                row.refusal_reason = p.refusal_reason.value if p.refusal_reason else None
-                row.refusal_note_id = p.refusal_note_id
-                row.follow_up_at, row.follow_up_done_at = p.follow_up_at, p.follow_up_done_at
-                row.follow_up_channel = p.follow_up_channel
-                s.add(row)
-                referral_id = row.id
-                if p.refusal_note_id is not None:
-                    note = s.get(ReferralNote, p.refusal_note_id)
-                    if note is not None and note.case_id == case.id and note.referral_id is None:
-                        note.referral_id = row.id
-                        s.add(note)
-            elif e.referral_ref is not None:
-                referral_id = _referral(s, e.referral_ref).id
-            c = inp.case
-            case.status, case.business_status = c.status.value, c.business_status.value
-            case.outcome = c.outcome.value if c.outcome else None
-            if c.opened_at is not None:
-                case.opened_at = c.opened_at
-            case.closed_at, case.attachments_deleted_at, case.anonymised_at = (
-                c.closed_at, c.attachments_deleted_at, c.anonymised_at,
-            )  # fmt: skip
-            s.add(case)
-            s.add(
-                ReferralHistory(
-                    case_id=case.id,
-                    seq=e.seq,
-                    referral_id=referral_id,
-                    at=e.at,
-                    event=e.event.value,
-                    from_status=e.from_status,
-                    to_status=e.to_status,
-                    actor_kind=e.actor_kind.value,
-                    actor_user_id=e.actor_user_id,
-                    partner_visible=e.partner_visible,
-                    info=e.info[:200],
-                )
-            )
-            s.commit()
+        with self.sessions() as session:
+            s = ReferralService(session)
+            try:
+                if not s.record(_case(s, inp.case_ref), inp):
+                    return
+            except ReferralNotFound as err:
+                raise _no_referral(err.ref) from None
         if e.event is HistoryEvent.REFERRAL_ESCALATED:
             REFERRAL_SLA_BREACHES.inc()
         log.info("referral.recorded", case_ref=inp.case_ref, event_name=e.event.value, seq=e.seq)
@@ -243,9 +144,9 @@ class ReferralActivities:
     @activity.defn(name=ReferralActivity.NOTIFY)
     def notify(self, inp: NoticeInput) -> NoticeResult:
         """Send one kind of message (each key at most once); returns the channel used."""
-        with self.sessions() as s:
-            case = _case(s, inp.case_ref)
-            channel, requests = self._requests(s, case, inp)
+        with self.sessions() as session:
+            s = ReferralService(session)
+            channel, requests = self._requests(s, _case(s, inp.case_ref), inp)
         if not requests:
             return NoticeResult(channel, 0)
         outcome = self.notifier.send_many(requests)
@@ -255,15 +156,17 @@ class ReferralActivities:
             log.warning("referral.notice_failed", case_ref=inp.case_ref, kind=inp.kind.value, failed=outcome.failed)
         return NoticeResult(channel if sent else "failed", sent)
 
-    def _requests(self, s: Session, case: ReferralCase, inp: NoticeInput) -> tuple[str, list[NotificationRequest]]:
+    def _requests(
+        self, s: ReferralService, case: ReferralCase, inp: NoticeInput
+    ) -> tuple[str, list[NotificationRequest]]:
         assert case.id is not None
-        relay = s.get(RifRelay, case.relay_id)
+        relay = s.relay(case.relay_id)
         relay_name = relay.name if relay else "Relais Informations Familles"
         ctx: dict[str, str] = {"case_ref": case.ref, "relay_name": relay_name}
         referral = _referral(s, inp.referral_ref) if inp.referral_ref else None
-        service = s.get(PartnerService, referral.service_id) if referral else None
+        service = s.service(referral.service_id) if referral else None
         if referral is not None and service is not None:
-            org = s.get(PartnerOrganization, service.organization_id)
+            org = s.organization(service.organization_id)
             ctx |= {
                 "referral_ref": referral.ref,
                 "need": NeedCategory(referral.need).label,
@@ -293,17 +196,9 @@ class ReferralActivities:
             }[k]
             return "email", [req("email", template, "referral_service", service.id)]
         if k is NoticeKind.COORDINATOR_ESCALATION:
-            coordinators = s.exec(
-                select(UserAccount.id).where(
-                    UserAccount.role == Role.coordinator,
-                    UserAccount.relay_id == case.relay_id,
-                    col(UserAccount.active).is_(True),
-                )
-            ).all()
             return "email", [
                 req("email", "referral_coordinator_escalation", "referral_user", uid, f"{inp.key}:{uid}")
-                for uid in coordinators
-                if uid is not None
+                for uid in s.coordinators(case.relay_id)
             ]
         if k is NoticeKind.AGENT_ANSWER:
             assert referral is not None
@@ -347,40 +242,21 @@ class ReferralActivities:
     def delete_attachments(self, inp: RetentionInput) -> RetentionResult:
         """Delete every S3 object of the case and mark its attachments deleted (idempotent)."""
         objects = self._delete_prefix(inp.case_ref)
-        with self.sessions() as s:
-            case = _case(s, inp.case_ref)
-            rows = s.exec(
-                select(ReferralAttachment).where(
-                    ReferralAttachment.case_id == case.id, col(ReferralAttachment.deleted_at).is_(None)
-                )
-            ).all()
-            for a in rows:
-                a.status, a.deleted_at = "deleted", inp.at
-                s.add(a)
-            s.commit()
-        log.info("referral.attachments_deleted", case_ref=inp.case_ref, objects=objects, rows=len(rows))
-        return RetentionResult(objects, len(rows))
+        with self.sessions() as session:
+            s = ReferralService(session)
+            rows = s.mark_attachments_deleted(_case(s, inp.case_ref).id, inp.at)
+        log.info("referral.attachments_deleted", case_ref=inp.case_ref, objects=objects, rows=rows)
+        return RetentionResult(objects, rows)
 
     @activity.defn(name=ReferralActivity.ANONYMISE)
     def anonymise(self, inp: RetentionInput) -> RetentionResult:
         """Remove the case's personal data from the database and S3; keep codes, dates and the history."""
         objects = self._delete_prefix(inp.case_ref)
-        with self.sessions() as s:
-            case = _case(s, inp.case_ref)
-            case.contact_name, case.contact_email, case.contact_phone = ANONYMISED_NAME, None, None
-            case.situation, case.partner_summary, case.family_account_id = "", "", None
-            s.add(case)
-            notes = s.exec(select(ReferralNote).where(ReferralNote.case_id == case.id)).all()
-            for n in notes:
-                n.body = ""
-                s.add(n)
-            for a in s.exec(select(ReferralAttachment).where(ReferralAttachment.case_id == case.id)).all():
-                a.filename, a.status = ANONYMISED_NAME, "deleted"
-                a.deleted_at = a.deleted_at or inp.at
-                s.add(a)
-            s.commit()
+        with self.sessions() as session:
+            s = ReferralService(session)
+            notes = s.anonymise(_case(s, inp.case_ref), inp.at)
         log.info("referral.anonymised", case_ref=inp.case_ref, objects=objects)
-        return RetentionResult(objects, 1 + len(notes))
+        return RetentionResult(objects, 1 + notes)
 
     def _delete_prefix(self, case_ref: str) -> int:
         deleted = 0

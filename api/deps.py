@@ -18,6 +18,7 @@ from services.audit_tasks import AuditTasks
 from services.billing import BillingStore
 from services.notifications import Notifier
 from services.payments import PaymentStore
+from services.referrals import ReferralService
 from services.stripe_payments import StripePayments
 from ville.settings import Settings
 
@@ -82,6 +83,11 @@ async def _attendance(request: Request) -> AttendanceIngest:
     return ingest
 
 
+async def _referrals(session: Annotated[Session, Depends(_session)]) -> ReferralService:
+    # on the request's session, shared with the route's other dependencies (audit log): one transaction
+    return ReferralService(session)
+
+
 SessionDep = Annotated[Session, Depends(_session)]
 TemporalDep = Annotated[Client, Depends(_temporal)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -92,6 +98,7 @@ PaymentsDep = Annotated[StripePayments, Depends(_payments)]
 PaymentStoreDep = Annotated[PaymentStore, Depends(_payment_store)]
 NotifierDep = Annotated[Notifier, Depends(_notifier)]
 AttendanceDep = Annotated[AttendanceIngest, Depends(_attendance)]
+ReferralsDep = Annotated[ReferralService, Depends(_referrals)]
 
 # a row id in a path: bounded so that a huge number answers 422, not an overflow in the database driver (500)
 DB_ID_MAX = 2_147_483_647

@@ -6,10 +6,10 @@ from sqlmodel import Session, col, select
 
 from domain.hsds import ALL_ARRONDISSEMENTS, Directory, LocationRecord, OrganizationRecord, ServiceRecord, ServiceStatus
 from domain.referrals import NeedCategory
+from services.referral_directory import load_directory
 from stack.seeding import DEMO_ACCOUNTS, SEEDERS, SeedContext
 from ville.models.people import Role, UserAccount
 from ville.models.referrals import PartnerOrganization, RifRelay
-from ville.referral_directory import load_directory
 
 N = NeedCategory
 ALL = ALL_ARRONDISSEMENTS

@@ -13,17 +13,10 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import check_csrf, guarded, render, signed_in
 from api.rendering import NAV_BY_ROLE
-from api.routes.referrals import (
-    CaseCreate,
-    ConsentIn,
-    ReferIn,
-    ServiceOut,
-    directory_search,
-    get_case,
-    list_cases,
-    open_case,
-    refer,
-)
+from api.routes.rif_agent.cases import get_case, list_cases, open_case
+from api.routes.rif_agent.directory import directory_search
+from api.routes.rif_agent.referrals import refer
+from api.schemas.referrals import CaseCreate, ConsentIn, ReferIn, ServiceOut
 from api.security import Principal
 from contracts.referrals import ActorKind
 from domain.referrals import (
@@ -35,6 +28,7 @@ from domain.referrals import (
     NeedCategory,
     RefusalReason,
 )
+from services.referrals import ReferralService
 from ville.models.people import Role
 
 router = APIRouter(prefix="/rif", tags=["pages"], include_in_schema=False)
@@ -134,7 +128,7 @@ def cases_page(request: Request, session: SessionDep) -> Response:
         request,
         "agent_dossiers.html",
         title="Dossiers du relais",
-        cases=list_cases(principal, session, None),
+        cases=list_cases(principal, ReferralService(session), None),
         can_open=principal.role is not Role.coordinator,
     )
 
@@ -195,7 +189,7 @@ async def new_case_submit(
     if errors:
         return _form_page(request, 422, values=values, errors=errors)
     try:
-        case = await open_case(body, principal, session, temporal, settings)
+        case = await open_case(body, principal, ReferralService(session), temporal, settings)
     except HTTPException as exc:
         named = _field_of(exc)
         if exc.status_code != 422 or named is None:
@@ -221,12 +215,12 @@ def _search(
             errors["arrondissement"] = "Choisissez un arrondissement entre 1 et 20."
     if errors:
         return None, errors
-    return directory_search(principal, session, NeedCategory(need), arr, None, False), {}
+    return directory_search(principal, ReferralService(session), NeedCategory(need), arr, None, False), {}
 
 
 def _case_page(request: Request, session: SessionDep, ref: str, status_code: int = 200, **extra: Any) -> Response:
     principal = signed_in(request, Role.rif_agent, Role.coordinator)
-    case = get_case(ref, principal, session)
+    case = get_case(ref, principal, ReferralService(session))
     default_need = case.needs[0].value if case.needs else ""
     need = request.query_params.get("besoin", default_need)
     arrondissement = request.query_params.get("arrondissement", str(case.arrondissement or ""))
@@ -277,9 +271,8 @@ async def refer_submit(request: Request, ref: str, session: SessionDep, temporal
         if not service_id.isdigit() or need not in {n.value for n in NeedCategory}:
             return _case_page(request, session, ref, 422, refer_error="Choisissez un service et un besoin.")
         try:
-            result = await refer(
-                ref, ReferIn(service_id=int(service_id), need=NeedCategory(need)), principal, session, temporal
-            )
+            body = ReferIn(service_id=int(service_id), need=NeedCategory(need))
+            result = await refer(ref, body, principal, ReferralService(session), temporal)
         except HTTPException as exc:
             if exc.status_code not in (409, 422):
                 raise

@@ -37,8 +37,11 @@ from api.routes.billing_operator import (
 )
 from api.routes.notifications import resend
 from api.routes.quality.review import assign_task, extend_task_deadline
-from api.routes.referrals import CloseIn, close_case, escalate_referral, sla_breaches
+from api.routes.rif_agent.cases import close_case
+from api.routes.rif_agent.referrals import escalate_referral
+from api.routes.rif_coordination.sla_breaches import sla_breaches
 from api.schemas.audit import AssignIn, DeadlineIn
+from api.schemas.referrals import CloseIn
 from api.security import Principal, current_principal
 from api.temporal_query import QUERY_TIMEOUT, bounded
 from contracts.billing import CycleProgress
@@ -48,6 +51,7 @@ from domain.dunning import InvoiceStatus
 from domain.periods import period_from_key
 from domain.referrals import CaseOutcome, ReferralState
 from services.delivery import failed_notifications
+from services.referrals import ReferralService
 from ville.ids import billing_cycle_id, inspection_id, invoice_payment_id, referral_case_id
 from ville.models.audit import AuditCampaign, AuditInspector, AuditSite, AuditSiteResult, AuditTask, CampaignStatus
 from ville.models.billing import Invoice
@@ -572,7 +576,7 @@ def _referrals_page(
     request: Request, session: Session, settings: Settings, principal: Principal, open_only: bool,
     status_code: int = 200, **extra: Any,
 ) -> HTMLResponse:  # fmt: skip
-    rows = sla_breaches(principal, session, open_only)
+    rows = sla_breaches(principal, ReferralService(session), open_only)
     waiting = session.exec(
         select(Referral.ref, ReferralCase.ref, Referral.sent_at, Referral.sla_deadline)
         .join(ReferralCase, col(ReferralCase.id) == col(Referral.case_id))
@@ -720,7 +724,7 @@ async def case_close(
                 body = CloseIn(outcome=CaseOutcome(outcome), comment=reason, force=force == "1")
             except ValueError:
                 raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Choisissez l'issue du dossier.") from None
-            await close_case(case_ref, body, principal, session, temporal)
+            await close_case(case_ref, body, principal, ReferralService(session), temporal)
         except HTTPException as exc:
             if exc.status_code not in (409, 422):
                 raise
@@ -799,7 +803,8 @@ async def referral_escalate(
         check_csrf(request, csrf)
         try:
             reason = _motif(motif)
-            await escalate_referral(case_ref, referral_ref, OperatorReason(reason=reason), principal, session, temporal)
+            await escalate_referral(case_ref, referral_ref, OperatorReason(reason=reason), principal,
+                                    ReferralService(session), session, temporal)  # fmt: skip
         except HTTPException as exc:
             if exc.status_code not in (409, 422):
                 raise

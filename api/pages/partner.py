@@ -11,20 +11,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.deps import SessionDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import guarded, render, signed_in
-from api.routes.referrals import (
-    LinkAcceptIn,
-    LinkRefuseIn,
-    _link_rate_limit,
-    _link_referral,
-    _links,
-    _now,
-    _partner_out,
-    _partner_referral,
-    link_accept,
-    link_refuse,
-    partner_referrals,
-)
+from api.referral_access import link_rate_limit as _link_rate_limit
+from api.referral_access import links as _links
+from api.referral_access import now as _now
+from api.referral_access import organization_referral, referral_of_link
+from api.referral_views import partner_out
+from api.routes.family.referral_link import link_accept, link_refuse
+from api.routes.partner.referrals import partner_referrals
+from api.schemas.referrals import LinkAcceptIn, LinkRefuseIn
 from domain.referrals import LinkClaims, ReferralState, RefusalReason
+from services.referrals import ReferralService
 from ville.models.people import Role
 from ville.models.referrals import as_utc
 
@@ -36,7 +32,8 @@ REASONS = [(r.value, r.label) for r in RefusalReason]
 
 
 def _page(request: Request, session: SessionDep, token: str, status_code: int = 200, **extra: object) -> Response:
-    referral = _partner_out(session, _link_referral(session, _links(request), token))
+    referrals = ReferralService(session)
+    referral = partner_out(referrals, referral_of_link(referrals, _links(request), token))
     return render(
         request,
         "partenaire_orientation.html",
@@ -92,7 +89,7 @@ async def referral_accept(
                          errors={"appointment_on": MISSING_ANSWER})  # fmt: skip
         body = LinkAcceptIn(token=token, appointment_on=appointment, contact_made=contact_made == "oui")
         try:
-            await link_accept(body, session, temporal, _links(request))
+            await link_accept(body, ReferralService(session), temporal, _links(request))
         except HTTPException as exc:
             if exc.status_code != 422:
                 raise
@@ -120,7 +117,7 @@ async def referral_refuse(
             return _page(request, session, token, 422, values=values, errors={"reason": "Choisissez un motif."})
         body = LinkRefuseIn(token=token, reason=RefusalReason(reason), message=message[:2000])
         try:
-            await link_refuse(body, session, temporal, _links(request))
+            await link_refuse(body, ReferralService(session), temporal, _links(request))
         except HTTPException as exc:
             if exc.status_code != 422:
                 raise
@@ -140,7 +137,7 @@ def referrals_page(request: Request, session: SessionDep) -> Response:
         return guarded(request, exc)
     return render(
         request, "partenaire_orientations.html", title="Orientations reçues",
-        referrals=partner_referrals(principal, session, False),
+        referrals=partner_referrals(principal, ReferralService(session), False),
     )  # fmt: skip
 
 
@@ -149,7 +146,7 @@ def referral_of_my_organisation(request: Request, ref: str, session: SessionDep)
     """One referral of the signed-in partner's list: its answer page (404 for another organisation's)."""
     try:
         principal = signed_in(request, Role.partner)
-        row = _partner_referral(session, principal.partner_org_id, ref)
+        row = organization_referral(ReferralService(session), principal.partner_org_id, ref)
     except Exception as exc:
         return guarded(request, exc)
     fresh = LinkClaims.issue(row.ref, str(row.organization_id), _now(), days=SIGNED_IN_LINK_DAYS)

@@ -19,16 +19,23 @@ from api.routes.billing_family import router as billing_family_router
 from api.routes.billing_operator import router as billing_operator_router
 from api.routes.codec import router as codec_router
 from api.routes.contests import router as contests_router
+from api.routes.family.referral_link import router as family_referral_link_router
 from api.routes.inspector.evidence import router as inspector_evidence_router
 from api.routes.inspector.tasks import router as inspector_tasks_router
 from api.routes.metrics import router as metrics_router
 from api.routes.notifications import router as notifications_router
+from api.routes.partner.referrals import router as partner_referrals_router
 from api.routes.payment_watch import router as payment_watch_router
 from api.routes.quality.campaigns import router as quality_campaigns_router
 from api.routes.quality.catalogue import router as quality_catalogue_router
 from api.routes.quality.results import router as quality_results_router
 from api.routes.quality.review import router as quality_review_router
-from api.routes.referrals import router as referrals_router
+from api.routes.rif_agent.attachments import router as rif_agent_attachments_router
+from api.routes.rif_agent.cases import router as rif_agent_cases_router
+from api.routes.rif_agent.directory import router as rif_agent_directory_router
+from api.routes.rif_agent.referrals import router as rif_agent_referrals_router
+from api.routes.rif_coordination.directory_import import router as rif_coordination_directory_import_router
+from api.routes.rif_coordination.sla_breaches import router as rif_coordination_sla_breaches_router
 from api.routes.simulation import router as simulation_router
 from api.routes.webhooks import router as webhooks_router
 
@@ -51,7 +58,14 @@ ROUTERS: list[APIRouter] = [
     quality_results_router,
     pages_partner_router,
     pages_agent_router,
-    referrals_router,
+    rif_agent_cases_router,
+    rif_agent_referrals_router,
+    rif_agent_attachments_router,
+    rif_agent_directory_router,
+    partner_referrals_router,
+    family_referral_link_router,
+    rif_coordination_sla_breaches_router,
+    rif_coordination_directory_import_router,
     attendance_router,
     billing_operator_router,
     notifications_router,

@@ -303,7 +303,7 @@ async def test_escalate_a_referral_by_hand(
             )
             assert r.status_code == 201, r.text
             ref = r.json()["ref"]
-            url = f"/api/rif/cases/{case_ref}/referrals/{ref}/escalade"
+            url = f"/api/rif/cases/{case_ref}/referrals/{ref}/escalate"
             assert (await ag.post(url, json={"reason": "Urgence"})).status_code == 403
             assert (await clients.bearer(foreign).post(url, json={"reason": "Urgence"})).status_code == 404
             r = await op.post(url, json={"reason": ""})

@@ -10,12 +10,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.hsds import Directory, OrganizationRecord, ServiceRecord
 from domain.referrals import NeedCategory, ReferralState
+from services.referral_directory import load_directory
 from tests.e2e.conftest import check_page
 from tests.workflows.conftest import BillingWorld, eventually, running_worker
 from ville.ids import referral_case_id
 from ville.models.people import Role, UserAccount
 from ville.models.referrals import PartnerService, RifRelay
-from ville.referral_directory import load_directory
 from workflows.referrals import ReferralCaseWorkflow
 
 

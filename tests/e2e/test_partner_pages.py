@@ -17,13 +17,13 @@ from api.security import Principal
 from domain.audit.campaign import PARIS
 from domain.hsds import Directory, OrganizationRecord, ServiceRecord
 from domain.referrals import ConsentScope, NeedCategory, ReferralState, RefusalReason
+from services.referral_directory import load_directory
 from tests.e2e.audit_world import bearer, check_pages_at, sign_in_as, tab_to
 from tests.workflows.conftest import BillingWorld, eventually, running_worker, sent_emails
 from ville.ids import referral_case_id
 from ville.models.people import Role, UserAccount
 from ville.models.referrals import PartnerService, Referral, RifRelay
 from ville.models.rhythm import ScheduledNotification
-from ville.referral_directory import load_directory
 from workflows.referrals import ReferralCaseWorkflow
 
 FAMILY = "Awa Diallo-Navigateur"

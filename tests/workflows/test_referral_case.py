@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from activities.referrals import ANONYMISED_NAME, ReferralActivities
+from activities.referrals import ReferralActivities
 from contracts.referrals import (
     ActorKind,
     CaseProjection,
@@ -53,6 +53,8 @@ from domain.referrals import (
     attachments_delete_at,
 )
 from services.notifications import Notifier
+from services.referral_directory import load_directory
+from services.referrals import ANONYMISED_NAME
 from tests.workflows.conftest import sent_emails
 from ville.aws import aws_client
 from ville.db import SessionFactory
@@ -68,7 +70,6 @@ from ville.models.referrals import (
     RifRelay,
     as_utc,
 )
-from ville.referral_directory import load_directory
 from ville.settings import Settings
 from ville.temporal import data_converter
 from workflows.referrals import ILLEGAL, REJECTED, ReferralCaseWorkflow
