@@ -68,7 +68,8 @@ from ville.models.audit import (
 )
 from ville.models.people import Role
 from ville.temporal import SA_BUSINESS_STATUS, SA_CAMPAIGN
-from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
+from workflows.audit_campaign import AuditCampaignWorkflow
+from workflows.inspection import InspectionWorkflow
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/qualiparis", tags=["qualiparis"])
