@@ -192,6 +192,31 @@ class CardPaymentRequest:
     amount_cents: int
 
 
+class AttemptStatus(StrEnum):
+    """Outcome of one payment attempt as the workflow answers it (`PaymentAttemptResult.status`)."""
+
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    PENDING = "pending"  # still processing (a SEPA debit, 3-D Secure): the outcome comes later
+    FAILED = "failed"  # Stripe refused the request itself
+
+
+class IntentState(StrEnum):
+    """A PaymentIntent's status as Stripe reports it (`IntentStatus.status`)."""
+
+    SUCCEEDED = "succeeded"
+    PROCESSING = "processing"
+    REQUIRES_ACTION = "requires_action"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+FINAL_INTENT_STATES = frozenset({IntentState.SUCCEEDED, IntentState.FAILED})
+"""Statuses that settle an attempt: the outcome is recorded, the family told."""
+NOT_RECORDED = "open"
+"""`PaymentState.invoice_status` before the workflow recorded any outcome."""
+
+
 @dataclass
 class PaymentAttemptResult:
     """Outcome of one attempt, as the page shows it."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 # the billing team as a notification audience, and the failure type of a credit note the invoice can no longer take
 BILLING_TEAM = "billing_team"
+FAMILY = "family"  # the payer of the invoice's account, as a notification audience
 CREDIT_REFUSED = "ContestCreditRefused"
 
 
@@ -78,7 +79,7 @@ class ContestNotice:
     contest_id: str
     invoice_number: str
     account_id: int
-    audience: str  # "family" | "billing_team"
+    audience: str  # FAMILY | BILLING_TEAM
     template: str
     subject: str
     body: str

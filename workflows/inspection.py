@@ -388,7 +388,7 @@ class InspectionWorkflow:
 
     @workflow.update
     async def submit(self, req: SubmitChecklist) -> TaskView:
-        """The inspector submits the checklist (validated against the référentiel beforehand)."""
+        """The inspector submits the checklist (validated against the audit standard beforehand)."""
         self._validate_submit(req)  # state may have moved since the validator ran
         assert self.state is not None
         self.state = transition(self.state, TaskEvent.SUBMIT)
