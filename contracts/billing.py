@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 
@@ -71,7 +72,7 @@ class DunningPlanStep:
     """One step of the ladder, dated for this cycle."""
 
     kind: str
-    on: str  # ISO date
+    on: date
 
 
 @dataclass
@@ -180,7 +181,7 @@ class InvoicePaymentInput:
     """Start the payment workflow of one invoice (card attempts, SEPA debit)."""
 
     invoice_number: str
-    sepa_debit_on: str | None = None  # ISO date: present a SEPA debit on that day
+    sepa_debit_on: date | None = None  # present a SEPA debit on that day
     sepa_retry_business_days: int = 5  # a rejected debit is presented once more after this delay
 
 

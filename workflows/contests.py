@@ -129,7 +129,7 @@ class LineContestWorkflow:
             dict(decision.credited),
             decision.answer,
             self.pending_by,
-            workflow.now().date().isoformat(),
+            workflow.now().date(),
         )
         try:
             await workflow.execute_activity(
@@ -152,14 +152,14 @@ class LineContestWorkflow:
         """An invoice the contest held back from its transfer follows the ladder again (after a grace period)."""
         held = await workflow.execute_activity(
             ContestActivity.HELD_TRANSFER,
-            HeldTransferQuery(self.inp.invoice_number, workflow.now().date().isoformat()),
+            HeldTransferQuery(self.inp.invoice_number, workflow.now().date()),
             result_type=HeldTransfer,
             start_to_close_timeout=CALL,
             retry_policy=STORE_RETRY,
         )
         if held.transfer_on is None:
             return
-        await sleep_until_morning(date.fromisoformat(held.transfer_on))
+        await sleep_until_morning(held.transfer_on)
         await workflow.execute_activity(
             ContestActivity.TRANSFER_HELD,
             self.inp.invoice_number,

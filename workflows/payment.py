@@ -78,7 +78,7 @@ class InvoicePaymentWorkflow:
         self.busy = False
         self.settled = False
         self.status: str = NOT_RECORDED
-        self.sepa_on: str | None = inp.sepa_debit_on
+        self.sepa_on: date | None = inp.sepa_debit_on
         self.sepa_retry_days = inp.sepa_retry_business_days
         self.events: dict[str, StripeEventSignal] = {}
         self.outcomes: set[str] = set()  # PaymentIntents an outcome event was received for
@@ -256,14 +256,14 @@ class InvoicePaymentWorkflow:
     # --- SEPA ------------------------------------------------------------------------------------
 
     @workflow.signal
-    def request_sepa_debit(self, on: str) -> None:
+    def request_sepa_debit(self, on: date) -> None:
         """Present a SEPA debit on the given day (sent by the billing cycle at the due date)."""
         if not self.settled:
             self.sepa_on = on
 
-    async def _sepa_debit(self, on: str) -> None:
+    async def _sepa_debit(self, on: date) -> None:
         # the family may still pay by card until the debit day: only the debit itself holds the invoice
-        await sleep_until_morning(date.fromisoformat(on))
+        await sleep_until_morning(on)
         self.busy = True
         try:
             remaining = await workflow.execute_activity(
@@ -277,13 +277,13 @@ class InvoicePaymentWorkflow:
             if remaining > 0:
                 self.attempts += 1
                 intent = IntentRequest(self.number, self.attempts, PaymentMethod.SEPA_DEBIT, remaining)
-                result = await self._sepa_attempt(intent, date.fromisoformat(on))
+                result = await self._sepa_attempt(intent, on)
             self.settled = remaining <= 0 or self.settled
             self.sepa_on = None
         finally:
             self.busy = False
         if result is not None and result.status == AttemptStatus.DECLINED:
-            await self._after_sepa_rejection(date.fromisoformat(on))
+            await self._after_sepa_rejection(on)
 
     async def _sepa_attempt(self, intent: IntentRequest, debit_day: date) -> PaymentAttemptResult | None:
         try:
@@ -324,7 +324,7 @@ class InvoicePaymentWorkflow:
         )
         if mandate_active:
             # first rejection: present the debit once more a few business days later
-            self.sepa_on = add_business_days(debit_day, self.sepa_retry_days).isoformat()
+            self.sepa_on = add_business_days(debit_day, self.sepa_retry_days)
         else:
             await self._notify("sepa_fallback", f"sepa-fallback:{self.number}", "email", {})
 
@@ -340,7 +340,8 @@ class InvoicePaymentWorkflow:
     @workflow.query
     def state(self) -> PaymentState:
         """Attempts, whether one is in flight, the invoice status last recorded, the webhooks seen."""
-        return PaymentState(self.attempts, self.busy, self.status, self.sepa_on, sorted(self.events))
+        sepa_on = self.sepa_on.isoformat() if self.sepa_on else None
+        return PaymentState(self.attempts, self.busy, self.status, sepa_on, sorted(self.events))
 
     async def _notify(self, template: str, key: str, channel: str, extra: dict[str, str]) -> None:
         account_id = await workflow.execute_activity(
