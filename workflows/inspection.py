@@ -257,8 +257,7 @@ class InspectionWorkflow:
             assignment_outcome=outcome,
             reason=reason,
         )
-        async with self.db:
-            await run(AuditActivity.RECORD_TASK_STATE, record)
+        await self._write(AuditActivity.RECORD_TASK_STATE, record)
 
     async def _remind(self, day: str) -> None:
         inspector, due = self.inspector_id, format_date_fr(self.due_on)
@@ -274,11 +273,10 @@ class InspectionWorkflow:
         # after a deadline extension the alert names the new due date (and is not mistaken for the first one)
         suffix = "late" if self.deadline_moves == 0 else f"late-{self.due_on.isoformat()}"
         state = self.state.value if self.state else None
-        async with self.db:
-            await run(
-                AuditActivity.RECORD_TASK_STATE,
-                TaskStateRecord(self.task_id, self.round, state, self.inspector_id, late=True),
-            )
+        await self._write(
+            AuditActivity.RECORD_TASK_STATE,
+            TaskStateRecord(self.task_id, self.round, state, self.inspector_id, late=True),
+        )
         quality = self._context().quality_user_id
         if quality is not None:
             due = format_date_fr(self.due_on)
@@ -302,6 +300,16 @@ class InspectionWorkflow:
             f"T{self.task_id}",
             {**context, **extra},
         )
+
+    async def _write(self, activity: str, record: Any) -> None:
+        """Persist a change: one database write at a time, in workflow order."""
+        async with self.db:
+            await run(activity, record)
+
+    async def _answer(self) -> TaskView:
+        """Tell the campaign, then answer the update with the task's view."""
+        await self._report()
+        return self.view()
 
     async def _report(self, finished: bool = False) -> None:
         """Tell the campaign (its current run, by workflow id) where this task stands."""
@@ -348,11 +356,10 @@ class InspectionWorkflow:
         """Apply an inspector's event to the task, record the new state, tell the campaign."""
         assert self.state is not None
         self.state = transition(self.state, event)
-        async with self.db:
-            await run(
-                AuditActivity.RECORD_TASK_STATE,
-                TaskStateRecord(self.task_id, self.round, self.state.value, self.inspector_id),
-            )
+        await self._write(
+            AuditActivity.RECORD_TASK_STATE,
+            TaskStateRecord(self.task_id, self.round, self.state.value, self.inspector_id),
+        )
         await self._report()
 
     @workflow.update
@@ -405,10 +412,8 @@ class InspectionWorkflow:
             req.comment,
             self.submissions,
         )
-        async with self.db:
-            await run(AuditActivity.SAVE_SUBMISSION, record)
-        await self._report()
-        return self.view()
+        await self._write(AuditActivity.SAVE_SUBMISSION, record)
+        return await self._answer()
 
     @submit.validator
     def _validate_submit(self, req: SubmitChecklist) -> None:
@@ -445,10 +450,8 @@ class InspectionWorkflow:
         review = ReviewRecord(
             self.task_id, self.round, True, req.reviewer_user_id, req.comment, self.score_permille, self.send_backs
         )
-        async with self.db:
-            await run(AuditActivity.RECORD_REVIEW, review)
-        await self._report()
-        return self.view()
+        await self._write(AuditActivity.RECORD_REVIEW, review)
+        return await self._answer()
 
     @approve.validator
     def _validate_approve(self, req: ApproveTask) -> None:
@@ -465,15 +468,13 @@ class InspectionWorkflow:
         review = ReviewRecord(
             self.task_id, self.round, False, req.reviewer_user_id, self.comment, None, self.send_backs
         )
-        async with self.db:
-            await run(AuditActivity.RECORD_REVIEW, review)
+        await self._write(AuditActivity.RECORD_REVIEW, review)
         kind, inspector = RecipientKind.INSPECTOR, self.inspector_id
         notice = self._notice(
             f"sendback-{self.send_backs}", "audit_task_sent_back", kind, inspector, comment=self.comment
         )
         await notify(notice)
-        await self._report()
-        return self.view()
+        return await self._answer()
 
     @send_back.validator
     def _validate_send_back(self, req: SendBackTask) -> None:
@@ -496,8 +497,7 @@ class InspectionWorkflow:
         finally:
             self.handing_over = False
         self.inspector_id, self.round, self.state = result.inspector_id, result.round, TaskState.ASSIGNED
-        await self._report()
-        return self.view()
+        return await self._answer()
 
     @assign.validator
     def _validate_assign(self, req: AssignTask) -> None:
@@ -515,10 +515,8 @@ class InspectionWorkflow:
         self.due_on, self.deadline_moves = new_due, self.deadline_moves + 1
         if self.late and not is_late(new_due, False, workflow.now()):
             self.late = False  # no longer late: it goes late again (with a fresh alert) at the new date
-        async with self.db:
-            await run(AuditActivity.RECORD_DUE_DATE, DueDateRecord(self.task_id, req.new_due_on, self.late))
-        await self._report()
-        return self.view()
+        await self._write(AuditActivity.RECORD_DUE_DATE, DueDateRecord(self.task_id, req.new_due_on, self.late))
+        return await self._answer()
 
     @extend_deadline.validator
     def _validate_extend(self, req: ExtendDeadline) -> None:

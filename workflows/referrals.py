@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import NamedTuple
 
 from temporalio import workflow
@@ -84,6 +85,14 @@ RETRY = RetryPolicy(
 )
 # Rejections carry these types so the API maps them without reading messages.
 REJECTED, NOT_FOUND, ILLEGAL = ReferralError.REJECTED, ReferralError.NOT_FOUND, ReferralError.ILLEGAL
+
+
+class _CaseTimer(StrEnum):
+    """Timers of the case itself, beside each referral's own (`ReferralAction`)."""
+
+    ANONYMISE = "anonymise"
+    DELETE_ATTACHMENTS = "delete_attachments"
+    FOLLOW_UP = "follow_up"
 
 
 class _Due(NamedTuple):
@@ -430,9 +439,9 @@ class ReferralCaseWorkflow:
     def _next_due(self, now: datetime) -> _Due:
         s = self._s
         assert s.opened_at is not None
-        due = [_Due(anonymise_at(s.opened_at), 9, "anonymise", None)]
+        due = [_Due(anonymise_at(s.opened_at), 9, _CaseTimer.ANONYMISE, None)]
         if s.attachments_deleted_at is None:
-            due.append(_Due(attachments_delete_at(s.opened_at), 8, "delete_attachments", None))
+            due.append(_Due(attachments_delete_at(s.opened_at), 8, _CaseTimer.DELETE_ATTACHMENTS, None))
         for r in s.referrals:
             if r.state is ReferralState.OPEN:
                 nxt = next_referral_action(
@@ -447,7 +456,7 @@ class ReferralCaseWorkflow:
                 and r.follow_up_at is not None
                 and r.follow_up_done_at is None
             ):
-                due.append(_Due(r.follow_up_at, 1, "follow_up", r.ref))
+                due.append(_Due(r.follow_up_at, 1, _CaseTimer.FOLLOW_UP, r.ref))
         return min(due, key=lambda d: (d.at, d.priority))
 
     async def _apply_due_timers(self) -> datetime:
@@ -464,10 +473,10 @@ class ReferralCaseWorkflow:
 
     async def _apply(self, due: _Due) -> None:
         s, now = self._s, workflow.now()
-        if due.action == "anonymise":
+        if due.action == _CaseTimer.ANONYMISE:
             await self._anonymise()
             return
-        if due.action == "delete_attachments":
+        if due.action == _CaseTimer.DELETE_ATTACHMENTS:
             removed = await self._retention(ReferralActivity.DELETE_ATTACHMENTS)
             s.attachments_deleted_at = now
             await self._record(HistoryEvent.ATTACHMENTS_DELETED, ActorKind.SYSTEM, info=str(removed.objects_deleted))
@@ -490,7 +499,7 @@ class ReferralCaseWorkflow:
             prev, r.state = r.state, self._next(r, ReferralEvent.EXPIRE)
             await self._record(HistoryEvent.REFERRAL_EXPIRED, ActorKind.SYSTEM, None, r, prev, r.state, True)
             await self._notify(NoticeKind.AGENT_EXPIRED, f"{r.ref}:expired", r.ref)
-        elif due.action == "follow_up":
+        elif due.action == _CaseTimer.FOLLOW_UP:
             res = await self._notify(
                 NoticeKind.FAMILY_FOLLOW_UP,
                 f"{r.ref}:follow-up",
