@@ -7,6 +7,8 @@ the window end. The rules (submission, acceptance delay, deadline extension, sco
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -29,10 +31,8 @@ with workflow.unsafe.imports_passed_through():
         InspectionInput,
         InspectionResult,
         ManualAssignment,
-        Notice,
         ReassignOutcome,
         ReassignRequest,
-        RecipientKind,
         ReleaseTask,
         ReviewRecord,
         SendBackTask,
@@ -47,24 +47,43 @@ with workflow.unsafe.imports_passed_through():
     from domain.audit import messages as msg
     from domain.audit.campaign import is_late, paris_date, paris_day_end, reminder_times
     from domain.audit.inspection import (
+        RELEASABLE,
+        ActionRefused,
+        Refusal,
         acceptance_deadline,
-        extended_due_date,
+        check_assignable,
+        check_extension,
+        check_inspector_action,
+        check_task_action,
         score_permille,
         submission_errors,
     )
     from domain.audit.referentiel import Referentiel, load_referentiel
     from domain.audit.scoring import score_site
-    from domain.audit.task_states import IllegalTransition, TaskEvent, TaskState, transition
-    from domain.calendar import format_date_fr
+    from domain.audit.task_states import TaskEvent, TaskState, transition
     from ville.ids import audit_campaign_id
     from ville.temporal import SA_ARRONDISSEMENT, SA_BUSINESS_STATUS
     from workflows.audit_calls import business_failure, call, notify, run, sa_enabled, wait_until
+    from workflows.inspection_notices import TaskNotices
 
-_RELEASABLE = (TaskState.ASSIGNED, TaskState.ACCEPTED, TaskState.SENT_BACK)
+_API_ERRORS = {
+    Refusal.ILLEGAL: AuditError.ILLEGAL_TRANSITION,
+    Refusal.NOT_YOURS: AuditError.NOT_YOUR_TASK,
+    Refusal.ASSIGNED: AuditError.INVALID_ASSIGNMENT,
+    Refusal.INVALID: AuditError.INVALID_CHANGE,
+}
 
 
-def _refusal(message: str, kind: str) -> ApplicationError:
-    return ApplicationError(message, type=kind)
+@contextmanager
+def _refused() -> Iterator[None]:
+    """A domain refusal as the update failure the API maps by type (with the field, when one is wrong)."""
+    try:
+        yield
+    except ActionRefused as err:
+        kind = _API_ERRORS[err.kind]
+        if err.field is None:
+            raise ApplicationError(err.message, type=kind) from None
+        raise ApplicationError(err.message, [{"field": err.field, "message": err.message}], type=kind) from None
 
 
 @workflow.defn(name=INSPECTION_WORKFLOW)
@@ -104,7 +123,7 @@ class InspectionWorkflow:
         self.submissions, self.send_backs, self.late = ctx.submissions, ctx.send_backs, ctx.late
         self.answers = dict(ctx.answers)  # a restarted inspection can still score a stored submission
         self.withdrawn = self.state is TaskState.WITHDRAWN
-        if not ctx.inspector_available and self.state in (*_RELEASABLE, TaskState.SUBMITTED):
+        if not ctx.inspector_available and self.state in (*RELEASABLE, TaskState.SUBMITTED):
             self.release_reason = msg.INSPECTOR_UNAVAILABLE
         self.window_start, self.window_end = date.fromisoformat(ctx.window_start), date.fromisoformat(ctx.window_end)
         self.due_on, self.review_deadline = date.fromisoformat(ctx.due_on), date.fromisoformat(ctx.review_deadline)
@@ -117,7 +136,7 @@ class InspectionWorkflow:
         while not self._finished():
             if self.withdraw_reason is not None:
                 await self._withdraw(self.withdraw_reason)
-            elif self.release_reason is not None and self.state in _RELEASABLE:
+            elif self.release_reason is not None and self.state in RELEASABLE:
                 self.state = transition(self.state, TaskEvent.WITHDRAW)
                 await self._reassign(TaskState.WITHDRAWN, self.release_reason, window_close)
             elif self.state is None:
@@ -154,9 +173,7 @@ class InspectionWorkflow:
     async def _await_assignment(self, window_close: datetime) -> None:
         quality = self._context().quality_user_id
         if quality is not None:
-            await notify(
-                self._notice(f"r{self.round}-unassigned", "audit_task_unassigned", RecipientKind.QUALITY, quality)
-            )
+            await notify(self._notices().unassigned(self.round, quality))
         if not await wait_until(
             lambda: self.inspector_id is not None or self.withdraw_reason is not None, window_close
         ):
@@ -166,15 +183,7 @@ class InspectionWorkflow:
         r, inspector = self.round, self.inspector_id
         assert inspector is not None
         accept_by = acceptance_deadline(workflow.now(), self._context().accept_hours, window_close)
-        await notify(
-            self._notice(
-                f"r{r}-assigned",
-                "audit_task_assigned",
-                RecipientKind.INSPECTOR,
-                inspector,
-                accept_by=msg.time_fr(accept_by),
-            )
-        )
+        await notify(self._notices().assigned(r, inspector, accept_by))
         answered = await wait_until(
             lambda: self.state is not TaskState.ASSIGNED or self.round != r or self._interrupted(), accept_by
         )
@@ -223,7 +232,13 @@ class InspectionWorkflow:
             self.withdraw_reason = msg.NOT_REVIEWED_IN_TIME
 
     def _interrupted(self) -> bool:
-        return self.withdraw_reason is not None or (self.release_reason is not None and self.state in _RELEASABLE)
+        return self.withdraw_reason is not None or self._releasing()
+
+    def _closing(self) -> bool:
+        return self.withdrawn or self.withdraw_reason is not None
+
+    def _releasing(self) -> bool:
+        return self.release_reason is not None and self.state in RELEASABLE
 
     async def _reassign(self, outcome: TaskState, reason: str, window_close: datetime) -> None:
         """Close the current assignment and hand the task to the next eligible inspector (domain rule)."""
@@ -260,18 +275,11 @@ class InspectionWorkflow:
         await self._write(AuditActivity.RECORD_TASK_STATE, record)
 
     async def _remind(self, day: str) -> None:
-        inspector, due = self.inspector_id, format_date_fr(self.due_on)
-        assert inspector is not None
-        key, template = f"r{self.round}-reminder-{day}", "audit_task_reminder"
-        await notify(
-            self._notice(f"{key}-email", template, RecipientKind.INSPECTOR, inspector, due_on=due),
-            self._notice(f"{key}-sms", template, RecipientKind.INSPECTOR, inspector, channel="sms", due_on=due),
-        )
+        assert self.inspector_id is not None
+        await notify(*self._notices().reminders(self.round, day, self.inspector_id))
 
     async def _mark_late(self) -> None:
         self.late = True
-        # after a deadline extension the alert names the new due date (and is not mistaken for the first one)
-        suffix = "late" if self.deadline_moves == 0 else f"late-{self.due_on.isoformat()}"
         state = self.state.value if self.state else None
         await self._write(
             AuditActivity.RECORD_TASK_STATE,
@@ -279,27 +287,11 @@ class InspectionWorkflow:
         )
         quality = self._context().quality_user_id
         if quality is not None:
-            due = format_date_fr(self.due_on)
-            await notify(self._notice(suffix, "audit_task_late", RecipientKind.QUALITY, quality, due_on=due))
+            await notify(self._notices().late(self.deadline_moves, quality))
         await self._report()
 
-    def _notice(
-        self, suffix: str, template: str, kind: str, recipient: int, channel: str = "email", **extra: str
-    ) -> Notice:
-        ctx = self._context()
-        site = (ctx.site_name, ctx.site_type_label, ctx.arrondissement)
-        context = msg.task_notice_context(
-            self.task_id, site, ctx.mode, (self.window_start, self.window_end), self.due_on
-        )
-        return Notice(
-            f"audit-task-{self.task_id}-{suffix}",
-            channel,
-            template,
-            kind,
-            recipient,
-            f"T{self.task_id}",
-            {**context, **extra},
-        )
+    def _notices(self) -> TaskNotices:
+        return TaskNotices(self.task_id, self._context(), (self.window_start, self.window_end), self.due_on)
 
     async def _write(self, activity: str, record: Any) -> None:
         """Persist a change: one database write at a time, in workflow order."""
@@ -329,20 +321,14 @@ class InspectionWorkflow:
     def _check(self, inspector_id: int, event: TaskEvent) -> None:
         """Refuse an inspector's action on a task that is not his or not in the right state."""
         if self.ctx is None:
-            raise _refusal(msg.TASK_LOADING, AuditError.ILLEGAL_TRANSITION)
-        if self.inspector_id is None or inspector_id != self.inspector_id or self.withdrawn:
-            raise _refusal(msg.TASK_NOT_FOUND, AuditError.NOT_YOUR_TASK)
-        if self.release_reason is not None and self.state in _RELEASABLE:
-            raise _refusal(msg.TASK_HANDING_OVER, AuditError.ILLEGAL_TRANSITION)
-        self._check_state(event)
+            raise ApplicationError(msg.TASK_LOADING, type=AuditError.ILLEGAL_TRANSITION)
+        with _refused():
+            holder, closed = self.inspector_id, self.withdrawn
+            check_inspector_action(inspector_id, holder, closed, self._releasing(), self.state, event)
 
     def _check_state(self, event: TaskEvent) -> None:
-        if self.state is None or self.withdrawn:
-            raise _refusal(msg.NO_ACTION_POSSIBLE, AuditError.ILLEGAL_TRANSITION)
-        try:
-            transition(self.state, event)
-        except IllegalTransition as err:
-            raise _refusal(str(err), AuditError.ILLEGAL_TRANSITION) from None
+        with _refused():
+            check_task_action(self.state, self.withdrawn, event)
 
     async def _opened(self) -> None:
         # accept/decline may arrive while the task is loading or changing hands: wait instead of refusing
@@ -469,11 +455,7 @@ class InspectionWorkflow:
             self.task_id, self.round, False, req.reviewer_user_id, self.comment, None, self.send_backs
         )
         await self._write(AuditActivity.RECORD_REVIEW, review)
-        kind, inspector = RecipientKind.INSPECTOR, self.inspector_id
-        notice = self._notice(
-            f"sendback-{self.send_backs}", "audit_task_sent_back", kind, inspector, comment=self.comment
-        )
-        await notify(notice)
+        await notify(self._notices().sent_back(self.send_backs, self.inspector_id, self.comment))
         return await self._answer()
 
     @send_back.validator
@@ -501,10 +483,8 @@ class InspectionWorkflow:
 
     @assign.validator
     def _validate_assign(self, req: AssignTask) -> None:
-        if self.ctx is None or self.withdrawn or self.withdraw_reason is not None:
-            raise _refusal(msg.TASK_CLOSED_OR_LOADING, AuditError.ILLEGAL_TRANSITION)
-        if self.state is not None or self.inspector_id is not None:
-            raise _refusal(msg.ALREADY_ASSIGNED, AuditError.INVALID_ASSIGNMENT)
+        with _refused():
+            check_assignable(self.ctx is None or self._closing(), self.state, self.inspector_id)
 
     @workflow.update
     async def extend_deadline(self, req: ExtendDeadline) -> TaskView:
@@ -522,15 +502,9 @@ class InspectionWorkflow:
     def _validate_extend(self, req: ExtendDeadline) -> None:
         if self.ctx is None:
             return  # checked by the handler once the task is loaded
-        if self._finished() or self.withdraw_reason is not None:
-            raise _refusal(msg.TASK_CLOSED_OR_LOADING, AuditError.ILLEGAL_TRANSITION)
-        if self.state is TaskState.SUBMITTED:
-            raise _refusal(msg.ALREADY_SUBMITTED, AuditError.ILLEGAL_TRANSITION)
-        try:
-            extended_due_date(self.due_on, req.new_due_on, self.window_start, self.window_end)
-        except ValueError as err:
-            details = [{"field": "new_due_on", "message": str(err)}]
-            raise ApplicationError(str(err), details, type=AuditError.INVALID_CHANGE) from None
+        with _refused():
+            window = (self.window_start, self.window_end)
+            check_extension(self._finished() or self._closing(), self.state, self.due_on, req.new_due_on, window)
 
     @workflow.signal
     def release(self, req: ReleaseTask) -> None:

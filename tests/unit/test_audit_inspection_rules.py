@@ -1,5 +1,6 @@
 """Rules an inspection applies (domain.audit.inspection) and the texts it answers with (domain.audit.messages)."""
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -9,7 +10,14 @@ from domain.audit import messages
 from domain.audit.checklist import FieldError
 from domain.audit.evidence import evidence_prefix
 from domain.audit.inspection import (
+    RELEASABLE,
+    ActionRefused,
+    Refusal,
     acceptance_deadline,
+    check_assignable,
+    check_extension,
+    check_inspector_action,
+    check_task_action,
     extended_due_date,
     modes_valid,
     parse_day,
@@ -19,6 +27,7 @@ from domain.audit.inspection import (
 )
 from domain.audit.referentiel import AnswerType, bundled_referentiel
 from domain.audit.scoring import score_site
+from domain.audit.task_states import TaskEvent, TaskState
 from domain.calendar import PARIS
 
 REF = bundled_referentiel()
@@ -137,3 +146,66 @@ def test_notice_context_prints_the_site_mode_and_dates_the_french_way() -> None:
 def test_campaign_acknowledgements() -> None:
     assert messages.tasks_planned(3) == "3 tâche(s) planifiée(s) pour ce site"
     assert messages.tasks_to_reassign(0) == "0 tâche(s) à réattribuer"
+
+
+def refusal(call: Callable[[], object]) -> tuple[Refusal, str, str | None]:
+    with pytest.raises(ActionRefused) as caught:
+        call()
+    return caught.value.kind, caught.value.message, caught.value.field
+
+
+def test_an_inspector_acts_only_on_the_task_he_holds_in_a_state_that_allows_it() -> None:
+    ok = check_inspector_action(5, 5, False, False, TaskState.ASSIGNED, TaskEvent.ACCEPT)
+    assert ok is None
+    assert refusal(lambda: check_inspector_action(6, 5, False, False, TaskState.ASSIGNED, TaskEvent.ACCEPT)) == (
+        Refusal.NOT_YOURS,
+        messages.TASK_NOT_FOUND,
+        None,
+    )
+    assert (
+        refusal(lambda: check_inspector_action(5, None, False, False, None, TaskEvent.ACCEPT))[0] is Refusal.NOT_YOURS
+    )
+    assert refusal(lambda: check_inspector_action(5, 5, True, False, TaskState.ASSIGNED, TaskEvent.ACCEPT))[0] is (
+        Refusal.NOT_YOURS
+    )
+    assert refusal(lambda: check_inspector_action(5, 5, False, True, TaskState.ACCEPTED, TaskEvent.SUBMIT))[:2] == (
+        Refusal.ILLEGAL,
+        messages.TASK_HANDING_OVER,
+    )
+    kind, message, _ = refusal(lambda: check_inspector_action(5, 5, False, False, TaskState.ASSIGNED, TaskEvent.SUBMIT))
+    assert kind is Refusal.ILLEGAL and message.startswith("Impossible")
+
+
+def test_a_review_needs_a_held_open_task() -> None:
+    check_task_action(TaskState.SUBMITTED, False, TaskEvent.APPROVE)
+    assert refusal(lambda: check_task_action(None, False, TaskEvent.APPROVE))[:2] == (
+        Refusal.ILLEGAL,
+        messages.NO_ACTION_POSSIBLE,
+    )
+    assert refusal(lambda: check_task_action(TaskState.SUBMITTED, True, TaskEvent.APPROVE))[0] is Refusal.ILLEGAL
+
+
+def test_only_a_task_without_inspector_and_still_open_is_assigned_by_hand() -> None:
+    check_assignable(False, None, None)
+    assert refusal(lambda: check_assignable(True, None, None))[:2] == (Refusal.ILLEGAL, messages.TASK_CLOSED_OR_LOADING)
+    assert refusal(lambda: check_assignable(False, TaskState.ASSIGNED, 3))[:2] == (
+        Refusal.ASSIGNED,
+        messages.ALREADY_ASSIGNED,
+    )
+
+
+def test_an_extension_names_the_field_when_the_date_is_wrong() -> None:
+    due = date(2027, 1, 20)
+    assert check_extension(False, TaskState.ACCEPTED, due, "2027-01-25", WINDOW) == date(2027, 1, 25)
+    assert refusal(lambda: check_extension(True, TaskState.ACCEPTED, due, "2027-01-25", WINDOW))[0] is Refusal.ILLEGAL
+    assert refusal(lambda: check_extension(False, TaskState.SUBMITTED, due, "2027-01-25", WINDOW))[:2] == (
+        Refusal.ILLEGAL,
+        messages.ALREADY_SUBMITTED,
+    )
+    kind, _, field = refusal(lambda: check_extension(False, TaskState.ACCEPTED, due, "2027-02-25", WINDOW))
+    assert (kind, field) == (Refusal.INVALID, "new_due_on")
+
+
+def test_only_running_assignments_are_released_at_once() -> None:
+    assert TaskState.SUBMITTED not in RELEASABLE
+    assert {TaskState.ASSIGNED, TaskState.ACCEPTED, TaskState.SENT_BACK} == RELEASABLE
