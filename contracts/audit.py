@@ -1,7 +1,9 @@
 """Dataclasses and activity names shared by the audit workflows, their activities and the API.
 
 Kept free of heavy imports (no boto3, SQLModel or reportlab) so that the workflow sandbox can load it.
-Dates travel as ISO strings (`2027-03-01`): Temporal's default JSON converter has no `date` support.
+Dates travel as ISO strings (`2027-03-01`). `ville.temporal`'s converter reads and writes `date` fields as such
+strings; the fields here still typed `str` are written or read by the API or by `activities/audit.py`, and move
+to `date` together with them.
 """
 
 from __future__ import annotations
