@@ -138,7 +138,7 @@ class BillingActivities:
             )
         bounds, families = self.store.batch_bounds(period, req.batch_size)
         due = due_date(issue, self.settings.due_day_of_month)
-        ladder = [DunningPlanStep(s.kind.value, s.on(due).isoformat()) for s in default_ladder()]
+        ladder = [DunningPlanStep(s.kind.value, s.on(due)) for s in default_ladder()]
         log.info("billing.planned", period=period.key, families=families, batches=len(bounds))
         return PlanResult(bounds, families, issue.isoformat(), due.isoformat(), ladder)
 
@@ -247,12 +247,12 @@ class BillingActivities:
         for number, due in rows:
             await self.client.start_workflow(
                 "InvoicePaymentWorkflow",
-                InvoicePaymentInput(number, sepa_debit_on=due.isoformat()),
+                InvoicePaymentInput(number, sepa_debit_on=due),
                 id=invoice_payment_id(number),
                 task_queue=self.settings.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 start_signal="request_sepa_debit",
-                start_signal_args=[due.isoformat()],
+                start_signal_args=[due],
             )
             activity.heartbeat(number)
         return len(rows)

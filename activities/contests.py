@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -133,7 +133,7 @@ class ContestActivities:
     @activity.defn
     def held_transfer(self, req: HeldTransferQuery) -> HeldTransfer:
         """After a decision: the day an invoice held back from its cycle's transfer is transferred, if unpaid."""
-        invoice_number, today = req.invoice_number, date.fromisoformat(req.today)
+        invoice_number, today = req.invoice_number, req.today
         with self.sessions() as s:
             invoice = s.exec(select(Invoice).where(Invoice.number == invoice_number)).one()
             held = contests.held_by_invoice(s, [invoice.id] if invoice.id else [])
@@ -141,7 +141,7 @@ class ContestActivities:
         transfer_on = transfer.on(invoice.due_date)
         if invoice.status not in OPEN_STATUSES or invoice.remaining_cents <= 0 or held or transfer_on > today:
             return HeldTransfer(invoice_number, None)  # settled, still contested, or the cycle transfers it itself
-        return HeldTransfer(invoice_number, resume_transfer_on(transfer_on, today).isoformat())
+        return HeldTransfer(invoice_number, resume_transfer_on(transfer_on, today))
 
     @activity.defn
     def transfer_held(self, invoice_number: str) -> bool:

@@ -14,7 +14,8 @@ from api.workflow_updates import Refusals, execute_update
 from contracts.audit import UNASSIGNED, AuditError, TaskView
 from ville.ids import audit_campaign_id, inspection_id
 from ville.models.people import Role
-from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
+from workflows.audit_campaign import AuditCampaignWorkflow
+from workflows.inspection import InspectionWorkflow
 
 PREFIX = "/api/qualiparis"
 # actions that reach a workflow: 409 when its state refuses them or it has ended, 503 when Temporal is unreachable

@@ -31,7 +31,7 @@ from ville.db import engine_for
 from ville.ids import audit_campaign_id, inspection_id
 from ville.models.audit import AuditCampaign, AuditCampaignSite, AuditSite, AuditTask
 from ville.temporal import SA_BUSINESS_STATUS, SA_CAMPAIGN, connect, register_search_attributes
-from workflows.audit import AuditCampaignWorkflow
+from workflows.audit_campaign import AuditCampaignWorkflow
 
 TEMPORAL_WARNING_EVENTS = 10_240
 

@@ -1,12 +1,15 @@
 """Dataclasses and activity names shared by the audit workflows, their activities and the API.
 
 Kept free of heavy imports (no boto3, SQLModel or reportlab) so that the workflow sandbox can load it.
-Dates travel as ISO strings (`2027-03-01`): Temporal's default JSON converter has no `date` support.
+Dates travel as ISO strings (`2027-03-01`). `ville.temporal`'s converter reads and writes `date` fields as such
+strings; the fields here still typed `str` are written or read by the API or by `activities/audit.py`, and move
+to `date` together with them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from contracts.delivery import NotificationActivity
@@ -40,6 +43,19 @@ SEND_NOTIFICATIONS = NotificationActivity.SEND
 
 AUDIT_CAMPAIGN_WORKFLOW = "AuditCampaignWorkflow"  # workflow type names, for the activities that start them
 INSPECTION_WORKFLOW = "InspectionWorkflow"
+TASK_PROGRESS_SIGNAL = "task_progress"
+"""The campaign's signal an inspection reports by (by name: the inspection does not import the campaign)."""
+
+
+class CampaignPhase(StrEnum):
+    """Where a campaign's workflow stands (its business-status search attribute and progress `phase`)."""
+
+    SCHEDULED = "scheduled"  # a re-audit sleeping until its window opens
+    PLANNING = "planning"
+    RUNNING = "running"
+    CLOSING = "closing"  # window over: last reviews
+    RESULTS = "results"
+    REPORTED = "reported"
 
 
 class RecipientKind:
@@ -100,7 +116,7 @@ class CampaignCarry:
     withdrawn_sites: list[int] = field(default_factory=list)
     started: int = 0
     runs: int = 1
-    phase: str = "running"
+    phase: str = CampaignPhase.RUNNING
 
 
 @dataclass

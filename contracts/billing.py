@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 
@@ -71,7 +72,7 @@ class DunningPlanStep:
     """One step of the ladder, dated for this cycle."""
 
     kind: str
-    on: str  # ISO date
+    on: date
 
 
 @dataclass
@@ -180,7 +181,7 @@ class InvoicePaymentInput:
     """Start the payment workflow of one invoice (card attempts, SEPA debit)."""
 
     invoice_number: str
-    sepa_debit_on: str | None = None  # ISO date: present a SEPA debit on that day
+    sepa_debit_on: date | None = None  # present a SEPA debit on that day
     sepa_retry_business_days: int = 5  # a rejected debit is presented once more after this delay
 
 
@@ -190,6 +191,31 @@ class CardPaymentRequest:
 
     payment_method_id: str
     amount_cents: int
+
+
+class AttemptStatus(StrEnum):
+    """Outcome of one payment attempt as the workflow answers it (`PaymentAttemptResult.status`)."""
+
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    PENDING = "pending"  # still processing (a SEPA debit, 3-D Secure): the outcome comes later
+    FAILED = "failed"  # Stripe refused the request itself
+
+
+class IntentState(StrEnum):
+    """A PaymentIntent's status as Stripe reports it (`IntentStatus.status`)."""
+
+    SUCCEEDED = "succeeded"
+    PROCESSING = "processing"
+    REQUIRES_ACTION = "requires_action"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+FINAL_INTENT_STATES = frozenset({IntentState.SUCCEEDED, IntentState.FAILED})
+"""Statuses that settle an attempt: the outcome is recorded, the family told."""
+NOT_RECORDED = "open"
+"""`PaymentState.invoice_status` before the workflow recorded any outcome."""
 
 
 @dataclass

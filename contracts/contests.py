@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 # the billing team as a notification audience, and the failure type of a credit note the invoice can no longer take
 BILLING_TEAM = "billing_team"
+FAMILY = "family"  # the payer of the invoice's account, as a notification audience
 CREDIT_REFUSED = "ContestCreditRefused"
 
 
@@ -78,7 +80,7 @@ class ContestNotice:
     contest_id: str
     invoice_number: str
     account_id: int
-    audience: str  # "family" | "billing_team"
+    audience: str  # FAMILY | BILLING_TEAM
     template: str
     subject: str
     body: str
@@ -103,7 +105,7 @@ class ContestOutcome:
     credited: dict[str, int]
     answer: str
     operator_user_id: int
-    decided_on: str  # ISO date
+    decided_on: date
 
 
 @dataclass
@@ -111,7 +113,7 @@ class HeldTransfer:
     """After a decision: when an invoice held back from the transfer must be transferred, if still unpaid."""
 
     invoice_number: str
-    transfer_on: str | None  # ISO date, None when the billing cycle's own transfer step will handle it
+    transfer_on: date | None  # None when the billing cycle's own transfer step will handle it
 
 
 @dataclass
@@ -119,4 +121,4 @@ class HeldTransferQuery:
     """Which invoice, and the workflow's today (ISO): activities never read the clock for business dates."""
 
     invoice_number: str
-    today: str
+    today: date

@@ -130,7 +130,7 @@ class ReferralProcess:
     links_issued: int = 0
     link_expires_at: datetime | None = None
     answered_at: datetime | None = None
-    appointment_on: str | None = None  # ISO date (the JSON converter has no `date`)
+    appointment_on: str | None = None  # ISO date (the API writes it)
     contact_made: bool = False
     refusal_reason: RefusalReason | None = None
     refusal_note_id: int | None = None
@@ -216,7 +216,7 @@ class PartnerAccept:
 
     referral_ref: str
     partner_org_id: int
-    appointment_on: str | None = None  # ISO date (the JSON converter has no `date`)
+    appointment_on: str | None = None  # ISO date (the API writes it)
     contact_made: bool = False
     actor_kind: ActorKind = ActorKind.PARTNER
     actor_user_id: int | None = None

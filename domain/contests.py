@@ -64,6 +64,11 @@ class DecisionKind(StrEnum):
     REFUSE = "refuse"
 
 
+UNKNOWN_KIND = "Décision inconnue : accepter en totalité, accepter en partie ou refuser."
+ALREADY_DECIDED = "Cette réclamation a déjà reçu une décision."
+DECISION_IMPOSSIBLE = "Décision impossible."  # a credit note refused without a reason of its own
+
+
 class ContestRefused(ValueError):
     """A contest or a decision that breaks a rule; the French message names what to fix."""
 

@@ -27,6 +27,8 @@ class InvoiceStatus(StrEnum):
 
 # Once transferred, the Trésor Public collects: the family can no longer pay the City online.
 PAYABLE_STATUSES = frozenset({InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE})
+# Nothing left to collect online: an invoice's payment workflow ends once its invoice reaches one of these.
+SETTLED_STATUSES = frozenset({InvoiceStatus.PAID, InvoiceStatus.TRANSFERRED, InvoiceStatus.CANCELLED})
 
 
 def own_due(amount_due: Cents, previous_unpaid: Cents) -> Cents:

@@ -176,7 +176,7 @@ SIMULATION_PHASE: Mapping[str, str] = {
     "done": "Terminée",
 }
 
-# workflows.audit.AuditCampaignWorkflow's phases
+# workflows.audit_campaign.AuditCampaignWorkflow's phases
 CAMPAIGN_PHASE: Mapping[str, str] = {
     "scheduled": "Programmée",
     "planning": "Préparation",
@@ -191,7 +191,7 @@ def _capital(label: str) -> str:
     return label[:1].upper() + label[1:]
 
 
-UNASSIGNED = "unassigned"  # an inspection task no inspector holds (workflows.audit)
+UNASSIGNED = "unassigned"  # an inspection task no inspector holds (workflows.inspection)
 TASK_STATE: Mapping[str, str] = {UNASSIGNED: "Sans inspecteur", **{s: _capital(s.label) for s in TaskState}}
 
 REFERRAL_STATE: Mapping[str, str] = {s: _capital(s.label) for s in ReferralState}

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import date, datetime
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client, TLSConfig
 from temporalio.common import SearchAttributeKey
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.converter import (
+    AdvancedJSONEncoder,
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+    JSONTypeConverter,
+)
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -38,10 +48,44 @@ def payload_codec(settings: Settings) -> EncryptionCodec:
     return EncryptionCodec(parse_keys(settings.codec_keys.get_secret_value()))
 
 
+class _DateJSONEncoder(AdvancedJSONEncoder):
+    """Writes a `date` as its ISO day (`2027-03-01`), the string contracts carried before they typed dates."""
+
+    def default(self, o: Any) -> Any:
+        """Encode a date; anything else as the SDK does."""
+        if isinstance(o, date) and not isinstance(o, datetime):
+            return o.isoformat()
+        return super().default(o)
+
+
+class _DateTypeConverter(JSONTypeConverter):
+    """Reads an ISO day back into a field typed `date` (the SDK converts `datetime` only)."""
+
+    def to_typed_value(self, hint: type, value: Any) -> Any | None:
+        """A date for a `date` hint; the SDK's own conversion otherwise."""
+        if hint is date and isinstance(value, str):
+            return date.fromisoformat(value)
+        return JSONTypeConverter.Unhandled
+
+
+class PayloadConverter(CompositePayloadConverter):
+    """The SDK's default payload converters, with JSON that knows `date` (same bytes for every other value)."""
+
+    def __init__(self) -> None:
+        json = JSONPlainPayloadConverter(encoder=_DateJSONEncoder, custom_type_converters=[_DateTypeConverter()])
+        super().__init__(
+            *(
+                json if isinstance(c, JSONPlainPayloadConverter) else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            )
+        )
+
+
 def data_converter(settings: Settings) -> DataConverter:
     """The default converter with payloads (and failure messages) encrypted."""
     return dataclasses.replace(
         DataConverter.default,
+        payload_converter_class=PayloadConverter,
         payload_codec=payload_codec(settings),
         # failure messages and stack traces move into encoded attributes, so they are encrypted too
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,

@@ -201,7 +201,7 @@ class BillingCycleWorkflow:
         for step in self.state.dunning_plan:
             if step.kind in self.state.dunning_done:
                 continue
-            await sleep_until_morning(date.fromisoformat(step.on))
+            await sleep_until_morning(step.on)
             count = await workflow.execute_activity(
                 BillingActivity.RUN_DUNNING_STEP,
                 DunningRequest(self.inp.period_key, step.kind),

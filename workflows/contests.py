@@ -1,4 +1,4 @@
-"""A family's contest (réclamation) of invoice lines: review deadline, reminder, escalation, decision, credit note."""
+"""A family's contest of invoice lines: review deadline, reminder, escalation, decision, credit note."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.contests import (
         BILLING_TEAM,
         CREDIT_REFUSED,
+        FAMILY,
         ContestActivity,
         ContestDecisionRequest,
         ContestDecisionResult,
@@ -25,6 +26,9 @@ with workflow.unsafe.imports_passed_through():
         LineContestResult,
     )
     from domain.contests import (
+        ALREADY_DECIDED,
+        DECISION_IMPOSSIBLE,
+        UNKNOWN_KIND,
         ContestRefused,
         ContestStatus,
         Decision,
@@ -49,8 +53,6 @@ STORE_RETRY = RetryPolicy(
     non_retryable_error_types=[CREDIT_REFUSED],
 )
 CALL = timedelta(seconds=30)
-UNKNOWN_KIND = "Décision inconnue : accepter en totalité, accepter en partie ou refuser."
-ALREADY_DECIDED = "Cette réclamation a déjà reçu une décision."
 
 
 @workflow.defn
@@ -77,7 +79,7 @@ class LineContestWorkflow:
         """Tell the family, wait for the decision (reminder, escalation), apply it, then resume the ladder."""
         self._publish()
         subject, body = family_opened_message(inp.invoice_number, sum(inp.lines.values()), self.deadline)
-        await self._notify("contest_opened", f"contest-opened:{inp.contest_id}", "family", subject, body)
+        await self._notify("contest_opened", f"contest-opened:{inp.contest_id}", FAMILY, subject, body)
         while self.result is None:
             if self.pending is not None:
                 await self._apply(self.pending)
@@ -127,7 +129,7 @@ class LineContestWorkflow:
             dict(decision.credited),
             decision.answer,
             self.pending_by,
-            workflow.now().date().isoformat(),
+            workflow.now().date(),
         )
         try:
             await workflow.execute_activity(
@@ -144,20 +146,20 @@ class LineContestWorkflow:
         self.result = ContestDecisionResult(self.inp.contest_id, self.status.value, decision.credited_cents)
         self._publish()
         subject, body = family_decision_message(self.inp.invoice_number, decision)
-        await self._notify("contest_decided", f"contest-decided:{self.inp.contest_id}", "family", subject, body)
+        await self._notify("contest_decided", f"contest-decided:{self.inp.contest_id}", FAMILY, subject, body)
 
     async def _after_decision(self) -> None:
         """An invoice the contest held back from its transfer follows the ladder again (after a grace period)."""
         held = await workflow.execute_activity(
             ContestActivity.HELD_TRANSFER,
-            HeldTransferQuery(self.inp.invoice_number, workflow.now().date().isoformat()),
+            HeldTransferQuery(self.inp.invoice_number, workflow.now().date()),
             result_type=HeldTransfer,
             start_to_close_timeout=CALL,
             retry_policy=STORE_RETRY,
         )
         if held.transfer_on is None:
             return
-        await sleep_until_morning(date.fromisoformat(held.transfer_on))
+        await sleep_until_morning(held.transfer_on)
         await workflow.execute_activity(
             ContestActivity.TRANSFER_HELD,
             self.inp.invoice_number,
@@ -190,7 +192,7 @@ class LineContestWorkflow:
         self.refusal = None
         await workflow.wait_condition(lambda: self.result is not None or self.refusal is not None)
         if self.result is None:
-            raise ApplicationError(self.refusal or "Décision impossible.", type=CREDIT_REFUSED, non_retryable=True)
+            raise ApplicationError(self.refusal or DECISION_IMPOSSIBLE, type=CREDIT_REFUSED, non_retryable=True)
         return self.result
 
     @decide.validator

@@ -12,11 +12,15 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from contracts.billing import (
+        FINAL_INTENT_STATES,
+        NOT_RECORDED,
         STRIPE_INVALID_REQUEST,
         STRIPE_NOT_FOUND,
+        AttemptStatus,
         BillingWorkflow,
         CardPaymentRequest,
         IntentRequest,
+        IntentState,
         IntentStatus,
         InvoicePaymentInput,
         InvoicePaymentResult,
@@ -27,9 +31,11 @@ with workflow.unsafe.imports_passed_through():
         StripeEventSignal,
     )
     from contracts.delivery import NotificationActivity, NotificationOutcome, NotificationRequest
+    from domain import payment_messages as msg
     from domain.calendar import add_business_days
+    from domain.dunning import SETTLED_STATUSES
     from domain.labels import decline_message
-    from domain.payments import OUTCOME_EVENTS
+    from domain.payments import OUTCOME_EVENTS, PaymentMethod
     from domain.sepa import result_deadline
     from workflows.timing import sleep_until_morning
 
@@ -71,8 +77,8 @@ class InvoicePaymentWorkflow:
         self.attempts = 0
         self.busy = False
         self.settled = False
-        self.status = "open"
-        self.sepa_on: str | None = inp.sepa_debit_on
+        self.status: str = NOT_RECORDED
+        self.sepa_on: date | None = inp.sepa_debit_on
         self.sepa_retry_days = inp.sepa_retry_business_days
         self.events: dict[str, StripeEventSignal] = {}
         self.outcomes: set[str] = set()  # PaymentIntents an outcome event was received for
@@ -140,13 +146,9 @@ class InvoicePaymentWorkflow:
                     raise
                 workflow.logger.warning("payment.unknown_intent_skipped", extra={"payment_intent_id": pi_id})
                 if self._idle():
-                    raise ApplicationError(
-                        "PaymentIntent inconnu de Stripe : aucun paiement en cours, suivi arrêté.",
-                        type=STRIPE_NOT_FOUND,
-                        non_retryable=True,
-                    ) from err
+                    raise ApplicationError(msg.UNKNOWN_INTENT, type=STRIPE_NOT_FOUND, non_retryable=True) from err
                 continue
-            if status.status in ("succeeded", "failed"):
+            if status.status in FINAL_INTENT_STATES:
                 await self._record(0, status)
 
     def _idle(self) -> bool:
@@ -171,7 +173,7 @@ class InvoicePaymentWorkflow:
         self.last_activity = workflow.now()
         # the main loop runs the attempt: one place drives every Stripe call of this invoice
         self.card_requests[attempt] = IntentRequest(
-            self.number, attempt, "card", req.amount_cents, req.payment_method_id
+            self.number, attempt, PaymentMethod.CARD, req.amount_cents, req.payment_method_id
         )
         await workflow.wait_condition(lambda: attempt in self.card_results)
         return self.card_results.pop(attempt)
@@ -186,14 +188,9 @@ class InvoicePaymentWorkflow:
 
     @pay_by_card.validator
     def _validate_card(self, req: CardPaymentRequest) -> None:
-        if self.busy:
-            raise ValueError("Un paiement est déjà en cours pour cette facture.")
-        if self.settled:
-            raise ValueError("Cette facture est déjà réglée.")
-        if req.amount_cents <= 0:
-            raise ValueError("Le montant doit être positif.")
-        if not req.payment_method_id.startswith("pm_"):
-            raise ValueError("Moyen de paiement invalide.")
+        problem = msg.card_request_problem(self.busy, self.settled, req.amount_cents, req.payment_method_id)
+        if problem is not None:
+            raise ValueError(problem)
 
     async def _charge(self, intent: IntentRequest, wait: timedelta) -> PaymentAttemptResult:
         try:
@@ -206,8 +203,8 @@ class InvoicePaymentWorkflow:
             )
         except ActivityError as err:
             cause = err.cause
-            message = cause.message if isinstance(cause, ApplicationError) else "Paiement impossible."
-            return PaymentAttemptResult(intent.attempt, "failed", None, message)
+            message = cause.message if isinstance(cause, ApplicationError) else msg.PAYMENT_IMPOSSIBLE
+            return PaymentAttemptResult(intent.attempt, AttemptStatus.FAILED, None, message)
         self.awaited.add(pi_id)
         status = await workflow.execute_activity(
             PaymentActivity.CONFIRM_INTENT,
@@ -216,10 +213,10 @@ class InvoicePaymentWorkflow:
             start_to_close_timeout=CALL,
             retry_policy=STRIPE_RETRY,
         )
-        if status.status not in ("succeeded", "failed"):
+        if status.status not in FINAL_INTENT_STATES:
             status = await self._await_outcome(pi_id, wait)
-        if status.status not in ("succeeded", "failed"):
-            return PaymentAttemptResult(intent.attempt, "pending", pi_id, "Paiement en cours de traitement.")
+        if status.status not in FINAL_INTENT_STATES:
+            return PaymentAttemptResult(intent.attempt, AttemptStatus.PENDING, pi_id, msg.PAYMENT_PROCESSING)
         return await self._record(intent.attempt, status)
 
     async def _await_outcome(self, pi_id: str, wait: timedelta) -> IntentStatus:
@@ -242,29 +239,31 @@ class InvoicePaymentWorkflow:
             retry_policy=STORE_RETRY,
         )
         self.status = recorded.invoice_status
-        self.settled = recorded.invoice_status in ("paid", "transferred", "cancelled")
-        if status.status == "succeeded":
+        self.settled = recorded.invoice_status in SETTLED_STATUSES
+        if status.status == IntentState.SUCCEEDED:
             receipt = self._notify("payment_receipt", f"receipt:{status.payment_intent_id}", "email", {})
             if workflow.patched(RECEIPT_AFTER_ANSWER):
                 # the family waits for the answer, not for the e-mail (retried while SES is unavailable)
                 self.receipts.append(asyncio.create_task(receipt))
             else:
                 await receipt
-            return PaymentAttemptResult(attempt, "succeeded", status.payment_intent_id, "Paiement accepté. Merci.")
+            return PaymentAttemptResult(
+                attempt, AttemptStatus.SUCCEEDED, status.payment_intent_id, msg.PAYMENT_ACCEPTED
+            )
         message = decline_message(status.failure_code)
-        return PaymentAttemptResult(attempt, "declined", status.payment_intent_id, message)
+        return PaymentAttemptResult(attempt, AttemptStatus.DECLINED, status.payment_intent_id, message)
 
     # --- SEPA ------------------------------------------------------------------------------------
 
     @workflow.signal
-    def request_sepa_debit(self, on: str) -> None:
+    def request_sepa_debit(self, on: date) -> None:
         """Present a SEPA debit on the given day (sent by the billing cycle at the due date)."""
         if not self.settled:
             self.sepa_on = on
 
-    async def _sepa_debit(self, on: str) -> None:
+    async def _sepa_debit(self, on: date) -> None:
         # the family may still pay by card until the debit day: only the debit itself holds the invoice
-        await sleep_until_morning(date.fromisoformat(on))
+        await sleep_until_morning(on)
         self.busy = True
         try:
             remaining = await workflow.execute_activity(
@@ -277,14 +276,14 @@ class InvoicePaymentWorkflow:
             result = None
             if remaining > 0:
                 self.attempts += 1
-                intent = IntentRequest(self.number, self.attempts, "sepa_debit", remaining)
-                result = await self._sepa_attempt(intent, date.fromisoformat(on))
+                intent = IntentRequest(self.number, self.attempts, PaymentMethod.SEPA_DEBIT, remaining)
+                result = await self._sepa_attempt(intent, on)
             self.settled = remaining <= 0 or self.settled
             self.sepa_on = None
         finally:
             self.busy = False
-        if result is not None and result.status == "declined":
-            await self._after_sepa_rejection(date.fromisoformat(on))
+        if result is not None and result.status == AttemptStatus.DECLINED:
+            await self._after_sepa_rejection(on)
 
     async def _sepa_attempt(self, intent: IntentRequest, debit_day: date) -> PaymentAttemptResult | None:
         try:
@@ -307,12 +306,12 @@ class InvoicePaymentWorkflow:
         )
         deadline = result_deadline(debit_day)
         # The bank answers within 14 business days: wait for the webhook, re-check every two days.
-        while status.status not in ("succeeded", "failed"):
+        while status.status not in FINAL_INTENT_STATES:
             if workflow.now().date() > deadline:
                 break
             status = await self._await_outcome(pi_id, SEPA_RECHECK)
-        if status.status not in ("succeeded", "failed"):
-            return PaymentAttemptResult(intent.attempt, "pending", pi_id)
+        if status.status not in FINAL_INTENT_STATES:
+            return PaymentAttemptResult(intent.attempt, AttemptStatus.PENDING, pi_id)
         return await self._record(intent.attempt, status)
 
     async def _after_sepa_rejection(self, debit_day: date) -> None:
@@ -325,7 +324,7 @@ class InvoicePaymentWorkflow:
         )
         if mandate_active:
             # first rejection: present the debit once more a few business days later
-            self.sepa_on = add_business_days(debit_day, self.sepa_retry_days).isoformat()
+            self.sepa_on = add_business_days(debit_day, self.sepa_retry_days)
         else:
             await self._notify("sepa_fallback", f"sepa-fallback:{self.number}", "email", {})
 
@@ -341,7 +340,8 @@ class InvoicePaymentWorkflow:
     @workflow.query
     def state(self) -> PaymentState:
         """Attempts, whether one is in flight, the invoice status last recorded, the webhooks seen."""
-        return PaymentState(self.attempts, self.busy, self.status, self.sepa_on, sorted(self.events))
+        sepa_on = self.sepa_on.isoformat() if self.sepa_on else None
+        return PaymentState(self.attempts, self.busy, self.status, sepa_on, sorted(self.events))
 
     async def _notify(self, template: str, key: str, channel: str, extra: dict[str, str]) -> None:
         account_id = await workflow.execute_activity(

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import NamedTuple
 
 from temporalio import workflow
@@ -48,11 +49,11 @@ with workflow.unsafe.imports_passed_through():
         RetentionInput,
         RetentionResult,
     )
+    from domain import referral_messages as msg
+    from domain.referral_dates import appointment_problem, family_link_expiry, follow_up_at
     from domain.referrals import (
-        FAMILY_LINK_VALIDITY_DAYS,
         LINK_RENEWALS_EXHAUSTED,
         MAX_REFERRALS_PER_CASE,
-        PARIS,
         CaseStatus,
         CloseCase,
         IllegalTransition,
@@ -84,6 +85,14 @@ RETRY = RetryPolicy(
 )
 # Rejections carry these types so the API maps them without reading messages.
 REJECTED, NOT_FOUND, ILLEGAL = ReferralError.REJECTED, ReferralError.NOT_FOUND, ReferralError.ILLEGAL
+
+
+class _CaseTimer(StrEnum):
+    """Timers of the case itself, beside each referral's own (`ReferralAction`)."""
+
+    ANONYMISE = "anonymise"
+    DELETE_ATTACHMENTS = "delete_attachments"
+    FOLLOW_UP = "follow_up"
 
 
 class _Due(NamedTuple):
@@ -122,7 +131,7 @@ class ReferralCaseWorkflow:
                 await self._notify(
                     NoticeKind.FAMILY_STATUS_LINK,
                     f"{inp.case_ref}:family-link",
-                    link_expires_at=s.opened_at + timedelta(days=FAMILY_LINK_VALIDITY_DAYS),
+                    link_expires_at=family_link_expiry(s.opened_at),
                 )
         self._publish()
         while s.status is not CaseStatus.ANONYMISED:
@@ -232,9 +241,9 @@ class ReferralCaseWorkflow:
         r = self._find(req.referral_ref)
         self._check_case_open()
         if r.state is not ReferralState.OPEN:
-            raise _reject("Seule une orientation en attente de réponse du partenaire peut être escaladée.", ILLEGAL)
+            raise _reject(msg.ONLY_OPEN_ESCALATES, ILLEGAL)
         if r.escalated_at is not None:
-            raise _reject("Cette orientation a déjà été escaladée à la coordination.", ILLEGAL)
+            raise _reject(msg.ALREADY_ESCALATED, ILLEGAL)
         return r
 
     @workflow.update
@@ -305,7 +314,7 @@ class ReferralCaseWorkflow:
             prev, r.state = r.state, self._next(r, ReferralEvent.ACCEPT)
             r.acked_at = r.acked_at or now
             r.answered_at, r.appointment_on, r.contact_made = now, req.appointment_on, req.contact_made
-            r.follow_up_at = now + timedelta(days=self._input.follow_up_days)
+            r.follow_up_at = follow_up_at(now, self._input.follow_up_days)
             await self._record(
                 HistoryEvent.REFERRAL_ACCEPTED, req.actor_kind, req.actor_user_id, r, prev, r.state, True,
                 info=req.appointment_on or "contact_made",
@@ -344,13 +353,13 @@ class ReferralCaseWorkflow:
 
     def _check_case_open(self) -> None:
         if self._s.status is not CaseStatus.OPEN:
-            raise _reject("Le dossier est clôturé : plus aucune action n'est possible sur ses orientations.")
+            raise _reject(msg.CASE_CLOSED)
 
     def _find(self, ref: str, partner_org_id: int | None = None) -> ReferralProcess:
         for r in self._s.referrals:
             if r.ref == ref and (partner_org_id is None or r.organization_id == partner_org_id):
                 return r
-        raise _reject("Orientation introuvable.", NOT_FOUND)
+        raise _reject(msg.REFERRAL_NOT_FOUND, NOT_FOUND)
 
     @staticmethod
     def _next(r: ReferralProcess, event: ReferralEvent) -> ReferralState:
@@ -364,36 +373,33 @@ class ReferralCaseWorkflow:
         try:
             NeedCategory(req.need)
         except ValueError:
-            raise _reject(f"Besoin inconnu : « {req.need} ».") from None
+            raise _reject(msg.unknown_need(req.need)) from None
         s = self._s
         if len(s.referrals) >= MAX_REFERRALS_PER_CASE:
-            raise _reject(f"Un dossier compte au plus {MAX_REFERRALS_PER_CASE} orientations.")
+            raise _reject(msg.too_many_referrals(MAX_REFERRALS_PER_CASE))
         if any(r.service_id == req.service_id and r.state.is_active for r in s.referrals):
-            raise _reject("Une orientation vers ce service est déjà en attente de réponse.")
+            raise _reject(msg.SERVICE_ALREADY_PENDING)
         if req.replaces_ref is not None:
             old = self._find(req.replaces_ref)
             if old.state not in (ReferralState.REFUSED, ReferralState.EXPIRED, ReferralState.CANCELLED):
-                raise _reject(
-                    f"Seule une orientation refusée, expirée ou annulée peut être réorientée "
-                    f"(celle-ci est {old.state.label})."
-                )
+                raise _reject(msg.only_closed_rerefers(old.state.label))
             if old.replaced_by_ref is not None:
-                raise _reject(f"Cette orientation a déjà été réorientée ({old.replaced_by_ref}).")
+                raise _reject(msg.already_rereferred(old.replaced_by_ref))
             if old.service_id == req.service_id:
-                raise _reject("Choisissez un autre partenaire que celui de l'orientation d'origine.")
+                raise _reject(msg.CHOOSE_ANOTHER_PARTNER)
 
     def _check_renew(self, req: RenewLink) -> ReferralProcess:
         self._check_case_open()
         r = self._find(req.referral_ref, req.partner_org_id)
         if r.state is not ReferralState.OPEN:
-            raise _reject(f"Le lien ne se renouvelle que pour une orientation ouverte (celle-ci est {r.state.label}).")
+            raise _reject(msg.link_only_for_open(r.state.label))
         return r
 
     def _check_close(self, req: CloseCaseRequest) -> None:
         if self._s.status is not CaseStatus.OPEN:
-            raise _reject("Le dossier est déjà clôturé.")
+            raise _reject(msg.CASE_ALREADY_CLOSED)
         # the comment's text stays in the database; only its presence matters to the rule
-        comment = "" if req.note_id is None else "(commentaire enregistré)"
+        comment = "" if req.note_id is None else msg.RECORDED_COMMENT
         states = {r.ref: r.state for r in self._s.referrals}
         errors = validate_close_case(CloseCase(req.outcome, comment, req.force), states)
         if errors:
@@ -403,25 +409,16 @@ class ReferralCaseWorkflow:
         self._check_case_open()
         r = self._find(req.referral_ref, req.partner_org_id)
         if r.state is not ReferralState.OPEN:
-            raise _reject(f"Impossible de prendre en compte une orientation {r.state.label}.", ILLEGAL)
+            raise _reject(msg.cannot_acknowledge(r.state.label), ILLEGAL)
         return r
 
     def _check_accept(self, req: PartnerAccept) -> ReferralProcess:
         self._check_case_open()
         r = self._find(req.referral_ref, req.partner_org_id)
         self._next(r, ReferralEvent.ACCEPT)
-        if req.appointment_on is None and not req.contact_made:
-            raise _reject("Indiquez la date du rendez-vous ou confirmez que la famille a été contactée.")
-        if req.appointment_on is not None:
-            try:
-                day = date.fromisoformat(req.appointment_on)
-            except ValueError:
-                raise _reject("Date de rendez-vous invalide.") from None
-            today = workflow.now().astimezone(PARIS).date()
-            if day < today:
-                raise _reject("La date du rendez-vous ne peut pas être dans le passé.")
-            if day > today + timedelta(days=366):
-                raise _reject("La date du rendez-vous doit être dans l'année qui vient.")
+        problem = appointment_problem(req.appointment_on, req.contact_made, workflow.now())
+        if problem is not None:
+            raise _reject(problem)
         return r
 
     def _check_refuse(self, req: PartnerRefuse) -> ReferralProcess:
@@ -431,8 +428,8 @@ class ReferralCaseWorkflow:
         try:
             reason = RefusalReason(req.reason)
         except ValueError:
-            raise _reject(f"Motif de refus inconnu : « {req.reason} ».") from None
-        errors = validate_refusal(reason, "" if req.note_id is None else "(message enregistré)")
+            raise _reject(msg.unknown_refusal_reason(req.reason)) from None
+        errors = validate_refusal(reason, "" if req.note_id is None else msg.RECORDED_MESSAGE)
         if errors:
             raise _reject(" ".join(errors))
         return r
@@ -442,9 +439,9 @@ class ReferralCaseWorkflow:
     def _next_due(self, now: datetime) -> _Due:
         s = self._s
         assert s.opened_at is not None
-        due = [_Due(anonymise_at(s.opened_at), 9, "anonymise", None)]
+        due = [_Due(anonymise_at(s.opened_at), 9, _CaseTimer.ANONYMISE, None)]
         if s.attachments_deleted_at is None:
-            due.append(_Due(attachments_delete_at(s.opened_at), 8, "delete_attachments", None))
+            due.append(_Due(attachments_delete_at(s.opened_at), 8, _CaseTimer.DELETE_ATTACHMENTS, None))
         for r in s.referrals:
             if r.state is ReferralState.OPEN:
                 nxt = next_referral_action(
@@ -459,7 +456,7 @@ class ReferralCaseWorkflow:
                 and r.follow_up_at is not None
                 and r.follow_up_done_at is None
             ):
-                due.append(_Due(r.follow_up_at, 1, "follow_up", r.ref))
+                due.append(_Due(r.follow_up_at, 1, _CaseTimer.FOLLOW_UP, r.ref))
         return min(due, key=lambda d: (d.at, d.priority))
 
     async def _apply_due_timers(self) -> datetime:
@@ -476,10 +473,10 @@ class ReferralCaseWorkflow:
 
     async def _apply(self, due: _Due) -> None:
         s, now = self._s, workflow.now()
-        if due.action == "anonymise":
+        if due.action == _CaseTimer.ANONYMISE:
             await self._anonymise()
             return
-        if due.action == "delete_attachments":
+        if due.action == _CaseTimer.DELETE_ATTACHMENTS:
             removed = await self._retention(ReferralActivity.DELETE_ATTACHMENTS)
             s.attachments_deleted_at = now
             await self._record(HistoryEvent.ATTACHMENTS_DELETED, ActorKind.SYSTEM, info=str(removed.objects_deleted))
@@ -502,12 +499,12 @@ class ReferralCaseWorkflow:
             prev, r.state = r.state, self._next(r, ReferralEvent.EXPIRE)
             await self._record(HistoryEvent.REFERRAL_EXPIRED, ActorKind.SYSTEM, None, r, prev, r.state, True)
             await self._notify(NoticeKind.AGENT_EXPIRED, f"{r.ref}:expired", r.ref)
-        elif due.action == "follow_up":
+        elif due.action == _CaseTimer.FOLLOW_UP:
             res = await self._notify(
                 NoticeKind.FAMILY_FOLLOW_UP,
                 f"{r.ref}:follow-up",
                 r.ref,
-                link_expires_at=now + timedelta(days=FAMILY_LINK_VALIDITY_DAYS),
+                link_expires_at=family_link_expiry(now),
             )
             r.follow_up_done_at, r.follow_up_channel = now, res.channel
             await self._record(HistoryEvent.FOLLOW_UP, ActorKind.SYSTEM, None, r, info=res.channel)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
+from workflows.audit_campaign import AuditCampaignWorkflow
 from workflows.billing import BillingCycleWorkflow
 from workflows.contests import LineContestWorkflow
 from workflows.delivery import NotificationDeliveryWorkflow
+from workflows.inspection import InspectionWorkflow
 from workflows.payment import InvoicePaymentWorkflow
 from workflows.referrals import ReferralCaseWorkflow
 from workflows.simulation import TariffSimulationWorkflow

@@ -35,7 +35,8 @@ from ville.models.audit import AuditBody, AuditCampaign, AuditInspector, AuditSi
 from ville.models.people import Role, UserAccount
 from ville.settings import Settings
 from ville.temporal import SA_BUSINESS_STATUS, SA_CAMPAIGN
-from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
+from workflows.audit_campaign import AuditCampaignWorkflow
+from workflows.inspection import InspectionWorkflow
 
 T = TypeVar("T")
 API = "/api/qualiparis"

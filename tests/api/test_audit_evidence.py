@@ -40,7 +40,8 @@ from tests.e2e.audit_world import tiny_png
 from ville.aws import aws_client
 from ville.db import SessionFactory
 from ville.settings import Settings
-from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
+from workflows.audit_campaign import AuditCampaignWorkflow
+from workflows.inspection import InspectionWorkflow
 
 TEN_MB = 10 * 1024 * 1024
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 64

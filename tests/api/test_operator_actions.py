@@ -44,9 +44,10 @@ from ville.models.people import Role, UserAccount
 from ville.models.referrals import PartnerService, Referral, RifRelay
 from ville.models.rhythm import ScheduledNotification
 from ville.settings import Settings
-from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
+from workflows.audit_campaign import AuditCampaignWorkflow
 from workflows.billing import BillingCycleWorkflow
 from workflows.delivery import NotificationDeliveryWorkflow
+from workflows.inspection import InspectionWorkflow
 from workflows.referrals import ReferralCaseWorkflow
 
 FAMILY = Principal(911, Role.family, family_account_id=1)

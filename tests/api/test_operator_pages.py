@@ -35,8 +35,9 @@ from ville.models.audit import AuditBody, AuditCampaign, AuditCampaignSite, Audi
 from ville.models.people import OperatorAuditLog, Role, UserAccount
 from ville.models.referrals import PartnerService, ReferralCase, RifRelay
 from ville.settings import Settings
-from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
+from workflows.audit_campaign import AuditCampaignWorkflow
 from workflows.billing import BillingCycleWorkflow
+from workflows.inspection import InspectionWorkflow
 from workflows.referrals import ReferralCaseWorkflow
 
 CookieClient = Callable[[Principal | None], httpx.AsyncClient]

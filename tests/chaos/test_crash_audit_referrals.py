@@ -64,7 +64,8 @@ from ville.models.referrals import (
 )
 from ville.settings import Settings
 from ville.temporal import connect
-from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
+from workflows.audit_campaign import AuditCampaignWorkflow
+from workflows.inspection import InspectionWorkflow
 from workflows.referrals import ReferralCaseWorkflow
 
 SEED = 5

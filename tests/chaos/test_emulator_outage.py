@@ -150,7 +150,7 @@ async def _payments_under_stripe_outage(
     # SEPA: the debit day has come (yesterday); its PaymentIntent is created once localstripe answers again
     proxy.set_mode(Mode.REFUSE)
     stack.record(f"localstripe refuses {STRIPE_REFUSE_S} s", f"SEPA debit of {sepa_inv.number} starting")
-    yesterday = (world.today - timedelta(days=1)).isoformat()
+    yesterday = world.today - timedelta(days=1)
     sepa = await client.start_workflow(
         InvoicePaymentWorkflow.run,
         InvoicePaymentInput(sepa_inv.number, sepa_debit_on=yesterday),

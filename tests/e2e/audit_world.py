@@ -27,7 +27,7 @@ from tests.workflows.conftest import BillingWorld, eventually
 from ville.ids import audit_campaign_id, inspection_id
 from ville.models.audit import AuditBody, AuditCampaign, AuditCampaignSite, AuditInspector, AuditSite, AuditTask
 from ville.models.people import Role, UserAccount
-from workflows.audit import AuditCampaignWorkflow
+from workflows.audit_campaign import AuditCampaignWorkflow
 
 
 @dataclass

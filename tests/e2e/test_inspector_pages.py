@@ -29,7 +29,7 @@ from tests.workflows.conftest import BillingWorld, eventually, running_worker
 from ville.aws import aws_client
 from ville.ids import inspection_id
 from ville.models.people import Role
-from workflows.audit import InspectionWorkflow
+from workflows.inspection import InspectionWorkflow
 
 FAILED = "E01.1"  # « Signalétique extérieure visible » : a photo is required when it is not met
 SCALE = "E05.2"

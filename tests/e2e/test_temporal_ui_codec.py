@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 from playwright.async_api import Browser, Page
@@ -56,7 +57,7 @@ async def stack(billing_world: BillingWorld, tmp_path_factory: pytest.TempPathFa
         wf_id = invoice_payment_id(INVOICE)
         await client.start_workflow(
             InvoicePaymentWorkflow.run,
-            InvoicePaymentInput(INVOICE, sepa_debit_on=SEPA_DAY),
+            InvoicePaymentInput(INVOICE, sepa_debit_on=date.fromisoformat(SEPA_DAY)),
             id=wf_id,
             task_queue=billing_world.settings.task_queue,
         )

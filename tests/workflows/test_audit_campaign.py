@@ -62,7 +62,8 @@ from ville.models.audit import (
 from ville.models.billing import Notification
 from ville.models.people import Role, UserAccount
 from ville.settings import Settings
-from workflows.audit import AuditCampaignWorkflow, InspectionWorkflow
+from workflows.audit_campaign import AuditCampaignWorkflow
+from workflows.inspection import InspectionWorkflow
 
 SITE_TYPES = ["mairie"] * 6 + ["bibliotheque"] * 5 + ["piscine"] * 4 + ["parc"] * 4
 

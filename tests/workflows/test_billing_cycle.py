@@ -185,7 +185,7 @@ async def test_every_way_to_pay(billing_world: BillingWorld, local_env: Workflow
         # SEPA: the bank answers asynchronously (webhook); one debit succeeds, the other is rejected
         # twice, the mandate is suspended, the family is told, and pays by card
         # a due date already passed: the debit goes at once, whatever the hour the test runs at
-        due = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+        due = datetime.now(UTC).date() - timedelta(days=1)
         for fam in (sepa, sepa_bad):
             number = world.invoice_of(fam, "2026-09").number
             await client.start_workflow(

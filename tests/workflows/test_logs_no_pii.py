@@ -44,7 +44,7 @@ from ville.models.people import Role, UserAccount
 from ville.models.referrals import PartnerService, RifRelay
 from ville.settings import Settings
 from ville.temporal import ALL_SEARCH_ATTRIBUTE_KEYS, data_converter
-from workflows.audit import InspectionWorkflow
+from workflows.inspection import InspectionWorkflow
 
 BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 

@@ -59,8 +59,8 @@ from ville.db import SessionFactory
 from ville.models.referrals import as_utc
 from ville.settings import Settings
 from ville.temporal import data_converter
-from workflows.audit import InspectionWorkflow
 from workflows.billing import BillingCycleWorkflow
+from workflows.inspection import InspectionWorkflow
 from workflows.referrals import ILLEGAL, ReferralCaseWorkflow
 
 from .conftest import BIN, eventually

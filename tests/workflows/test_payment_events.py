@@ -138,7 +138,7 @@ async def test_a_processing_sepa_debit_waits_for_its_outcome_without_asking_stri
 ) -> None:
     w, fake = stripe_worker
     number = f"F{uuid.uuid4().hex[:8]}"
-    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
     handle = await _start(time_env, w, InvoicePaymentInput(number, sepa_debit_on=yesterday))
     await eventually(lambda: fake.count("confirm_intent") == 1)
     pi_id = fake.calls[-1][1]

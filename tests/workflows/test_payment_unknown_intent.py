@@ -84,7 +84,7 @@ async def test_an_unknown_intent_does_not_end_a_run_that_has_a_payment_to_follow
 ) -> None:
     w, fake = refusing
     yesterday = (await time_env.get_current_time()).date() - timedelta(days=1)
-    handle = await _start(time_env, w, InvoicePaymentInput(f"F{uuid.uuid4().hex[:8]}", sepa_debit_on=str(yesterday)))
+    handle = await _start(time_env, w, InvoicePaymentInput(f"F{uuid.uuid4().hex[:8]}", sepa_debit_on=yesterday))
     await eventually(lambda: fake.count("confirm_intent") == 1)
     # the bank never answers: past its deadline (and the last two-day re-check) the debit is left pending, and
     # the run waits for a week with one attempt made

@@ -28,7 +28,7 @@ from domain.audit.referentiel import Referentiel
 from domain.audit.task_states import TaskState
 from services.audit_tasks import AuditTasks, TaskCard
 from ville.models.audit import AuditTask
-from workflows.audit import InspectionWorkflow
+from workflows.inspection import InspectionWorkflow
 
 router = APIRouter(prefix=PREFIX, tags=["qualiparis"])
 

@@ -32,7 +32,7 @@ from services.audit_campaigns import AuditCampaigns, InvalidCampaign, NewCampaig
 from ville.ids import audit_campaign_id
 from ville.models.audit import AuditCampaign, CampaignStatus
 from ville.temporal import SA_BUSINESS_STATUS, SA_CAMPAIGN
-from workflows.audit import AuditCampaignWorkflow
+from workflows.audit_campaign import AuditCampaignWorkflow
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix=PREFIX, tags=["qualiparis"])

@@ -36,7 +36,7 @@ from services.audit_campaigns import AuditCampaigns
 from services.audit_tasks import AuditTasks
 from ville.ids import inspection_id
 from ville.models.audit import AuditTask
-from workflows.audit import InspectionWorkflow
+from workflows.inspection import InspectionWorkflow
 
 router = APIRouter(prefix=PREFIX, tags=["qualiparis"])
 
