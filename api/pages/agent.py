@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
-from api.pages.common import check_csrf, guarded, render, signed_in
+from api.pages.common import check_csrf, page_router, render, signed_in
 from api.rendering import NAV_BY_ROLE
 from api.routes.referrals import (
     CaseCreate,
@@ -37,7 +37,7 @@ from domain.referrals import (
 )
 from ville.models.people import Role
 
-router = APIRouter(prefix="/rif", tags=["pages"], include_in_schema=False)
+router = page_router("/rif")
 
 # The shared navigation lives in common.py; each audience's module adds its own entries.
 AGENT_NAV = [("/rif/dossiers", "Dossiers du relais"), ("/rif/dossiers/nouveau", "Ouvrir un dossier")]
@@ -126,10 +126,7 @@ def _form_page(request: Request, status_code: int = 200, **context: Any) -> HTML
 @router.get("/dossiers", response_class=HTMLResponse)
 def cases_page(request: Request, session: SessionDep) -> Response:
     """The relay's cases, newest first."""
-    try:
-        principal = signed_in(request, Role.rif_agent, Role.coordinator)
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.rif_agent, Role.coordinator)
     return render(
         request,
         "agent_dossiers.html",
@@ -142,10 +139,7 @@ def cases_page(request: Request, session: SessionDep) -> Response:
 @router.get("/dossiers/nouveau", response_class=HTMLResponse)
 def new_case_page(request: Request) -> Response:
     """The form recording a family's situation, needs and consent."""
-    try:
-        signed_in(request, Role.rif_agent)
-    except Exception as exc:
-        return guarded(request, exc)
+    signed_in(request, Role.rif_agent)
     today = _now().astimezone(PARIS).date().isoformat()
     return _form_page(request, values={"consent_date": today, "preferred_channel": "email", "consent": []})
 
@@ -155,12 +149,9 @@ async def new_case_submit(
     request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
 ) -> Response:
     """Open the case (its workflow starts at once), then show it; errors are shown next to each field."""
-    try:
-        principal = signed_in(request, Role.rif_agent)
-        form = await request.form()
-        check_csrf(request, str(form.get("csrf", "")))
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.rif_agent)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
     text = {k: str(form.get(k, "")).strip() for k in (
         "contact_name", "contact_email", "contact_phone", "preferred_channel", "arrondissement", "situation",
         "partner_summary", "consent_date")}  # fmt: skip
@@ -260,30 +251,24 @@ def _case_page(request: Request, session: SessionDep, ref: str, status_code: int
 @router.get("/dossiers/{ref}", response_class=HTMLResponse)
 def case_page(request: Request, ref: str, session: SessionDep) -> Response:
     """A case: the family, its referrals with their SLA and answers, the search for services, the history."""
-    try:
-        return _case_page(request, session, ref)
-    except Exception as exc:
-        return guarded(request, exc)
+    return _case_page(request, session, ref)
 
 
 @router.post("/dossiers/{ref}/orientations", response_class=HTMLResponse)
 async def refer_submit(request: Request, ref: str, session: SessionDep, temporal: TemporalDep) -> Response:
     """Refer the family to the chosen service (its workflow sends the partner a secure link)."""
+    principal = signed_in(request, Role.rif_agent)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    service_id, need = str(form.get("service_id", "")), str(form.get("need", ""))
+    if not service_id.isdigit() or need not in {n.value for n in NeedCategory}:
+        return _case_page(request, session, ref, 422, refer_error="Choisissez un service et un besoin.")
     try:
-        principal = signed_in(request, Role.rif_agent)
-        form = await request.form()
-        check_csrf(request, str(form.get("csrf", "")))
-        service_id, need = str(form.get("service_id", "")), str(form.get("need", ""))
-        if not service_id.isdigit() or need not in {n.value for n in NeedCategory}:
-            return _case_page(request, session, ref, 422, refer_error="Choisissez un service et un besoin.")
-        try:
-            result = await refer(
-                ref, ReferIn(service_id=int(service_id), need=NeedCategory(need)), principal, session, temporal
-            )
-        except HTTPException as exc:
-            if exc.status_code not in (409, 422):
-                raise
-            return _case_page(request, session, ref, exc.status_code, refer_error=_message(exc))
-    except Exception as exc:
-        return guarded(request, exc)
+        result = await refer(
+            ref, ReferIn(service_id=int(service_id), need=NeedCategory(need)), principal, session, temporal
+        )
+    except HTTPException as exc:
+        if exc.status_code not in (409, 422):
+            raise
+        return _case_page(request, session, ref, exc.status_code, refer_error=_message(exc))
     return RedirectResponse(f"/rif/dossiers/{ref}?oriente={result.ref}", status.HTTP_303_SEE_OTHER)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.pages.common import check_csrf, guarded, render, signed_in
+from api.pages.common import check_csrf, page_router, render, signed_in
 from api.pages.operator import BILLING_ROLES, NAV, _page
 from api.routes.billing_family import InvoiceDetail, own_invoice
 from api.routes.contests import (
@@ -29,7 +29,7 @@ from domain.money import parse_eur
 from services import contests
 from ville.models.people import Role
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = page_router()
 QUEUE = "/operateur/reclamations"
 _ENTRY = (QUEUE, "Réclamations", BILLING_ROLES)
 if _ENTRY not in NAV:  # the console's navigation gains the queue for the billing roles
@@ -76,30 +76,27 @@ async def contest_form(
     document: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     """The family's contest form: recorded, then back to the invoice page with a confirmation."""
+    principal = signed_in(request, Role.family)
+    check_csrf(request, csrf)
+    own_invoice(session, principal, number)  # 404 for another family's invoice, before anything else
     try:
-        principal = signed_in(request, Role.family)
-        check_csrf(request, csrf)
-        own_invoice(session, principal, number)  # 404 for another family's invoice, before anything else
         try:
-            try:
-                chosen = ContestReason(reason)
-            except ValueError:
-                raise ContestRefused("reason", "Choisissez le motif de la réclamation.") from None
-            upload = await read_upload(document)
-            await open_for_family(
-                request, session, temporal, settings, principal, number, activity_codes or [], chosen, text, upload
-            )
-        except ContestRefused as err:
-            return render(
-                request,
-                "famille_reclamation_erreur.html",
-                422,
-                title="Réclamation non envoyée",
-                number=number,
-                message=err.message_fr,
-            )
-    except Exception as exc:
-        return guarded(request, exc)
+            chosen = ContestReason(reason)
+        except ValueError:
+            raise ContestRefused("reason", "Choisissez le motif de la réclamation.") from None
+        upload = await read_upload(document)
+        await open_for_family(
+            request, session, temporal, settings, principal, number, activity_codes or [], chosen, text, upload
+        )
+    except ContestRefused as err:
+        return render(
+            request,
+            "famille_reclamation_erreur.html",
+            422,
+            title="Réclamation non envoyée",
+            number=number,
+            message=err.message_fr,
+        )
     return RedirectResponse(f"/famille/factures/{number}?reclamation=1#reclamations", 303)
 
 
@@ -121,11 +118,8 @@ def _queue_page(request: Request, session: Session, status_code: int = 200, **ex
 @router.get(QUEUE, response_class=HTMLResponse)
 def queue_page(request: Request, session: SessionDep) -> Response:
     """Open contests, nearest deadline first, each with its decision form."""
-    try:
-        signed_in(request, *BILLING_ROLES)
-        return _queue_page(request, session)
-    except Exception as exc:
-        return guarded(request, exc)
+    signed_in(request, *BILLING_ROLES)
+    return _queue_page(request, session)
 
 
 def _amounts(form: dict[str, str]) -> dict[str, int]:
@@ -140,31 +134,28 @@ def _amounts(form: dict[str, str]) -> dict[str, int]:
 @router.post(QUEUE + "/{ref}/decision")
 async def decision_form(request: Request, ref: str, session: SessionDep, temporal: TemporalDep) -> Response:
     """A billing operator's decision form: handed to the contest's workflow, journalled with the reason."""
+    principal = signed_in(request, *BILLING_ROLES)
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    check_csrf(request, form.get("csrf", ""))
     try:
-        principal = signed_in(request, *BILLING_ROLES)
-        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-        check_csrf(request, form.get("csrf", ""))
-        try:
-            body = DecisionIn(
-                kind=form.get("decision", ""),
-                answer=form.get("reponse", ""),
-                amounts_by_activity=_amounts(form) if form.get("decision") == DecisionKind.ACCEPT_PARTIAL else {},
-                reason=form.get("motif", ""),
-            )
-        except (ValidationError, ValueError):
-            message = (
-                "Choisissez une décision, écrivez la réponse à la famille (10 caractères au moins), "
-                "le motif pour le journal, et des montants en euros (12,50)."
-            )
-            return _queue_page(request, session, 422, error=message)
-        try:
-            await decide_for_operator(session, temporal, principal, ref, body)
-        except HTTPException as exc:
-            if exc.status_code not in (409, 422):
-                raise
-            detail = exc.detail
-            message = detail.get("message", "") if isinstance(detail, dict) else str(detail)
-            return _queue_page(request, session, exc.status_code, error=message)
-    except Exception as exc:
-        return guarded(request, exc)
+        body = DecisionIn(
+            kind=form.get("decision", ""),
+            answer=form.get("reponse", ""),
+            amounts_by_activity=_amounts(form) if form.get("decision") == DecisionKind.ACCEPT_PARTIAL else {},
+            reason=form.get("motif", ""),
+        )
+    except (ValidationError, ValueError):
+        message = (
+            "Choisissez une décision, écrivez la réponse à la famille (10 caractères au moins), "
+            "le motif pour le journal, et des montants en euros (12,50)."
+        )
+        return _queue_page(request, session, 422, error=message)
+    try:
+        await decide_for_operator(session, temporal, principal, ref, body)
+    except HTTPException as exc:
+        if exc.status_code not in (409, 422):
+            raise
+        detail = exc.detail
+        message = detail.get("message", "") if isinstance(detail, dict) else str(detail)
+        return _queue_page(request, session, exc.status_code, error=message)
     return RedirectResponse(f"{QUEUE}?fait=1", 303)

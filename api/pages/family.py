@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import stripe
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
 from api.deps import BillingStoreDep, PaymentsDep, S3Dep, SessionDep, SettingsDep
-from api.pages.common import check_csrf, guarded, render, signed_in
+from api.pages.common import check_csrf, page_router, render, signed_in
 from api.pages.contests import contest_section
 from api.rendering import NAV_BY_ROLE
 from api.routes.billing_family import (
@@ -41,7 +41,7 @@ from ville.models.billing import DeliveryChannel, FamilyAccount, MandateStatus, 
 from ville.models.people import Role
 
 T = TypeVar("T")
-router = APIRouter(prefix="/famille", tags=["pages"], include_in_schema=False)
+router = page_router("/famille")
 
 # The shared navigation lives in common.py; the family pages added here extend the family's entries.
 for _entry in (("/famille/mandat", "Prélèvement"), ("/famille/attestations", "Attestations annuelles")):
@@ -72,10 +72,7 @@ def _read(request: Request, read: Callable[[Session], T]) -> Awaitable[T]:
 @router.get("/factures", response_class=HTMLResponse)
 async def invoices_page(request: Request) -> Response:
     """The family's invoices."""
-    try:
-        principal = signed_in(request, Role.family)
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.family)
     invoices = await _read(request, lambda session: my_invoices(principal, session))
     return render(
         request,
@@ -89,11 +86,8 @@ async def invoices_page(request: Request) -> Response:
 @router.get("/factures/{number}", response_class=HTMLResponse)
 async def invoice_page(request: Request, number: str, settings: SettingsDep) -> Response:
     """One invoice: lines per child, totals, PDF, and the card form while it is payable online."""
-    try:
-        principal = signed_in(request, Role.family)
-        detail = await _read(request, lambda session: invoice_detail(session, own_invoice(session, principal, number)))
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.family)
+    detail = await _read(request, lambda session: invoice_detail(session, own_invoice(session, principal, number)))
     children: dict[str, list[object]] = {}
     for line in detail.lines:
         children.setdefault(line.child_first_name, []).append(line)
@@ -119,30 +113,24 @@ async def invoice_pdf(
     request: Request, number: str, session: SessionDep, s3: S3Dep, settings: SettingsDep, store: BillingStoreDep
 ) -> Response:
     """Redirect to a short-lived link to the invoice PDF."""
-    try:
-        principal = signed_in(request, Role.family)
-        invoice = own_invoice(session, principal, number)
-        url = await asyncio.to_thread(
-            ensure_invoice_pdf,
-            store,
-            s3,
-            settings.s3_bucket,
-            settings.public_base_url,
-            invoice.number,
-            f"invoices/{invoice.period_key}/{invoice.number}.pdf",
-        )
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.family)
+    invoice = own_invoice(session, principal, number)
+    url = await asyncio.to_thread(
+        ensure_invoice_pdf,
+        store,
+        s3,
+        settings.s3_bucket,
+        settings.public_base_url,
+        invoice.number,
+        f"invoices/{invoice.period_key}/{invoice.number}.pdf",
+    )
     return RedirectResponse(url, status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/paiements", response_class=HTMLResponse)
 def payments_page(request: Request, session: SessionDep) -> Response:
     """The family's payments and their outcome."""
-    try:
-        principal = signed_in(request, Role.family)
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.family)
     return render(
         request,
         "famille_paiements.html",
@@ -154,11 +142,8 @@ def payments_page(request: Request, session: SessionDep) -> Response:
 @router.get("/preferences", response_class=HTMLResponse)
 def preferences_page(request: Request, session: SessionDep) -> Response:
     """How invoices and reminders reach the family."""
-    try:
-        principal = signed_in(request, Role.family)
-        account = my_account(principal, session)
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.family)
+    account = my_account(principal, session)
     return render(
         request,
         "famille_preferences.html",
@@ -177,26 +162,23 @@ def preferences_submit(
     sms_opt_in: str | None = Form(None),
 ) -> Response:
     """Save the preferences, then show them again (post/redirect/get)."""
-    try:
-        principal = signed_in(request, Role.family)
-        check_csrf(request, csrf)
-        if delivery_channel not in {c.value for c in DeliveryChannel}:
-            account = my_account(principal, session)
-            return render(
-                request,
-                "famille_preferences.html",
-                422,
-                title="Mes préférences",
-                account=account,
-                field_error="Choisissez la réception par e-mail ou par courrier.",
-            )
-        set_preferences(
-            PreferencesIn(delivery_channel=DeliveryChannel(delivery_channel), sms_opt_in=sms_opt_in == "oui"),
-            principal,
-            session,
+    principal = signed_in(request, Role.family)
+    check_csrf(request, csrf)
+    if delivery_channel not in {c.value for c in DeliveryChannel}:
+        account = my_account(principal, session)
+        return render(
+            request,
+            "famille_preferences.html",
+            422,
+            title="Mes préférences",
+            account=account,
+            field_error="Choisissez la réception par e-mail ou par courrier.",
         )
-    except Exception as exc:
-        return guarded(request, exc)
+    set_preferences(
+        PreferencesIn(delivery_channel=DeliveryChannel(delivery_channel), sms_opt_in=sms_opt_in == "oui"),
+        principal,
+        session,
+    )
     return RedirectResponse("/famille/preferences?enregistre=1", status.HTTP_303_SEE_OTHER)
 
 
@@ -232,12 +214,9 @@ def _mandate_page(request: Request, session: SessionDep, account_id: int | None,
 @router.get("/mandat", response_class=HTMLResponse)
 def mandate_page(request: Request, session: SessionDep) -> Response:
     """The family's SEPA mandate (reference, masked IBAN) and the form to set one up or change account."""
-    try:
-        principal = signed_in(request, Role.family)
-        return _mandate_page(request, session, principal.family_account_id,
-                             saved=request.query_params.get("enregistre") == "1")  # fmt: skip
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.family)
+    return _mandate_page(request, session, principal.family_account_id,
+                         saved=request.query_params.get("enregistre") == "1")  # fmt: skip
 
 
 @router.post("/mandat", response_class=HTMLResponse)
@@ -251,18 +230,15 @@ async def mandate_submit(
     iban: str = Form(""),
 ) -> Response:
     """Check the IBAN and the holder, then show the mandate to sign (the bank confirms it through Stripe.js)."""
-    try:
-        principal = signed_in(request, Role.family)
-        check_csrf(request, csrf)
-        errors = {k: v for k, v in (("holder", holder_error(holder)), ("iban", iban_error(iban))) if v}
-        if errors:
-            return _mandate_page(request, session, principal.family_account_id, 422, errors=errors,
-                                 values={"holder": holder, "iban": iban})  # fmt: skip
-        setup: SetupIntentOut = await mandate_setup(principal, payments, settings)
-        _, payer = _account_and_payer(session, principal.family_account_id)
-        normalized = normalize_iban(iban)
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.family)
+    check_csrf(request, csrf)
+    errors = {k: v for k, v in (("holder", holder_error(holder)), ("iban", iban_error(iban))) if v}
+    if errors:
+        return _mandate_page(request, session, principal.family_account_id, 422, errors=errors,
+                             values={"holder": holder, "iban": iban})  # fmt: skip
+    setup: SetupIntentOut = await mandate_setup(principal, payments, settings)
+    _, payer = _account_and_payer(session, principal.family_account_id)
+    normalized = normalize_iban(iban)
     return render(
         request,
         "famille_mandat_signature.html",
@@ -285,17 +261,14 @@ async def mandate_signed(
     setup_intent_id: str = Form(""),
 ) -> Response:
     """Record the mandate the bank confirmed, then show its reference and the masked IBAN."""
+    principal = signed_in(request, Role.family)
+    check_csrf(request, csrf)
     try:
-        principal = signed_in(request, Role.family)
-        check_csrf(request, csrf)
-        try:
-            await mandate_confirm(MandateConfirmIn(setup_intent_id=setup_intent_id), principal, session, payments)
-        except (HTTPException, ValueError, stripe.StripeError) as exc:
-            if isinstance(exc, HTTPException) and exc.status_code != 422:
-                raise
-            return _mandate_page(request, session, principal.family_account_id, 422, general_error=NOT_CONFIRMED)
-    except Exception as exc:
-        return guarded(request, exc)
+        await mandate_confirm(MandateConfirmIn(setup_intent_id=setup_intent_id), principal, session, payments)
+    except (HTTPException, ValueError, stripe.StripeError) as exc:
+        if isinstance(exc, HTTPException) and exc.status_code != 422:
+            raise
+        return _mandate_page(request, session, principal.family_account_id, 422, general_error=NOT_CONFIRMED)
     return RedirectResponse("/famille/mandat?enregistre=1", status.HTTP_303_SEE_OTHER)
 
 
@@ -305,33 +278,24 @@ async def mandate_signed(
 @router.get("/attestations", response_class=HTMLResponse)
 def statements_page(request: Request, session: SessionDep) -> Response:
     """The years the family paid in, each with its statement."""
-    try:
-        principal = signed_in(request, Role.family)
-        years = my_statements(principal, session)
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.family)
+    years = my_statements(principal, session)
     return render(request, "famille_attestations.html", title="Attestations annuelles", years=years)
 
 
 @router.get("/attestations/{ref}", response_class=HTMLResponse)
 def statement_page(request: Request, ref: str, session: SessionDep) -> Response:
     """Sums paid in the year per child, the childcare share, and the PDF attestation for taxes."""
-    try:
-        principal = signed_in(request, Role.family)
-        statement, _ = own_statement(session, principal, ref)
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.family)
+    statement, _ = own_statement(session, principal, ref)
     return render(request, "famille_attestation.html", title=f"Attestation {statement.year}", statement=statement)
 
 
 @router.get("/attestations/{ref}/pdf")
 def statement_download(request: Request, ref: str, session: SessionDep) -> Response:
     """Download the attestation (PDF)."""
-    try:
-        principal = signed_in(request, Role.family)
-        name, pdf = statement_pdf(session, principal, ref)
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.family)
+    name, pdf = statement_pdf(session, principal, ref)
     return Response(
         pdf,
         media_type="application/pdf",

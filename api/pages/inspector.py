@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Form, Header, HTTPException, Request, status
+from fastapi import Form, Header, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from api import evidence as evidence_files
 from api.deps import DbId, S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
-from api.pages.common import PageRedirect, check_csrf, guarded, render, signed_in
+from api.pages.common import PageRedirect, check_csrf, page_router, render, signed_in
 from api.routes.audit import (
     DeclineIn,
     EvidenceIn,
@@ -35,7 +35,7 @@ from ville.models.audit import AuditAssignment, AuditTask
 from ville.models.people import Role
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/inspecteur", tags=["pages"], include_in_schema=False)
+router = page_router("/inspecteur")
 
 MODE_FR = {"visit": "Visite mystère", "call": "Appel mystère", "email": "Test par e-mail"}
 # the four piles an inspector works from, in the order of the work
@@ -58,10 +58,7 @@ PHOTO_TYPES = {k.content_type: k.label for k in KINDS.values()}
 @router.get("/missions", response_class=HTMLResponse)
 def missions_page(request: Request, session: SessionDep) -> Response:
     """The inspector's tasks, grouped by state."""
-    try:
-        principal = signed_in(request, Role.inspector)
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.inspector)
     listing = my_tasks(principal, session, None)
     groups = [(slug, label, [t for t in listing.tasks if t.state in states]) for slug, label, states in GROUPS]
     return render(
@@ -132,10 +129,7 @@ def _show(value: Any) -> str:
 @router.get("/missions/{task_id}", response_class=HTMLResponse)
 def mission_page(request: Request, task_id: DbId, session: SessionDep) -> Response:
     """One task with its checklist."""
-    try:
-        return _task_page(request, session, task_id, notice=_notice(request.query_params.get("fait")))
-    except Exception as exc:
-        return guarded(request, exc)
+    return _task_page(request, session, task_id, notice=_notice(request.query_params.get("fait")))
 
 
 def _notice(done: str | None) -> str | None:
@@ -150,12 +144,9 @@ async def mission_accept(
     request: Request, task_id: DbId, session: SessionDep, temporal: TemporalDep, csrf: str = Form("")
 ) -> Response:
     """Accept the task."""
-    try:
-        principal = signed_in(request, Role.inspector)
-        check_csrf(request, csrf)
-        await accept_task(task_id, principal, session, temporal)
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.inspector)
+    check_csrf(request, csrf)
+    await accept_task(task_id, principal, session, temporal)
     return RedirectResponse(f"/inspecteur/missions/{task_id}?fait=accepte", status.HTTP_303_SEE_OTHER)
 
 
@@ -169,12 +160,9 @@ async def mission_decline(
     reason: str = Form(""),
 ) -> Response:
     """Decline the task: it leaves the inspector's list."""
-    try:
-        principal = signed_in(request, Role.inspector)
-        check_csrf(request, csrf)
-        await decline_task(task_id, DeclineIn(reason=reason[:300]), principal, session, temporal)
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.inspector)
+    check_csrf(request, csrf)
+    await decline_task(task_id, DeclineIn(reason=reason[:300]), principal, session, temporal)
     return RedirectResponse("/inspecteur/missions?decline=1", status.HTTP_303_SEE_OTHER)
 
 
@@ -211,56 +199,53 @@ async def mission_submit(
     settings: SettingsDep,
 ) -> Response:
     """Check the checklist field by field, then submit it (the cited files are checked there, by their bytes)."""
+    principal = signed_in(request, Role.inspector)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    task = my_task(task_id, principal, session)
+    values = {c.code: str(form.get(f"answer_{c.code}", "")) for c in task.checklist}
+    errors: dict[str, str] = {}
+    answers: dict[str, Any] = {}
+    for c in task.checklist:
+        answer, problem = _parse(c, values[c.code])
+        if problem:
+            errors[c.code] = problem
+        else:
+            answers[c.code] = answer
+    evidence: dict[str, list[str]] = {}
+    for c in task.checklist:
+        keys = [str(k) for k in form.getlist(f"evidence_{c.code}") if str(k).strip()]
+        if keys:
+            evidence[c.code] = keys[:MAX_FILES_PER_CRITERION]
+    visit_raw = str(form.get("visit_date", ""))
+    values["visit_date"] = visit_raw
+    comment = str(form.get("comment", ""))[:2000]
+    values["comment"] = comment
+    visit: date | None = None
     try:
-        principal = signed_in(request, Role.inspector)
-        form = await request.form()
-        check_csrf(request, str(form.get("csrf", "")))
-        task = my_task(task_id, principal, session)
-        values = {c.code: str(form.get(f"answer_{c.code}", "")) for c in task.checklist}
-        errors: dict[str, str] = {}
-        answers: dict[str, Any] = {}
-        for c in task.checklist:
-            answer, problem = _parse(c, values[c.code])
-            if problem:
-                errors[c.code] = problem
-            else:
-                answers[c.code] = answer
-        evidence: dict[str, list[str]] = {}
-        for c in task.checklist:
-            keys = [str(k) for k in form.getlist(f"evidence_{c.code}") if str(k).strip()]
-            if keys:
-                evidence[c.code] = keys[:MAX_FILES_PER_CRITERION]
-        visit_raw = str(form.get("visit_date", ""))
-        values["visit_date"] = visit_raw
-        comment = str(form.get("comment", ""))[:2000]
-        values["comment"] = comment
-        visit: date | None = None
-        try:
-            visit = parse_form_date(visit_raw, "Indiquez la date de la visite (jj/mm/aaaa).")
-        except FormDateError as err:
-            errors["visit_date"] = str(err)
-        if errors or visit is None:
-            return _task_page(request, session, task_id, 422, values=values, errors=errors, evidence=evidence)
-        try:
-            await submit_task(
-                task_id,
-                SubmissionIn(visit_date=visit, answers=answers, evidence=evidence, comment=comment),
-                principal,
-                session,
-                temporal,
-                s3,
-                settings,
-            )
-        except HTTPException as exc:
-            if exc.status_code != 422 or not isinstance(exc.detail, dict):
-                raise
-            for f in exc.detail.get("fields", []):
-                errors.setdefault(_error_key(str(f.get("field", "")), values), str(f.get("message", "")))
-            if not errors:
-                errors["_"] = str(exc.detail.get("message", "Grille refusée."))
-            return _task_page(request, session, task_id, 422, values=values, errors=errors, evidence=evidence)
-    except Exception as exc:
-        return guarded(request, exc)
+        visit = parse_form_date(visit_raw, "Indiquez la date de la visite (jj/mm/aaaa).")
+    except FormDateError as err:
+        errors["visit_date"] = str(err)
+    if errors or visit is None:
+        return _task_page(request, session, task_id, 422, values=values, errors=errors, evidence=evidence)
+    try:
+        await submit_task(
+            task_id,
+            SubmissionIn(visit_date=visit, answers=answers, evidence=evidence, comment=comment),
+            principal,
+            session,
+            temporal,
+            s3,
+            settings,
+        )
+    except HTTPException as exc:
+        if exc.status_code != 422 or not isinstance(exc.detail, dict):
+            raise
+        for f in exc.detail.get("fields", []):
+            errors.setdefault(_error_key(str(f.get("field", "")), values), str(f.get("message", "")))
+        if not errors:
+            errors["_"] = str(exc.detail.get("message", "Grille refusée."))
+        return _task_page(request, session, task_id, 422, values=values, errors=errors, evidence=evidence)
     return RedirectResponse(f"/inspecteur/missions/{task_id}?fait=envoye", status.HTTP_303_SEE_OTHER)
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import structlog
-from fastapi import APIRouter, Form, HTTPException, Query, Request, status
+from fastapi import Form, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import case
 from sqlmodel import Session, col, func, select
@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.audit_log import OperatorReason
 from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
-from api.pages.common import check_csrf, guarded, render, signed_in
+from api.pages.common import check_csrf, page_router, render, signed_in
 from api.routes.audit import AssignIn, DeadlineIn, assign_task, extend_task_deadline
 from api.routes.billing_operator import (
     ActionReason,
@@ -58,7 +58,7 @@ from workflows.billing import BillingCycleWorkflow
 from workflows.registry import WORKFLOWS
 
 log = structlog.get_logger(__name__)
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = page_router()
 
 # Who sees which part of the console (admin sees everything, see `signed_in`).
 BILLING_ROLES = (Role.operator, Role.billing_operator)
@@ -401,10 +401,7 @@ async def _home(
 @router.get("/operateur/accueil", response_class=HTMLResponse)
 async def home(request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep) -> Response:
     """State of each process: billing cycle, audit campaigns, referrals."""
-    try:
-        return await _home(request, session, temporal, settings)
-    except Exception as exc:
-        return guarded(request, exc)
+    return await _home(request, session, temporal, settings)
 
 
 @router.get("/operateur/workflows", response_class=HTMLResponse)
@@ -420,63 +417,60 @@ async def workflows_page(
     relais: str = "",
 ) -> Response:
     """Workflows found by visibility, filtered by type, execution state and business search attributes."""
-    try:
-        signed_in(request, *CONSOLE_ROLES)
-        clauses, errors = [], []
-        if wf_type:
-            if wf_type in WORKFLOW_TYPES:
-                clauses.append(f"WorkflowType = '{wf_type}'")
+    signed_in(request, *CONSOLE_ROLES)
+    clauses, errors = [], []
+    if wf_type:
+        if wf_type in WORKFLOW_TYPES:
+            clauses.append(f"WorkflowType = '{wf_type}'")
+        else:
+            errors.append("Type de workflow inconnu.")
+    if etat:
+        if etat in labels.EXECUTION_STATUS:
+            clauses.append(f"ExecutionStatus = '{etat}'")
+        else:
+            errors.append("État d'exécution inconnu.")
+    for value, key, pattern, message in (
+        (statut, SA_BUSINESS_STATUS.name, _KEYWORD, "Statut métier invalide."),
+        (periode, SA_BILLING_PERIOD.name, _PERIOD, "Période attendue au format AAAA-MM."),
+        (campagne, SA_CAMPAIGN.name, re.compile(r"^\d{1,9}$"), "Numéro de campagne invalide."),
+        (relais, SA_RELAY.name, _KEYWORD, "Relais invalide."),
+    ):
+        if value:
+            if pattern.match(value):
+                clauses.append(f"{key} = '{value}'")
             else:
-                errors.append("Type de workflow inconnu.")
-        if etat:
-            if etat in labels.EXECUTION_STATUS:
-                clauses.append(f"ExecutionStatus = '{etat}'")
-            else:
-                errors.append("État d'exécution inconnu.")
-        for value, key, pattern, message in (
-            (statut, SA_BUSINESS_STATUS.name, _KEYWORD, "Statut métier invalide."),
-            (periode, SA_BILLING_PERIOD.name, _PERIOD, "Période attendue au format AAAA-MM."),
-            (campagne, SA_CAMPAIGN.name, re.compile(r"^\d{1,9}$"), "Numéro de campagne invalide."),
-            (relais, SA_RELAY.name, _KEYWORD, "Relais invalide."),
-        ):
-            if value:
-                if pattern.match(value):
-                    clauses.append(f"{key} = '{value}'")
-                else:
-                    errors.append(message)
-        rows: list[dict[str, Any]] = []
-        if not errors:
-            query = " AND ".join(clauses) or None
-            try:
-                async for e in temporal.list_workflows(query, limit=200):
-                    sa = e.typed_search_attributes
-                    rows.append(
-                        {
-                            "id": e.id,
-                            "type": labels.workflow_type(e.workflow_type),
-                            "status": labels.execution_status(_status_name(e.status)),
-                            "business": labels.business_status(sa.get(SA_BUSINESS_STATUS)),
-                            "started": e.start_time,
-                            "url": _ui_url(settings, e.id),
-                        }
-                    )
-            except RPCError as err:
-                raise _temporal_failure(err) from None
-        return _page(
-            request,
-            "operateur_workflows.html",
-            422 if errors else 200,
-            title="Workflows",
-            rows=rows,
-            errors=errors,
-            types=labels.WORKFLOW_TYPE,
-            business_statuses=labels.BUSINESS_STATUS,
-            etats=labels.EXECUTION_STATUS,
-            filters={"type": wf_type, "etat": etat, "statut": statut, "periode": periode, "campagne": campagne,
-                     "relais": relais},
-        )  # fmt: skip
-    except Exception as exc:
-        return guarded(request, exc)
+                errors.append(message)
+    rows: list[dict[str, Any]] = []
+    if not errors:
+        query = " AND ".join(clauses) or None
+        try:
+            async for e in temporal.list_workflows(query, limit=200):
+                sa = e.typed_search_attributes
+                rows.append(
+                    {
+                        "id": e.id,
+                        "type": labels.workflow_type(e.workflow_type),
+                        "status": labels.execution_status(_status_name(e.status)),
+                        "business": labels.business_status(sa.get(SA_BUSINESS_STATUS)),
+                        "started": e.start_time,
+                        "url": _ui_url(settings, e.id),
+                    }
+                )
+        except RPCError as err:
+            raise _temporal_failure(err) from None
+    return _page(
+        request,
+        "operateur_workflows.html",
+        422 if errors else 200,
+        title="Workflows",
+        rows=rows,
+        errors=errors,
+        types=labels.WORKFLOW_TYPE,
+        business_statuses=labels.BUSINESS_STATUS,
+        etats=labels.EXECUTION_STATUS,
+        filters={"type": wf_type, "etat": etat, "statut": statut, "periode": periode, "campagne": campagne,
+                 "relais": relais},
+    )  # fmt: skip
 
 
 @router.get("/operateur/factures", response_class=HTMLResponse)
@@ -484,30 +478,27 @@ def invoices_page(
     request: Request, session: SessionDep, settings: SettingsDep, periode: str = "", statut: str = ""
 ) -> Response:
     """Invoices by period and status (the operators' invoice search), each linked to its payment workflow."""
-    try:
-        principal = signed_in(request, *BILLING_ROLES)
-        errors = []
-        status_filter = None
-        if statut:
-            try:
-                status_filter = InvoiceStatus(statut)
-            except ValueError:
-                errors.append("Statut de facture inconnu.")
-        if periode and not _PERIOD.match(periode):
-            errors.append("Période attendue au format AAAA-MM.")
-        rows = [] if errors else search_invoices(principal, session, periode or None, status_filter, None, 200, 0)
-        return _page(
-            request,
-            "operateur_factures.html",
-            422 if errors else 200,
-            title="Factures",
-            rows=[(i, _ui_url(settings, invoice_payment_id(i.number))) for i in rows],
-            errors=errors,
-            status_fr=labels.INVOICE_STATUS,
-            filters={"periode": periode, "statut": statut},
-        )
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, *BILLING_ROLES)
+    errors = []
+    status_filter = None
+    if statut:
+        try:
+            status_filter = InvoiceStatus(statut)
+        except ValueError:
+            errors.append("Statut de facture inconnu.")
+    if periode and not _PERIOD.match(periode):
+        errors.append("Période attendue au format AAAA-MM.")
+    rows = [] if errors else search_invoices(principal, session, periode or None, status_filter, None, 200, 0)
+    return _page(
+        request,
+        "operateur_factures.html",
+        422 if errors else 200,
+        title="Factures",
+        rows=[(i, _ui_url(settings, invoice_payment_id(i.number))) for i in rows],
+        errors=errors,
+        status_fr=labels.INVOICE_STATUS,
+        filters={"periode": periode, "statut": statut},
+    )
 
 
 def _tasks(session: Session, campaign_id: int | None, only: str) -> list[dict[str, Any]]:
@@ -527,11 +518,8 @@ def tasks_page(
     request: Request, session: SessionDep, settings: SettingsDep, campagne: str = "", filtre: str = "retard"
 ) -> Response:
     """Late tasks, or tasks left without inspector (with the assignment form)."""
-    try:
-        signed_in(request, *AUDIT_ROLES)
-        return _tasks_page(request, session, settings, campagne, filtre)
-    except Exception as exc:
-        return guarded(request, exc)
+    signed_in(request, *AUDIT_ROLES)
+    return _tasks_page(request, session, settings, campagne, filtre)
 
 
 def _tasks_page(
@@ -560,11 +548,8 @@ def _tasks_page(
 @router.get("/operateur/orientations", response_class=HTMLResponse)
 def referrals_page(request: Request, session: SessionDep, settings: SettingsDep, ouvertes: str = "1") -> Response:
     """Referrals that breached their acknowledgement SLA, each linked to its case workflow."""
-    try:
-        principal = signed_in(request, *REFERRAL_ROLES)
-        return _referrals_page(request, session, settings, principal, ouvertes != "0")
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, *REFERRAL_ROLES)
+    return _referrals_page(request, session, settings, principal, ouvertes != "0")
 
 
 def _referrals_page(
@@ -596,25 +581,20 @@ def _referrals_page(
 @router.get("/operateur/journal", response_class=HTMLResponse)
 def journal_page(request: Request, session: SessionDep) -> Response:
     """The audit log of operator actions: who, what, when, why."""
-    try:
-        principal = signed_in(request, *JOURNAL_ROLES)
-        entries = audit_log(principal, session, 200)
-        ids = {int(e["actor"]) for e in entries}
-        names = {
-            u.id: u.display_name for u in session.exec(select(UserAccount).where(col(UserAccount.id).in_(ids))).all()
+    principal = signed_in(request, *JOURNAL_ROLES)
+    entries = audit_log(principal, session, 200)
+    ids = {int(e["actor"]) for e in entries}
+    names = {u.id: u.display_name for u in session.exec(select(UserAccount).where(col(UserAccount.id).in_(ids))).all()}
+    rows = [
+        {
+            **e,
+            "at": datetime.fromisoformat(e["at"]),
+            "actor_name": names.get(int(e["actor"]), f"Utilisateur {e['actor']}"),
+            "action_fr": labels.journal_action(e["action"]),
         }
-        rows = [
-            {
-                **e,
-                "at": datetime.fromisoformat(e["at"]),
-                "actor_name": names.get(int(e["actor"]), f"Utilisateur {e['actor']}"),
-                "action_fr": labels.journal_action(e["action"]),
-            }
-            for e in entries
-        ]
-        return _page(request, "operateur_journal.html", title="Journal des actions", rows=rows)
-    except Exception as exc:
-        return guarded(request, exc)
+        for e in entries
+    ]
+    return _page(request, "operateur_journal.html", title="Journal des actions", rows=rows)
 
 
 # --- actions ---------------------------------------------------------------------------------------------
@@ -624,29 +604,26 @@ async def _cycle_action(
     request: Request, period_key: str, csrf: str, motif: str, session: Session, temporal: Client, settings: Settings,
     action: str,
 ) -> Response:  # fmt: skip
+    principal = signed_in(request, *BILLING_ROLES)
+    check_csrf(request, csrf)
+    if not _PERIOD.match(period_key):
+        raise HTTPException(status.HTTP_404_NOT_FOUND)
     try:
-        principal = signed_in(request, *BILLING_ROLES)
-        check_csrf(request, csrf)
-        if not _PERIOD.match(period_key):
-            raise HTTPException(status.HTTP_404_NOT_FOUND)
-        try:
-            reason = ActionReason(reason=_motif(motif))
-        except HTTPException as exc:
-            return await _home(request, session, temporal, settings, 422, error=str(exc.detail), motif_for=action)
-        try:
-            if action == "pause":
-                await pause_cycle(period_key, reason, principal, session, temporal)
-            elif action == "annulation":
-                await cancel_cycle(period_key, OperatorReason(reason=reason.reason), principal, session, temporal)
-            elif action == "reprise":
-                await resume_cycle(period_key, reason, principal, session, temporal)
-            else:
-                await retry_batches(period_key, reason, principal, session, temporal)
-        except RPCError as err:
-            raise _temporal_failure(err) from None
-        log.info("operator.cycle_action", action=action, workflow_id=billing_cycle_id(period_key))
-    except Exception as exc:
-        return guarded(request, exc)
+        reason = ActionReason(reason=_motif(motif))
+    except HTTPException as exc:
+        return await _home(request, session, temporal, settings, 422, error=str(exc.detail), motif_for=action)
+    try:
+        if action == "pause":
+            await pause_cycle(period_key, reason, principal, session, temporal)
+        elif action == "annulation":
+            await cancel_cycle(period_key, OperatorReason(reason=reason.reason), principal, session, temporal)
+        elif action == "reprise":
+            await resume_cycle(period_key, reason, principal, session, temporal)
+        else:
+            await retry_batches(period_key, reason, principal, session, temporal)
+    except RPCError as err:
+        raise _temporal_failure(err) from None
+    log.info("operator.cycle_action", action=action, workflow_id=billing_cycle_id(period_key))
     return _done("/operateur", action)
 
 
@@ -683,24 +660,21 @@ async def task_assign(
     csrf: str = Form(""), motif: str = Form(""), inspector_id: str = Form(""),
 ) -> Response:  # fmt: skip
     """Assign a task left without inspector (the inspection workflow checks area, conflicts, capacity)."""
+    principal = signed_in(request, *AUDIT_ROLES)
+    check_csrf(request, csrf)
     try:
-        principal = signed_in(request, *AUDIT_ROLES)
-        check_csrf(request, csrf)
-        try:
-            reason = _motif(motif)
-            if not inspector_id.isdigit():
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Choisissez un inspecteur.")
-            await assign_task(task_id, AssignIn(inspector_id=int(inspector_id)), principal, session, temporal)
-        except HTTPException as exc:
-            if exc.status_code != 422:
-                raise
-            message = exc.detail.get("message", "") if isinstance(exc.detail, dict) else str(exc.detail)
-            return _tasks_page(
-                request, session, settings, "", "sans-inspecteur", 422, error=message or "Attribution refusée."
-            )
-        audit(session, principal, "task.assign", inspection_id(task_id), f"{reason} (inspecteur {inspector_id})")
-    except Exception as exc:
-        return guarded(request, exc)
+        reason = _motif(motif)
+        if not inspector_id.isdigit():
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Choisissez un inspecteur.")
+        await assign_task(task_id, AssignIn(inspector_id=int(inspector_id)), principal, session, temporal)
+    except HTTPException as exc:
+        if exc.status_code != 422:
+            raise
+        message = exc.detail.get("message", "") if isinstance(exc.detail, dict) else str(exc.detail)
+        return _tasks_page(
+            request, session, settings, "", "sans-inspecteur", 422, error=message or "Attribution refusée."
+        )
+    audit(session, principal, "task.assign", inspection_id(task_id), f"{reason} (inspecteur {inspector_id})")
     return _done("/operateur/taches?filtre=sans-inspecteur", "attribution")
 
 
@@ -710,26 +684,23 @@ async def case_close(
     csrf: str = Form(""), motif: str = Form(""), outcome: str = Form(""), force: str = Form(""),
 ) -> Response:  # fmt: skip
     """Close a case with an outcome (`force` withdraws the referrals still awaiting an answer)."""
+    principal = signed_in(request, *REFERRAL_ROLES)
+    check_csrf(request, csrf)
     try:
-        principal = signed_in(request, *REFERRAL_ROLES)
-        check_csrf(request, csrf)
+        reason = _motif(motif)
         try:
-            reason = _motif(motif)
-            try:
-                body = CloseIn(outcome=CaseOutcome(outcome), comment=reason, force=force == "1")
-            except ValueError:
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Choisissez l'issue du dossier.") from None
-            await close_case(case_ref, body, principal, session, temporal)
-        except HTTPException as exc:
-            if exc.status_code not in (409, 422):
-                raise
-            message = exc.detail.get("message", "") if isinstance(exc.detail, dict) else str(exc.detail)
-            return _referrals_page(
-                request, session, settings, principal, True, exc.status_code, error=message or "Clôture refusée."
-            )
-        audit(session, principal, "case.close", referral_case_id(case_ref), reason)
-    except Exception as exc:
-        return guarded(request, exc)
+            body = CloseIn(outcome=CaseOutcome(outcome), comment=reason, force=force == "1")
+        except ValueError:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "Choisissez l'issue du dossier.") from None
+        await close_case(case_ref, body, principal, session, temporal)
+    except HTTPException as exc:
+        if exc.status_code not in (409, 422):
+            raise
+        message = exc.detail.get("message", "") if isinstance(exc.detail, dict) else str(exc.detail)
+        return _referrals_page(
+            request, session, settings, principal, True, exc.status_code, error=message or "Clôture refusée."
+        )
+    audit(session, principal, "case.close", referral_case_id(case_ref), reason)
     return _done("/operateur/orientations", "cloture")
 
 
@@ -740,15 +711,12 @@ async def cycle_cancel(
 ) -> Response:  # fmt: skip
     """Cancel the cycle (confirmed): batches in flight finish, issued invoices stay."""
     if confirmation != "1":
-        try:
-            signed_in(request, *BILLING_ROLES)
-            check_csrf(request, csrf)
-            return await _home(
-                request, session, temporal, settings, 422,
-                error="Cochez la case de confirmation pour annuler le cycle.", motif_for="annulation",
-            )  # fmt: skip
-        except Exception as exc:
-            return guarded(request, exc)
+        signed_in(request, *BILLING_ROLES)
+        check_csrf(request, csrf)
+        return await _home(
+            request, session, temporal, settings, 422,
+            error="Cochez la case de confirmation pour annuler le cycle.", motif_for="annulation",
+        )  # fmt: skip
     return await _cycle_action(request, period_key, csrf, motif, session, temporal, settings, "annulation")
 
 
@@ -764,26 +732,23 @@ async def task_deadline(
     csrf: str = Form(""), motif: str = Form(""), echeance: str = Form(""),
 ) -> Response:  # fmt: skip
     """Move a task's due date later (the inspection workflow moves its reminders and late detection)."""
+    principal = signed_in(request, *AUDIT_ROLES)
+    check_csrf(request, csrf)
     try:
-        principal = signed_in(request, *AUDIT_ROLES)
-        check_csrf(request, csrf)
+        reason = _motif(motif)
         try:
-            reason = _motif(motif)
-            try:
-                new_due = parse_form_date(echeance, "Indiquez la nouvelle échéance (jj/mm/aaaa).")
-            except FormDateError as err:
-                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from None
-            await extend_task_deadline(task_id, DeadlineIn(new_due_on=new_due, reason=reason), principal, session,
-                                       temporal)  # fmt: skip
-        except HTTPException as exc:
-            if exc.status_code not in (409, 422):
-                raise
-            return _tasks_page(
-                request, session, settings, "", "toutes", exc.status_code,
-                error=_http_message(exc, "Report refusé."),
-            )  # fmt: skip
-    except Exception as exc:
-        return guarded(request, exc)
+            new_due = parse_form_date(echeance, "Indiquez la nouvelle échéance (jj/mm/aaaa).")
+        except FormDateError as err:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from None
+        await extend_task_deadline(task_id, DeadlineIn(new_due_on=new_due, reason=reason), principal, session,
+                                   temporal)  # fmt: skip
+    except HTTPException as exc:
+        if exc.status_code not in (409, 422):
+            raise
+        return _tasks_page(
+            request, session, settings, "", "toutes", exc.status_code,
+            error=_http_message(exc, "Report refusé."),
+        )  # fmt: skip
     return _done("/operateur/taches?filtre=toutes", "echeance")
 
 
@@ -793,21 +758,18 @@ async def referral_escalate(
     settings: SettingsDep, csrf: str = Form(""), motif: str = Form(""),
 ) -> Response:  # fmt: skip
     """Escalate a referral awaiting an answer by hand (coordination alerted, as at the SLA)."""
+    principal = signed_in(request, *REFERRAL_ROLES)
+    check_csrf(request, csrf)
     try:
-        principal = signed_in(request, *REFERRAL_ROLES)
-        check_csrf(request, csrf)
-        try:
-            reason = _motif(motif)
-            await escalate_referral(case_ref, referral_ref, OperatorReason(reason=reason), principal, session, temporal)
-        except HTTPException as exc:
-            if exc.status_code not in (409, 422):
-                raise
-            return _referrals_page(
-                request, session, settings, principal, True, exc.status_code,
-                error=_http_message(exc, "Escalade refusée."),
-            )  # fmt: skip
-    except Exception as exc:
-        return guarded(request, exc)
+        reason = _motif(motif)
+        await escalate_referral(case_ref, referral_ref, OperatorReason(reason=reason), principal, session, temporal)
+    except HTTPException as exc:
+        if exc.status_code not in (409, 422):
+            raise
+        return _referrals_page(
+            request, session, settings, principal, True, exc.status_code,
+            error=_http_message(exc, "Escalade refusée."),
+        )  # fmt: skip
     return _done("/operateur/orientations", "escalade")
 
 
@@ -826,11 +788,8 @@ def _notifications_page(request: Request, session: Session, status_code: int = 2
 @router.get("/operateur/notifications", response_class=HTMLResponse)
 def notifications_page(request: Request, session: SessionDep) -> Response:
     """Messages whose delivery failed, with a resend button when their content was kept."""
-    try:
-        signed_in(request, *NOTIFICATION_ROLES)
-        return _notifications_page(request, session)
-    except Exception as exc:
-        return guarded(request, exc)
+    signed_in(request, *NOTIFICATION_ROLES)
+    return _notifications_page(request, session)
 
 
 @router.post("/operateur/notifications/{notification_id}/renvoyer")
@@ -839,16 +798,13 @@ async def notification_resend(
     csrf: str = Form(""), motif: str = Form(""),
 ) -> Response:  # fmt: skip
     """Resend a failed message through the delivery workflow of this minute."""
+    principal = signed_in(request, *NOTIFICATION_ROLES)
+    check_csrf(request, csrf)
     try:
-        principal = signed_in(request, *NOTIFICATION_ROLES)
-        check_csrf(request, csrf)
-        try:
-            reason = _motif(motif)
-            await resend(notification_id, OperatorReason(reason=reason), principal, session, temporal, settings)
-        except HTTPException as exc:
-            if exc.status_code not in (409, 422):
-                raise
-            return _notifications_page(request, session, exc.status_code, error=_http_message(exc, "Renvoi refusé."))
-    except Exception as exc:
-        return guarded(request, exc)
+        reason = _motif(motif)
+        await resend(notification_id, OperatorReason(reason=reason), principal, session, temporal, settings)
+    except HTTPException as exc:
+        if exc.status_code not in (409, 422):
+            raise
+        return _notifications_page(request, session, exc.status_code, error=_http_message(exc, "Renvoi refusé."))
     return _done("/operateur/notifications", "renvoi")

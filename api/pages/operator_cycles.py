@@ -9,21 +9,21 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from api.audit_log import audit
 from api.cycle_start import ended_period, paris_today, preview, start_period_cycle
 from api.deps import BillingStoreDep, SessionDep, SettingsDep, TemporalDep
-from api.pages.common import check_csrf, guarded, signed_in
+from api.pages.common import check_csrf, page_router, signed_in
 from api.pages.operator import BILLING_ROLES, _done, _motif, _page
 from domain.periods import BillingPeriod, period_for, previous_period
 from services.billing import BillingStore
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/operateur/cycles/nouveau", tags=["pages"], include_in_schema=False)
+router = page_router("/operateur/cycles/nouveau")
 PERIODS_SHOWN = 6  # ended periods offered, most recent first
 
 
@@ -76,11 +76,8 @@ async def cycle_form(
     request: Request, session: SessionDep, settings: SettingsDep, store: BillingStoreDep, periode: str = ""
 ) -> Response:
     """Choose a period; its preview (families, totals per tranche) comes with the start form."""
-    try:
-        signed_in(request, *BILLING_ROLES)
-        return await _form(request, session, settings, store, periode)
-    except Exception as exc:
-        return guarded(request, exc)
+    signed_in(request, *BILLING_ROLES)
+    return await _form(request, session, settings, store, periode)
 
 
 @router.post("")
@@ -89,21 +86,18 @@ async def cycle_start(
     csrf: str = Form(""), periode: str = Form(""), motif: str = Form(""),
 ) -> Response:  # fmt: skip
     """Start the period's cycle with the operator's reason; a refusal is shown on the page, in French."""
+    principal = signed_in(request, *BILLING_ROLES)
+    check_csrf(request, csrf)
     try:
-        principal = signed_in(request, *BILLING_ROLES)
-        check_csrf(request, csrf)
-        try:
-            reason = _motif(motif)
-            period = ended_period(periode, settings, field="periode")
-            handle = await start_period_cycle(temporal, settings, period, batch_size=500)
-        except HTTPException as exc:
-            if exc.status_code not in (status.HTTP_409_CONFLICT, status.HTTP_422_UNPROCESSABLE_CONTENT):
-                raise
-            return await _form(
-                request, session, settings, store, periode, exc.status_code, error=_message(exc), motif=motif.strip()
-            )
-        audit(session, principal, "cycle.start", handle.id, reason)
-        log.info("operator.cycle_started", workflow_id=handle.id)
-    except Exception as exc:
-        return guarded(request, exc)
+        reason = _motif(motif)
+        period = ended_period(periode, settings, field="periode")
+        handle = await start_period_cycle(temporal, settings, period, batch_size=500)
+    except HTTPException as exc:
+        if exc.status_code not in (status.HTTP_409_CONFLICT, status.HTTP_422_UNPROCESSABLE_CONTENT):
+            raise
+        return await _form(
+            request, session, settings, store, periode, exc.status_code, error=_message(exc), motif=motif.strip()
+        )
+    audit(session, principal, "cycle.start", handle.id, reason)
+    log.info("operator.cycle_started", workflow_id=handle.id)
     return _done("/operateur", "lancement")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import SessionDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
-from api.pages.common import guarded, render, signed_in
+from api.pages.common import page_router, render, signed_in
 from api.routes.referrals import (
     LinkAcceptIn,
     LinkRefuseIn,
@@ -28,7 +28,7 @@ from domain.referrals import LinkClaims, ReferralState, RefusalReason
 from ville.models.people import Role
 from ville.models.referrals import as_utc
 
-router = APIRouter(prefix="/partenaire", tags=["pages"], include_in_schema=False)
+router = page_router("/partenaire")
 # the signed-in partner opens a referral through the same answer page as the e-mail's link, with a fresh link
 SIGNED_IN_LINK_DAYS = 1
 MISSING_ANSWER = "Indiquez la date du rendez-vous ou cochez « Famille déjà contactée »."
@@ -56,15 +56,10 @@ def _page(request: Request, session: SessionDep, token: str, status_code: int = 
 @router.get("/orientation", response_class=HTMLResponse)
 async def referral_page(request: Request, session: SessionDep, token: str = "") -> Response:
     """The referral opened from the partner's secure link."""
-    try:
-        await _link_rate_limit(request)
-        done = request.query_params.get("fait")
-        notice = {"accepte": "Orientation acceptée.", "refuse": "Refus enregistré et transmis au relais."}.get(
-            done or ""
-        )
-        return _page(request, session, token, notice=notice)
-    except Exception as exc:
-        return guarded(request, exc)
+    await _link_rate_limit(request)
+    done = request.query_params.get("fait")
+    notice = {"accepte": "Orientation acceptée.", "refuse": "Refus enregistré et transmis au relais."}.get(done or "")
+    return _page(request, session, token, notice=notice)
 
 
 @router.post("/orientation/accepter", response_class=HTMLResponse)
@@ -78,28 +73,25 @@ async def referral_accept(
 ) -> Response:
     """Accept with an appointment date, or say the family was contacted."""
     # the link token itself is the secret: a forged cross-site form cannot know it (it plays the CSRF role)
-    try:
-        await _link_rate_limit(request)
-        values = {"appointment_on": appointment_on, "contact_made": contact_made or ""}
-        appointment: date | None = None
-        if appointment_on:
-            try:
-                appointment = parse_form_date(appointment_on)
-            except FormDateError as err:
-                return _page(request, session, token, 422, values=values, errors={"appointment_on": str(err)})
-        if appointment is None and contact_made != "oui":
-            return _page(request, session, token, 422, values=values,
-                         errors={"appointment_on": MISSING_ANSWER})  # fmt: skip
-        body = LinkAcceptIn(token=token, appointment_on=appointment, contact_made=contact_made == "oui")
+    await _link_rate_limit(request)
+    values = {"appointment_on": appointment_on, "contact_made": contact_made or ""}
+    appointment: date | None = None
+    if appointment_on:
         try:
-            await link_accept(body, session, temporal, _links(request))
-        except HTTPException as exc:
-            if exc.status_code != 422:
-                raise
-            message = exc.detail["message"] if isinstance(exc.detail, dict) else str(exc.detail)
-            return _page(request, session, token, 422, values=values, errors={"appointment_on": message})
-    except Exception as exc:
-        return guarded(request, exc)
+            appointment = parse_form_date(appointment_on)
+        except FormDateError as err:
+            return _page(request, session, token, 422, values=values, errors={"appointment_on": str(err)})
+    if appointment is None and contact_made != "oui":
+        return _page(request, session, token, 422, values=values,
+                     errors={"appointment_on": MISSING_ANSWER})  # fmt: skip
+    body = LinkAcceptIn(token=token, appointment_on=appointment, contact_made=contact_made == "oui")
+    try:
+        await link_accept(body, session, temporal, _links(request))
+    except HTTPException as exc:
+        if exc.status_code != 422:
+            raise
+        message = exc.detail["message"] if isinstance(exc.detail, dict) else str(exc.detail)
+        return _page(request, session, token, 422, values=values, errors={"appointment_on": message})
     return RedirectResponse(f"/partenaire/orientation?token={token}&fait=accepte", status.HTTP_303_SEE_OTHER)
 
 
@@ -113,31 +105,25 @@ async def referral_refuse(
     message: str = Form(""),
 ) -> Response:
     """Refuse with a reason from the list (and a message, required for « Autre »)."""
+    await _link_rate_limit(request)
+    values = {"reason": reason, "message": message}
+    if reason not in {r.value for r in RefusalReason}:
+        return _page(request, session, token, 422, values=values, errors={"reason": "Choisissez un motif."})
+    body = LinkRefuseIn(token=token, reason=RefusalReason(reason), message=message[:2000])
     try:
-        await _link_rate_limit(request)
-        values = {"reason": reason, "message": message}
-        if reason not in {r.value for r in RefusalReason}:
-            return _page(request, session, token, 422, values=values, errors={"reason": "Choisissez un motif."})
-        body = LinkRefuseIn(token=token, reason=RefusalReason(reason), message=message[:2000])
-        try:
-            await link_refuse(body, session, temporal, _links(request))
-        except HTTPException as exc:
-            if exc.status_code != 422:
-                raise
-            text = exc.detail["message"] if isinstance(exc.detail, dict) else str(exc.detail)
-            return _page(request, session, token, 422, values=values, errors={"message": text})
-    except Exception as exc:
-        return guarded(request, exc)
+        await link_refuse(body, session, temporal, _links(request))
+    except HTTPException as exc:
+        if exc.status_code != 422:
+            raise
+        text = exc.detail["message"] if isinstance(exc.detail, dict) else str(exc.detail)
+        return _page(request, session, token, 422, values=values, errors={"message": text})
     return RedirectResponse(f"/partenaire/orientation?token={token}&fait=refuse", status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/orientations", response_class=HTMLResponse)
 def referrals_page(request: Request, session: SessionDep) -> Response:
     """Referrals sent to the signed-in partner's organisation."""
-    try:
-        principal = signed_in(request, Role.partner)
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.partner)
     return render(
         request, "partenaire_orientations.html", title="Orientations reçues",
         referrals=partner_referrals(principal, session, False),
@@ -147,11 +133,8 @@ def referrals_page(request: Request, session: SessionDep) -> Response:
 @router.get("/orientations/{ref}")
 def referral_of_my_organisation(request: Request, ref: str, session: SessionDep) -> Response:
     """One referral of the signed-in partner's list: its answer page (404 for another organisation's)."""
-    try:
-        principal = signed_in(request, Role.partner)
-        row = _partner_referral(session, principal.partner_org_id, ref)
-    except Exception as exc:
-        return guarded(request, exc)
+    principal = signed_in(request, Role.partner)
+    row = _partner_referral(session, principal.partner_org_id, ref)
     fresh = LinkClaims.issue(row.ref, str(row.organization_id), _now(), days=SIGNED_IN_LINK_DAYS)
     # never older than the latest link sent to the service: an older one counts as revoked (is_superseded)
     latest = as_utc(row.link_expires_at) if row.link_expires_at else None
