@@ -1,4 +1,4 @@
-"""Shared page machinery (sign-in guard, CSRF), the landing page and sign-out pages; rendering in api.rendering."""
+"""Shared page machinery: the sign-in guard, CSRF, the one page exception handler; rendering in api.rendering."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 
-from api.rendering import render
 from api.security import (
     HOME_BY_ROLE,
     SESSION_COOKIE,
@@ -18,7 +17,6 @@ from api.security import (
     TokenSigner,
     current_principal,
     log_refusal,
-    revoke_session,
 )
 from ville.models.people import Role
 
@@ -83,30 +81,3 @@ def refusal_message(exc: HTTPException, default: str = "") -> str:
     detail = exc.detail
     message = str(detail.get("message", "")) if isinstance(detail, dict) else str(detail)
     return message or default
-
-
-router = page_router()
-
-
-@router.get("/", response_class=HTMLResponse)
-def landing(request: Request) -> Response:
-    """Landing page: the services, and a link to sign in."""
-    return render(request, "accueil.html", title="Services aux familles")
-
-
-@router.get("/deconnexion", response_class=HTMLResponse)
-def sign_out_page(request: Request) -> Response:
-    """Confirm sign-out (a POST form, so a link elsewhere cannot sign the user out)."""
-    return render(request, "deconnexion.html", title="Déconnexion")
-
-
-@router.post("/deconnexion")
-def sign_out(request: Request, csrf: str = Form("")) -> Response:
-    """Close the session."""
-    if request.cookies.get(SESSION_COOKIE):
-        check_csrf(request, csrf)
-        if (principal := current_principal(request)) is not None:
-            revoke_session(request.app.state.sessions.engine, principal)
-    response = RedirectResponse("/connexion?deconnecte=1", status.HTTP_303_SEE_OTHER)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response

@@ -1,8 +1,7 @@
-"""RIF pages for partners: the referral behind a secure link (shared fields only), accept or refuse."""
+"""Partner pages opened from the secure link: the referral, accept it or refuse it."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 from fastapi import Form, HTTPException, Request, status
@@ -10,28 +9,26 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import SessionDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
-from api.pages.common import page_router, render, signed_in
+from api.pages.common import page_router
+from api.rendering import render
 from api.routes.referrals import (
     LinkAcceptIn,
     LinkRefuseIn,
     _link_rate_limit,
     _link_referral,
     _links,
-    _now,
     _partner_out,
-    _partner_referral,
     link_accept,
     link_refuse,
-    partner_referrals,
 )
-from domain.referrals import LinkClaims, ReferralState, RefusalReason
-from ville.models.people import Role
-from ville.models.referrals import as_utc
+from domain.referrals import ReferralState, RefusalReason
 
 router = page_router("/partenaire")
-# the signed-in partner opens a referral through the same answer page as the e-mail's link, with a fresh link
-SIGNED_IN_LINK_DAYS = 1
+
+
 MISSING_ANSWER = "Indiquez la date du rendez-vous ou cochez « Famille déjà contactée »."
+
+
 REASONS = [(r.value, r.label) for r in RefusalReason]
 
 
@@ -118,26 +115,3 @@ async def referral_refuse(
         text = exc.detail["message"] if isinstance(exc.detail, dict) else str(exc.detail)
         return _page(request, session, token, 422, values=values, errors={"message": text})
     return RedirectResponse(f"/partenaire/orientation?token={token}&fait=refuse", status.HTTP_303_SEE_OTHER)
-
-
-@router.get("/orientations", response_class=HTMLResponse)
-def referrals_page(request: Request, session: SessionDep) -> Response:
-    """Referrals sent to the signed-in partner's organisation."""
-    principal = signed_in(request, Role.partner)
-    return render(
-        request, "partenaire_orientations.html", title="Orientations reçues",
-        referrals=partner_referrals(principal, session, False),
-    )  # fmt: skip
-
-
-@router.get("/orientations/{ref}")
-def referral_of_my_organisation(request: Request, ref: str, session: SessionDep) -> Response:
-    """One referral of the signed-in partner's list: its answer page (404 for another organisation's)."""
-    principal = signed_in(request, Role.partner)
-    row = _partner_referral(session, principal.partner_org_id, ref)
-    fresh = LinkClaims.issue(row.ref, str(row.organization_id), _now(), days=SIGNED_IN_LINK_DAYS)
-    # never older than the latest link sent to the service: an older one counts as revoked (is_superseded)
-    latest = as_utc(row.link_expires_at) if row.link_expires_at else None
-    claims = fresh if latest is None or latest < fresh.expires_at else replace(fresh, expires_at=latest)
-    token = _links(request).partner_token(claims)
-    return RedirectResponse(f"/partenaire/orientation?token={token}", status.HTTP_303_SEE_OTHER)

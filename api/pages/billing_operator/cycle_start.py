@@ -1,8 +1,7 @@
 """Console page to start a billing cycle: choose a period, read its preview, give a reason, start it.
 
 The page goes through the JSON API's own service (`api.cycle_start`): the same 422 for a period not ended,
-the same 409 for a cycle running, paused or done, the same single journal line for a start.
-"""
+the same 409 for a cycle running, paused or done, the same single journal line for a start."""
 
 from __future__ import annotations
 
@@ -17,13 +16,21 @@ from api.audit_log import audit
 from api.cycle_start import ended_period, paris_today, preview, start_period_cycle
 from api.deps import BillingStoreDep, SessionDep, SettingsDep, TemporalDep
 from api.pages.common import check_csrf, page_router, signed_in
-from api.pages.operator import BILLING_ROLES, _done, _motif, _page
+from api.pages.console import (
+    BILLING_ROLES,
+    console_page,
+    done_redirect,
+    required_motif,
+)
 from domain.periods import BillingPeriod, period_for, previous_period
 from services.billing import BillingStore
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
+
 router = page_router("/operateur/cycles/nouveau")
+
+
 PERIODS_SHOWN = 6  # ended periods offered, most recent first
 
 
@@ -66,7 +73,7 @@ async def _form(
                 raise
             extra.setdefault("error", _message(exc))
             status_code = status_code if status_code != status.HTTP_200_OK else exc.status_code
-    return _page(
+    return console_page(
         request, "operateur_cycle.html", status_code, title="Lancer un cycle de facturation", **context, **extra
     )
 
@@ -89,7 +96,7 @@ async def cycle_start(
     principal = signed_in(request, *BILLING_ROLES)
     check_csrf(request, csrf)
     try:
-        reason = _motif(motif)
+        reason = required_motif(motif)
         period = ended_period(periode, settings, field="periode")
         handle = await start_period_cycle(temporal, settings, period, batch_size=500)
     except HTTPException as exc:
@@ -100,4 +107,4 @@ async def cycle_start(
         )
     audit(session, principal, "cycle.start", handle.id, reason)
     log.info("operator.cycle_started", workflow_id=handle.id)
-    return _done("/operateur", "lancement")
+    return done_redirect("/operateur", "lancement")

@@ -14,12 +14,20 @@ from temporalio.service import RPCError
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import temporal_refusal
 from api.pages.common import check_csrf, page_router, signed_in
-from api.pages.operator import BILLING_ROLES, _page, _ui_url
+from api.pages.console import (
+    BILLING_ROLES,
+    console_page,
+    ui_url,
+)
 from api.routes.payment_watch import IncidentAction, file_payment, payment_incidents, stop_payment
 from ville.settings import Settings
 
 router = page_router()
+
+
 PAGE = "/operateur/paiements"
+
+
 NOTICES = {
     "arret": "Suivi arrêté : la famille peut de nouveau payer cette facture.",
     "classement": "Incident classé.",
@@ -33,12 +41,12 @@ async def _incidents_page(
         rows = await payment_incidents(temporal, session)
     except RPCError as err:
         raise temporal_refusal(err, "") from None
-    return _page(
+    return console_page(
         request,
         "operateur_paiements.html",
         status_code,
         title="Paiements en difficulté",
-        rows=[(r, _ui_url(settings, r.workflow_id)) for r in rows],
+        rows=[(r, ui_url(settings, r.workflow_id)) for r in rows],
         notice=NOTICES.get(request.query_params.get("fait", "")),
         **extra,
     )

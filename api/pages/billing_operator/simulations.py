@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
-from api.pages.common import check_csrf, page_router, render, signed_in
+from api.pages.common import check_csrf, page_router, signed_in
+from api.rendering import render
 from api.routes.simulation import (
     SimulationIn,
     billed_periods,
@@ -26,6 +27,8 @@ from ville.models.people import Role
 from ville.settings import Settings
 
 router = page_router("/operateur/simulations")
+
+
 ROLES = (Role.billing_operator, Role.operator)
 
 
