@@ -4,12 +4,5 @@ from api.pages.common import page_router
 from api.pages.family import contests, invoices, mandate, payments, preferences, statements
 
 router = page_router()
-for _module in (
-    invoices,
-    payments,
-    preferences,
-    mandate,
-    statements,
-    contests,
-):
+for _module in (invoices, payments, preferences, mandate, statements, contests):
     router.include_router(_module.router)

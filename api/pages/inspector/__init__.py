@@ -4,9 +4,5 @@ from api.pages.common import page_router
 from api.pages.inspector import evidence, grid, missions
 
 router = page_router()
-for _module in (
-    missions,
-    grid,
-    evidence,
-):
+for _module in (missions, grid, evidence):
     router.include_router(_module.router)

@@ -4,11 +4,5 @@ from api.pages.common import page_router
 from api.pages.operator import home, journal, notifications, referrals, workflows
 
 router = page_router()
-for _module in (
-    home,
-    workflows,
-    referrals,
-    notifications,
-    journal,
-):
+for _module in (home, workflows, referrals, notifications, journal):
     router.include_router(_module.router)

@@ -4,8 +4,5 @@ from api.pages.common import page_router
 from api.pages.partner import link, organisation
 
 router = page_router()
-for _module in (
-    link,
-    organisation,
-):
+for _module in (link, organisation):
     router.include_router(_module.router)

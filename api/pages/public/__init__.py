@@ -4,8 +4,5 @@ from api.pages.common import page_router
 from api.pages.public import home, sign_in
 
 router = page_router()
-for _module in (
-    home,
-    sign_in,
-):
+for _module in (home, sign_in):
     router.include_router(_module.router)
