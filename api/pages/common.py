@@ -10,14 +10,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 
-from api.security import (
-    HOME_BY_ROLE,
-    SESSION_COOKIE,
-    Principal,
-    TokenSigner,
-    current_principal,
-    log_refusal,
-)
+from api.security import HOME_BY_ROLE, SESSION_COOKIE, Principal, TokenSigner, current_principal, log_refusal
 from ville.models.people import Role
 
 log = structlog.get_logger(__name__)

@@ -16,12 +16,7 @@ from api.audit_log import audit
 from api.cycle_start import ended_period, paris_today, preview, start_period_cycle
 from api.deps import BillingStoreDep, SessionDep, SettingsDep, TemporalDep
 from api.pages.common import check_csrf, page_router, signed_in
-from api.pages.console import (
-    BILLING_ROLES,
-    console_page,
-    done_redirect,
-    required_motif,
-)
+from api.pages.console import BILLING_ROLES, console_page, done_redirect, required_motif
 from domain.periods import BillingPeriod, period_for, previous_period
 from services.billing import BillingStore
 from ville.settings import Settings

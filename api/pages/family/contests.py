@@ -12,11 +12,7 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages.common import check_csrf, page_router, signed_in
 from api.rendering import render
 from api.routes.billing_family import InvoiceDetail, own_invoice
-from api.routes.contests import (
-    contest_out,
-    open_for_family,
-    read_upload,
-)
+from api.routes.contests import contest_out, open_for_family, read_upload
 from api.security import Principal
 from domain.contests import OPEN_STATUSES, REASON_LABEL, TEXT_MAX, TEXT_MIN, ContestReason, ContestRefused
 from domain.dunning import PAYABLE_STATUSES

@@ -8,11 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.deps import SessionDep
 from api.pages.common import check_csrf, page_router, signed_in
 from api.rendering import render
-from api.routes.billing_family import (
-    PreferencesIn,
-    my_account,
-    set_preferences,
-)
+from api.routes.billing_family import PreferencesIn, my_account, set_preferences
 from ville.models.billing import DeliveryChannel
 from ville.models.people import Role
 

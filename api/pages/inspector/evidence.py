@@ -11,10 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import DbId, S3Dep, SessionDep, SettingsDep
 from api.pages.common import PageRedirect, check_csrf, page_router, signed_in
-from api.routes.audit import (
-    EvidenceIn,
-    evidence_upload_url,
-)
+from api.routes.audit import EvidenceIn, evidence_upload_url
 from domain.audit.evidence import TYPE_REFUSED, declared_kind, size_problem
 from ville.models.people import Role
 

@@ -13,11 +13,7 @@ from api.deps import DbId, S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import check_csrf, page_router, signed_in
 from api.pages.inspector.missions import task_page
-from api.routes.audit import (
-    SubmissionIn,
-    my_task,
-    submit_task,
-)
+from api.routes.audit import SubmissionIn, my_task, submit_task
 from domain.audit.evidence import MAX_FILES_PER_CRITERION
 from ville.models.people import Role
 

@@ -13,13 +13,7 @@ from api import evidence as evidence_files
 from api.deps import DbId, SessionDep, TemporalDep
 from api.pages.common import check_csrf, page_router, signed_in
 from api.rendering import render
-from api.routes.audit import (
-    DeclineIn,
-    accept_task,
-    decline_task,
-    my_task,
-    my_tasks,
-)
+from api.routes.audit import DeclineIn, accept_task, decline_task, my_task, my_tasks
 from domain import labels
 from domain.audit.campaign import VisitWindow, paris_date, visit_window
 from domain.audit.evidence import KINDS, MAX_MB

@@ -11,11 +11,7 @@ from sqlmodel import Session, col, func, select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from api.pages.console import (
-    period_label,
-    status_name,
-    ui_url,
-)
+from api.pages.console import period_label, status_name, ui_url
 from api.temporal_query import QUERY_TIMEOUT, bounded
 from contracts.billing import CycleProgress
 from domain import labels

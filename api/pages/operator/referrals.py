@@ -8,20 +8,10 @@ from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 
-from api.audit_log import OperatorReason
+from api.audit_log import OperatorReason, audit
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages.common import check_csrf, page_router, refusal_message, signed_in
-from api.pages.console import (
-    NOTICES,
-    REFERRAL_ROLES,
-    console_page,
-    done_redirect,
-    required_motif,
-    ui_url,
-)
-from api.routes.billing_operator import (
-    audit,
-)
+from api.pages.console import NOTICES, REFERRAL_ROLES, console_page, done_redirect, required_motif, ui_url
 from api.routes.referrals import CloseIn, close_case, escalate_referral, sla_breaches
 from api.security import Principal
 from domain.referrals import CaseOutcome, ReferralState

@@ -11,14 +11,7 @@ from temporalio.service import RPCError
 
 from api.deps import SettingsDep, TemporalDep
 from api.pages.common import page_router, signed_in
-from api.pages.console import (
-    CONSOLE_ROLES,
-    PERIOD_KEY,
-    console_page,
-    status_name,
-    temporal_failure,
-    ui_url,
-)
+from api.pages.console import CONSOLE_ROLES, PERIOD_KEY, console_page, status_name, temporal_failure, ui_url
 from api.pages.operator.dashboard import WORKFLOW_TYPES
 from domain import labels
 from ville.temporal import SA_BILLING_PERIOD, SA_BUSINESS_STATUS, SA_CAMPAIGN, SA_RELAY

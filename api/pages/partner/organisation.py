@@ -10,12 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.deps import SessionDep
 from api.pages.common import page_router, signed_in
 from api.rendering import render
-from api.routes.referrals import (
-    _links,
-    _now,
-    _partner_referral,
-    partner_referrals,
-)
+from api.routes.referrals import _links, _now, _partner_referral, partner_referrals
 from domain.referrals import LinkClaims
 from ville.models.people import Role
 from ville.models.referrals import as_utc

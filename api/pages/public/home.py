@@ -7,11 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.pages.common import check_csrf, page_router
 from api.rendering import render
-from api.security import (
-    SESSION_COOKIE,
-    current_principal,
-    revoke_session,
-)
+from api.security import SESSION_COOKIE, current_principal, revoke_session
 
 router = page_router()
 

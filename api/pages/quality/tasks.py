@@ -8,21 +8,12 @@ from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 
+from api.audit_log import audit
 from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import check_csrf, page_router, refusal_message, signed_in
-from api.pages.console import (
-    AUDIT_ROLES,
-    NOTICES,
-    console_page,
-    done_redirect,
-    required_motif,
-    ui_url,
-)
+from api.pages.console import AUDIT_ROLES, NOTICES, console_page, done_redirect, required_motif, ui_url
 from api.routes.audit import AssignIn, DeadlineIn, assign_task, extend_task_deadline
-from api.routes.billing_operator import (
-    audit,
-)
 from domain import labels
 from ville.ids import inspection_id
 from ville.models.audit import AuditInspector, AuditSite, AuditTask

@@ -11,23 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.deps import SessionDep, TemporalDep
 from api.pages.common import check_csrf, page_router, refusal_message, signed_in
 from api.rendering import render
-from api.routes.referrals import (
-    ReferIn,
-    ServiceOut,
-    directory_search,
-    get_case,
-    list_cases,
-    refer,
-)
+from api.routes.referrals import ReferIn, ServiceOut, directory_search, get_case, list_cases, refer
 from api.security import Principal
 from contracts.referrals import ActorKind
-from domain.referrals import (
-    CaseOutcome,
-    CaseStatus,
-    ContactChannel,
-    NeedCategory,
-    RefusalReason,
-)
+from domain.referrals import CaseOutcome, CaseStatus, ContactChannel, NeedCategory, RefusalReason
 from ville.models.people import Role
 
 router = page_router("/rif")

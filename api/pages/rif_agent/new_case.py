@@ -14,16 +14,8 @@ from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import check_csrf, page_router, refusal_message, signed_in
 from api.pages.rif_agent.cases import NEEDS, utc_now
 from api.rendering import render
-from api.routes.referrals import (
-    CaseCreate,
-    ConsentIn,
-    open_case,
-)
-from domain.referrals import (
-    PARIS,
-    ConsentScope,
-    ContactChannel,
-)
+from api.routes.referrals import CaseCreate, ConsentIn, open_case
+from domain.referrals import PARIS, ConsentScope, ContactChannel
 from ville.models.people import Role
 
 router = page_router("/rif")
