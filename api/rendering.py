@@ -44,8 +44,12 @@ NAV_BY_ROLE: dict[Role, list[tuple[str, str]]] = {
         ("/famille/factures", "Mes factures"),
         ("/famille/paiements", "Mes paiements"),
         ("/famille/preferences", "Mes préférences"),
+        ("/famille/mandat", "Prélèvement"),
+        ("/famille/attestations", "Attestations annuelles"),
     ],
     Role.inspector: [("/inspecteur/missions", "Mes missions")],
+    Role.rif_agent: [("/rif/dossiers", "Dossiers du relais"), ("/rif/dossiers/nouveau", "Ouvrir un dossier")],
+    Role.coordinator: [("/rif/dossiers", "Dossiers du relais")],
 }
 
 

@@ -1,25 +1,19 @@
-"""Shared page machinery (sign-in guard, CSRF), the landing page and sign-out pages; rendering in api.rendering."""
+"""Shared page machinery: the sign-in guard, CSRF, the one page exception handler; rendering in api.rendering."""
 
 from __future__ import annotations
 
-import structlog
-from fastapi import APIRouter, Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from api.rendering import render
-from api.security import (
-    HOME_BY_ROLE,
-    SESSION_COOKIE,
-    Principal,
-    TokenSigner,
-    current_principal,
-    log_refusal,
-    revoke_session,
-)
+import structlog
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
+
+from api.security import HOME_BY_ROLE, SESSION_COOKIE, Principal, TokenSigner, current_principal, log_refusal
 from ville.models.people import Role
 
 log = structlog.get_logger(__name__)
-router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 class PageRedirect(Exception):
@@ -51,36 +45,32 @@ def check_csrf(request: Request, token: str) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Jeton de formulaire invalide")
 
 
-def guarded(request: Request, exc: Exception) -> Response:
-    """Turn a guard redirect into a redirect; let an HTTP error reach the French error page (api.errors)."""
-    if isinstance(exc, PageRedirect):
-        return RedirectResponse(exc.location, status.HTTP_303_SEE_OTHER)
-    # anything else reaches the app's exception handlers, which answer erreur.html on page paths (api.errors)
-    raise exc
+class PageRoute(APIRoute):
+    """The one exception handler of every page: a guard's PageRedirect becomes a 303 to its location.
+
+    Any other error (HTTPException, validation) reaches the app's handlers, which answer the French error page
+    outside the JSON API (api.errors); a form that shows its refusal in place catches that itself.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except PageRedirect as redirect:
+                return RedirectResponse(redirect.location, status.HTTP_303_SEE_OTHER)
+
+        return page_handler
 
 
-@router.get("/", response_class=HTMLResponse)
-def landing(request: Request) -> Response:
-    """Landing page: the services, and a link to sign in."""
-    return render(request, "accueil.html", title="Services aux familles")
+def page_router(prefix: str = "") -> APIRouter:
+    """A router of HTML pages: not in the OpenAPI document, guard redirects handled by PageRoute."""
+    return APIRouter(prefix=prefix, tags=["pages"], include_in_schema=False, route_class=PageRoute)
 
 
-@router.get("/deconnexion", response_class=HTMLResponse)
-def sign_out_page(request: Request) -> Response:
-    """Confirm sign-out (a POST form, so a link elsewhere cannot sign the user out)."""
-    return render(request, "deconnexion.html", title="Déconnexion")
-
-
-@router.post("/deconnexion")
-def sign_out(request: Request, csrf: str = Form("")) -> Response:
-    """Close the session."""
-    if request.cookies.get(SESSION_COOKIE):
-        try:
-            check_csrf(request, csrf)
-        except HTTPException as exc:
-            return guarded(request, exc)
-        if (principal := current_principal(request)) is not None:
-            revoke_session(request.app.state.sessions.engine, principal)
-    response = RedirectResponse("/connexion?deconnecte=1", status.HTTP_303_SEE_OTHER)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+def refusal_message(exc: HTTPException, default: str = "") -> str:
+    """The French message of a refused action, to show in the form that sent it (envelope detail or plain text)."""
+    detail = exc.detail
+    message = str(detail.get("message", "")) if isinstance(detail, dict) else str(detail)
+    return message or default

@@ -2,17 +2,14 @@
 
 from fastapi import APIRouter
 
-from api.pages.agent import router as pages_agent_router
-from api.pages.common import router as pages_common_router
-from api.pages.contests import router as pages_contests_router
+from api.pages.billing_operator import router as pages_billing_operator_router
 from api.pages.family import router as pages_family_router
 from api.pages.inspector import router as pages_inspector_router
 from api.pages.operator import router as pages_operator_router
-from api.pages.operator_cycles import router as pages_operator_cycles_router
 from api.pages.partner import router as pages_partner_router
-from api.pages.payment_watch import router as pages_payment_watch_router
-from api.pages.sign_in import router as pages_sign_in_router
-from api.pages.simulation import router as pages_simulation_router
+from api.pages.public import router as pages_public_router
+from api.pages.quality import router as pages_quality_router
+from api.pages.rif_agent import router as pages_rif_agent_router
 from api.routes.attendance import router as attendance_router
 from api.routes.auth import router as auth_router
 from api.routes.billing_family import router as billing_family_router
@@ -46,8 +43,7 @@ ROUTERS: list[APIRouter] = [
     pages_family_router,
     billing_family_router,
     webhooks_router,
-    pages_common_router,
-    pages_sign_in_router,
+    pages_public_router,
     auth_router,
     pages_inspector_router,
     inspector_tasks_router,
@@ -57,7 +53,7 @@ ROUTERS: list[APIRouter] = [
     quality_review_router,
     quality_results_router,
     pages_partner_router,
-    pages_agent_router,
+    pages_rif_agent_router,
     rif_agent_cases_router,
     rif_agent_referrals_router,
     rif_agent_attachments_router,
@@ -73,10 +69,8 @@ ROUTERS: list[APIRouter] = [
     simulation_router,
     contests_router,
     pages_operator_router,
-    pages_payment_watch_router,
-    pages_operator_cycles_router,
-    pages_simulation_router,
-    pages_contests_router,
+    pages_quality_router,
+    pages_billing_operator_router,
     codec_router,
     metrics_router,
 ]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Request
+from fastapi import BackgroundTasks, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from api.deps import NotifierDep, SessionDep, SettingsDep, SignerDep
+from api.pages.common import page_router
 from api.rendering import error_page, render
 from api.routes.auth import MagicLinkRequest, request_magic_link, sign_in_limit
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = page_router()
 
 
 @router.get("/connexion", response_class=HTMLResponse)

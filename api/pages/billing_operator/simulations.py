@@ -6,26 +6,23 @@ import asyncio
 import json
 from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
-from api.pages.common import check_csrf, guarded, render, signed_in
-from api.routes.simulation import (
-    SimulationIn,
-    billed_periods,
-    outcome,
-    simulation_status,
-    start_simulation,
-)
+from api.pages.common import check_csrf, page_router, signed_in
+from api.rendering import render
+from api.routes.simulation import SimulationIn, billed_periods, outcome, simulation_status, start_simulation
 from domain.periods import period_from_key
 from domain.simulation import THRESHOLDS_PCT, format_bp_fr, percent_change_bp
 from ville.models.billing import TariffGridVersion
 from ville.models.people import Role
 from ville.settings import Settings
 
-router = APIRouter(prefix="/operateur/simulations", tags=["pages"], include_in_schema=False)
+router = page_router("/operateur/simulations")
+
+
 ROLES = (Role.billing_operator, Role.operator)
 
 
@@ -72,11 +69,8 @@ def _form(
 @router.get("", response_class=HTMLResponse)
 async def simulation_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """The form: the grid in force as a starting point, and the billed periods."""
-    try:
-        signed_in(request, *ROLES)
-        return _form(request, session, settings)
-    except Exception as exc:
-        return guarded(request, exc)
+    signed_in(request, *ROLES)
+    return _form(request, session, settings)
 
 
 @router.post("", response_class=HTMLResponse)
@@ -90,34 +84,31 @@ async def simulation_submit(
     periods: list[str] = Form(default_factory=list),
 ) -> Response:
     """Start the simulation, or show the form again with the faulty field."""
+    principal = signed_in(request, *ROLES)
+    check_csrf(request, csrf)
     try:
-        principal = signed_in(request, *ROLES)
-        check_csrf(request, csrf)
-        try:
-            grid = json.loads(grid_json)
-        except json.JSONDecodeError as err:
-            message = f"JSON invalide (ligne {err.lineno}, colonne {err.colno}) : {err.msg}."
-            return _form(request, session, settings, 422, grid_json, periods, {"grid": message})
-        if not isinstance(grid, dict):
-            errors = {"grid": "La grille doit être un objet JSON ({ ... })."}
-            return _form(request, session, settings, 422, grid_json, periods, errors)
-        if not periods:
-            return _form(request, session, settings, 422, grid_json, periods, {"periods": "Choisissez une période."})
-        body = SimulationIn(grid=grid, periods=periods[:12])
-        try:
-            ref = await start_simulation(session, temporal, settings, principal, body)
-        except HTTPException as exc:
-            if exc.status_code != 422 or not isinstance(exc.detail, dict):
-                raise
-            field = str(exc.detail["fields"][0]["field"]).removeprefix("body.")
-            where = "periods" if field == "periods" else "grid"
-            message = str(exc.detail["message"])
-            if where == "grid" and field not in ("grid", "grid_id"):
-                message = f"{field.removeprefix('grid.')} : {message}"
-            return _form(request, session, settings, 422, grid_json, periods, {where: message})
-        return RedirectResponse(f"{router.prefix}/{ref}", status.HTTP_303_SEE_OTHER)
-    except Exception as exc:
-        return guarded(request, exc)
+        grid = json.loads(grid_json)
+    except json.JSONDecodeError as err:
+        message = f"JSON invalide (ligne {err.lineno}, colonne {err.colno}) : {err.msg}."
+        return _form(request, session, settings, 422, grid_json, periods, {"grid": message})
+    if not isinstance(grid, dict):
+        errors = {"grid": "La grille doit être un objet JSON ({ ... })."}
+        return _form(request, session, settings, 422, grid_json, periods, errors)
+    if not periods:
+        return _form(request, session, settings, 422, grid_json, periods, {"periods": "Choisissez une période."})
+    body = SimulationIn(grid=grid, periods=periods[:12])
+    try:
+        ref = await start_simulation(session, temporal, settings, principal, body)
+    except HTTPException as exc:
+        if exc.status_code != 422 or not isinstance(exc.detail, dict):
+            raise
+        field = str(exc.detail["fields"][0]["field"]).removeprefix("body.")
+        where = "periods" if field == "periods" else "grid"
+        message = str(exc.detail["message"])
+        if where == "grid" and field not in ("grid", "grid_id"):
+            message = f"{field.removeprefix('grid.')} : {message}"
+        return _form(request, session, settings, 422, grid_json, periods, {where: message})
+    return RedirectResponse(f"{router.prefix}/{ref}", status.HTTP_303_SEE_OTHER)
 
 
 def _rows(totals: Any) -> dict[str, list[dict[str, Any]]]:
@@ -153,19 +144,16 @@ async def simulation_page(
     ref: str, request: Request, temporal: TemporalDep, s3: S3Dep, settings: SettingsDep
 ) -> Response:
     """Progress while it runs; then the chart, the tables and the report's links."""
-    try:
-        signed_in(request, *ROLES)
-        answer, result = await simulation_status(temporal, ref)
-        context: dict[str, Any] = {"mode": "result", "ref": ref, "answer": answer, "bp": format_bp_fr}
-        if result is not None:
-            context["outcome"] = await outcome(s3, settings, result)
-            context.update(_rows(result.totals))
-            context["total_pct"] = format_bp_fr(
-                percent_change_bp(result.totals.old_total_cents, result.totals.new_total_cents)
-            )
-        return render(request, "operateur_simulation.html", title="Simulation tarifaire", **context)
-    except Exception as exc:
-        return guarded(request, exc)
+    signed_in(request, *ROLES)
+    answer, result = await simulation_status(temporal, ref)
+    context: dict[str, Any] = {"mode": "result", "ref": ref, "answer": answer, "bp": format_bp_fr}
+    if result is not None:
+        context["outcome"] = await outcome(s3, settings, result)
+        context.update(_rows(result.totals))
+        context["total_pct"] = format_bp_fr(
+            percent_change_bp(result.totals.old_total_cents, result.totals.new_total_cents)
+        )
+    return render(request, "operateur_simulation.html", title="Simulation tarifaire", **context)
 
 
 @router.get("/{ref}/graphique.svg")
@@ -173,13 +161,10 @@ async def simulation_chart(
     ref: str, request: Request, temporal: TemporalDep, s3: S3Dep, settings: SettingsDep
 ) -> Response:
     """The chart, served from the console's own origin (the page embeds it as an image)."""
-    try:
-        signed_in(request, *ROLES)
-        _, result = await simulation_status(temporal, ref)
-        if result is None:
-            return Response(status_code=status.HTTP_404_NOT_FOUND)
-        obj = await asyncio.to_thread(s3.get_object, Bucket=settings.s3_bucket, Key=result.svg_key)
-        body = await asyncio.to_thread(obj["Body"].read)
-        return Response(body, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"})
-    except Exception as exc:
-        return guarded(request, exc)
+    signed_in(request, *ROLES)
+    _, result = await simulation_status(temporal, ref)
+    if result is None:
+        return Response(status_code=status.HTTP_404_NOT_FOUND)
+    obj = await asyncio.to_thread(s3.get_object, Bucket=settings.s3_bucket, Key=result.svg_key)
+    body = await asyncio.to_thread(obj["Body"].read)
+    return Response(body, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -13,13 +13,17 @@ from temporalio.service import RPCError
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import temporal_refusal
-from api.pages.common import check_csrf, guarded, signed_in
-from api.pages.operator import BILLING_ROLES, _page, _ui_url
+from api.pages.common import check_csrf, page_router, signed_in
+from api.pages.console import BILLING_ROLES, console_page, ui_url
 from api.routes.payment_watch import IncidentAction, file_payment, payment_incidents, stop_payment
 from ville.settings import Settings
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = page_router()
+
+
 PAGE = "/operateur/paiements"
+
+
 NOTICES = {
     "arret": "Suivi arrêté : la famille peut de nouveau payer cette facture.",
     "classement": "Incident classé.",
@@ -33,12 +37,12 @@ async def _incidents_page(
         rows = await payment_incidents(temporal, session)
     except RPCError as err:
         raise temporal_refusal(err, "") from None
-    return _page(
+    return console_page(
         request,
         "operateur_paiements.html",
         status_code,
         title="Paiements en difficulté",
-        rows=[(r, _ui_url(settings, r.workflow_id)) for r in rows],
+        rows=[(r, ui_url(settings, r.workflow_id)) for r in rows],
         notice=NOTICES.get(request.query_params.get("fait", "")),
         **extra,
     )
@@ -49,36 +53,30 @@ async def incidents_page(
     request: Request, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
 ) -> Response:
     """Payment workflows failed, expired, stopped or stuck retrying a step."""
-    try:
-        signed_in(request, *BILLING_ROLES)
-        return await _incidents_page(request, session, temporal, settings)
-    except Exception as exc:
-        return guarded(request, exc)
+    signed_in(request, *BILLING_ROLES)
+    return await _incidents_page(request, session, temporal, settings)
 
 
 async def _act(
     request: Request, number: str, run_id: str, csrf: str, motif: str, session: Session, temporal: Client,
     settings: Settings, action: str,
 ) -> Response:  # fmt: skip
+    principal = signed_in(request, *BILLING_ROLES)
+    check_csrf(request, csrf)
     try:
-        principal = signed_in(request, *BILLING_ROLES)
-        check_csrf(request, csrf)
-        try:
-            body = IncidentAction(reason=motif, run_id=run_id)
-        except ValidationError:
-            message = "Indiquez le motif de l'action (3 caractères au moins)."
-            return await _incidents_page(request, session, temporal, settings, 422, error=message)
-        try:
-            if action == "arret":
-                await stop_payment(number, body, principal, session, temporal)
-            else:
-                await file_payment(number, body, principal, session, temporal)
-        except HTTPException as exc:
-            if exc.status_code != 409:
-                raise
-            return await _incidents_page(request, session, temporal, settings, 409, error=str(exc.detail))
-    except Exception as exc:
-        return guarded(request, exc)
+        body = IncidentAction(reason=motif, run_id=run_id)
+    except ValidationError:
+        message = "Indiquez le motif de l'action (3 caractères au moins)."
+        return await _incidents_page(request, session, temporal, settings, 422, error=message)
+    try:
+        if action == "arret":
+            await stop_payment(number, body, principal, session, temporal)
+        else:
+            await file_payment(number, body, principal, session, temporal)
+    except HTTPException as exc:
+        if exc.status_code != 409:
+            raise
+        return await _incidents_page(request, session, temporal, settings, 409, error=str(exc.detail))
     return RedirectResponse(f"{PAGE}?fait={action}", 303)
 
 
