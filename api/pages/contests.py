@@ -9,19 +9,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.pages.common import check_csrf, guarded, render, signed_in
 from api.pages.operator import BILLING_ROLES, NAV, _page
-from api.routes.billing_family import InvoiceDetail, own_invoice
-from api.routes.contests import (
-    DecisionIn,
-    contest_out,
-    decide_for_operator,
-    open_for_family,
-    queue_item,
-    read_upload,
-    today_paris,
-)
+from api.routes.billing_operator.contests import decide_for_operator, queue_item
+from api.routes.family.contests import contest_out, open_for_family, read_upload, today_paris
+from api.routes.family.invoices import own_invoice
+from api.schemas.billing import InvoiceDetail
+from api.schemas.contests import DecisionIn
 from api.security import Principal
 from domain.contests import OPEN_STATUSES, REASON_LABEL, TEXT_MAX, TEXT_MIN, ContestReason, ContestRefused, DecisionKind
 from domain.dunning import PAYABLE_STATUSES
@@ -69,6 +64,7 @@ async def contest_form(
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
+    s3: S3Dep,
     csrf: Annotated[str, Form()] = "",
     activity_codes: Annotated[list[str] | None, Form()] = None,
     reason: Annotated[str, Form()] = "",
@@ -87,7 +83,7 @@ async def contest_form(
                 raise ContestRefused("reason", "Choisissez le motif de la réclamation.") from None
             upload = await read_upload(document)
             await open_for_family(
-                request, session, temporal, settings, principal, number, activity_codes or [], chosen, text, upload
+                s3, session, temporal, settings, principal, number, activity_codes or [], chosen, text, upload
             )
         except ContestRefused as err:
             return render(

@@ -15,24 +15,13 @@ from api.deps import BillingStoreDep, PaymentsDep, S3Dep, SessionDep, SettingsDe
 from api.pages.common import check_csrf, guarded, render, signed_in
 from api.pages.contests import contest_section
 from api.rendering import NAV_BY_ROLE
-from api.routes.billing_family import (
-    MandateConfirmIn,
-    PreferencesIn,
-    SetupIntentOut,
-    ensure_invoice_pdf,
-    invoice_detail,
-    mandate_confirm,
-    mandate_setup,
-    mandate_summary,
-    my_account,
-    my_invoices,
-    my_payments,
-    my_statements,
-    own_invoice,
-    own_statement,
-    set_preferences,
-    statement_pdf,
-)
+from api.routes.family.account import my_account
+from api.routes.family.invoices import ensure_invoice_pdf, invoice_detail, my_invoices, own_invoice
+from api.routes.family.mandate import mandate_confirm, mandate_setup, mandate_summary
+from api.routes.family.payments import my_payments
+from api.routes.family.preferences import set_preferences
+from api.routes.family.statements import my_statements, own_statement, statement_pdf
+from api.schemas.billing import MandateConfirmIn, PreferencesIn, SetupIntentOut
 from domain.dunning import InvoiceStatus
 from domain.periods import period_from_key
 from domain.sepa import holder_error, iban_error, mask_iban, normalize_iban

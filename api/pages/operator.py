@@ -21,23 +21,17 @@ from sqlmodel import Session, col, func, select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.audit_log import OperatorReason
+from api.audit_log import OperatorReason, audit
 from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
 from api.form_dates import FormDateError, parse_form_date
 from api.pages.common import check_csrf, guarded, render, signed_in
 from api.routes.audit import AssignIn, DeadlineIn, assign_task, extend_task_deadline
-from api.routes.billing_operator import (
-    ActionReason,
-    audit,
-    audit_log,
-    cancel_cycle,
-    pause_cycle,
-    resume_cycle,
-    retry_batches,
-    search_invoices,
-)
-from api.routes.notifications import resend
+from api.routes.billing_operator.cycles import cancel_cycle, pause_cycle, resume_cycle, retry_batches
+from api.routes.billing_operator.invoices import search_invoices
+from api.routes.billing_operator.journal import audit_log
+from api.routes.operator.notifications import resend
 from api.routes.referrals import CloseIn, close_case, escalate_referral, sla_breaches
+from api.schemas.billing import ActionReason
 from api.security import Principal, current_principal
 from api.temporal_query import QUERY_TIMEOUT, bounded
 from contracts.billing import CycleProgress

@@ -15,7 +15,8 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import temporal_refusal
 from api.pages.common import check_csrf, guarded, signed_in
 from api.pages.operator import BILLING_ROLES, _page, _ui_url
-from api.routes.payment_watch import IncidentAction, file_payment, payment_incidents, stop_payment
+from api.routes.operator.payment_incidents import file_payment, payment_incidents, stop_payment
+from api.schemas.payment_incidents import IncidentAction
 from ville.settings import Settings
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
