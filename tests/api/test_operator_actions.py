@@ -379,9 +379,7 @@ async def test_resend_a_failed_message_through_the_delivery_workflow(
     assert r.status_code == 422 and _fields(r) == ["body.reason"]
     r = await op.post(f"/api/operator/notifications/{lost_id}/resend", json={"reason": "Contenu perdu"})
     assert r.status_code == 409 and "conservé" in r.json()["error"]["message"]
-    assert (
-        await op.post("/api/operator/notifications/999999999/resend", json={"reason": "Absent"})
-    ).status_code == 404
+    assert (await op.post("/api/operator/notifications/999999999/resend", json={"reason": "Absent"})).status_code == 404
 
     with sessions() as s:
         row = s.get(AuditInspector, inspector_id)

@@ -90,9 +90,7 @@ async def test_period_not_ended_and_missing_reason_are_refused(billing_world: Bi
         assert r.status_code == 422 and [f["field"] for f in r.json()["error"]["fields"]] == ["body.reason"]
         r = await api.post("/api/billing/cycles", json={"period_key": RACED.key, "reason": "  a "})
         assert r.status_code == 422 and [f["field"] for f in r.json()["error"]["fields"]] == ["body.reason"]
-        r = await api.post(
-            "/api/billing/cycles", json={"period_key": RACED.key, "reason": "Aperçu", "dry_run": True}
-        )
+        r = await api.post("/api/billing/cycles", json={"period_key": RACED.key, "reason": "Aperçu", "dry_run": True})
         assert r.status_code == 422 and "/api/billing/cycles/preview" in r.json()["error"]["message"]
     assert _journal(billing_world, current) == [] and _journal(billing_world, RACED.key) == []
 
