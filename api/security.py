@@ -207,7 +207,7 @@ _COOKIE = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="sessi
 
 
 def route_template(request: Request) -> str:
-    """The matched route's path template (`/api/famille/factures/{number}`): ids in the raw path stay out of logs."""
+    """The matched route's path template (`/api/family/invoices/{number}`): ids in the raw path stay out of logs."""
     route = request.scope.get("route")
     return str(getattr(route, "path_format", None) or getattr(route, "path", None) or "?")
 

@@ -54,6 +54,30 @@ def load_rhythms(s: Session, people: Collection[tuple[str, int]]) -> dict[tuple[
     return found
 
 
+def rhythm_rows(s: Session, kind: str, person_id: int) -> dict[str, ContactRhythm]:
+    """One person's stored rhythm rows, by channel."""
+    rows = s.exec(
+        select(ContactRhythm).where(ContactRhythm.person_kind == kind, ContactRhythm.person_id == person_id)
+    ).all()
+    return {r.channel: r for r in rows}
+
+
+def save_rhythm(
+    s: Session, kind: str, person_id: int, channel: str, rhythm: Rhythm, windows: str, at: datetime
+) -> None:
+    """Store one person's rhythm on one channel (`windows` as domain.delivery.format_windows writes them)."""
+    row = rhythm_rows(s, kind, person_id).get(channel) or ContactRhythm(
+        person_kind=kind, person_id=person_id, channel=channel
+    )
+    row.quiet_start, row.quiet_end = rhythm.quiet.start, rhythm.quiet.end
+    row.preferred_windows = windows
+    row.sms_on_rest_days = rhythm.sms_on_rest_days
+    row.timezone = rhythm.timezone
+    row.updated_at = at
+    s.add(row)
+    s.commit()
+
+
 class TemporalDeliveryScheduler:
     """Signal-with-start of the delivery workflow of each instant, from the notifier's worker threads.
 

@@ -54,7 +54,7 @@ class SettleOutcome:
     credit_cents: int
 
 
-# built once, columns only: the invoice page asks this on every view (see api/routes/billing_family.py); the
+# built once, columns only: the invoice page asks this on every view (see api/routes/family/invoices.py); the
 # statuses are inlined in the SQL, so no IN list is expanded per execution
 OPEN_UP_TO = select(Invoice.amount_due_cents, Invoice.previous_unpaid_cents, Invoice.paid_cents).where(
     Invoice.account_id == bindparam("account_id"),

@@ -10,19 +10,30 @@ from api.pages.partner import router as pages_partner_router
 from api.pages.public import router as pages_public_router
 from api.pages.quality import router as pages_quality_router
 from api.pages.rif_agent import router as pages_rif_agent_router
-from api.routes.attendance import router as attendance_router
 from api.routes.auth import router as auth_router
-from api.routes.billing_family import router as billing_family_router
-from api.routes.billing_operator import router as billing_operator_router
+from api.routes.billing_operator.attendance import router as billing_attendance_router
+from api.routes.billing_operator.contests import router as billing_contests_router
+from api.routes.billing_operator.cycles import router as billing_cycles_router
+from api.routes.billing_operator.invoices import router as billing_invoices_router
+from api.routes.billing_operator.journal import router as billing_journal_router
+from api.routes.billing_operator.payments import router as billing_payments_router
+from api.routes.billing_operator.simulations import router as billing_simulations_router
 from api.routes.codec import router as codec_router
-from api.routes.contests import router as contests_router
+from api.routes.family.account import router as family_account_router
+from api.routes.family.card import router as family_card_router
+from api.routes.family.contests import router as family_contests_router
+from api.routes.family.invoices import router as family_invoices_router
+from api.routes.family.mandate import router as family_mandate_router
+from api.routes.family.payments import router as family_payments_router
+from api.routes.family.preferences import router as family_preferences_router
 from api.routes.family.referral_link import router as family_referral_link_router
+from api.routes.family.statements import router as family_statements_router
 from api.routes.inspector.evidence import router as inspector_evidence_router
 from api.routes.inspector.tasks import router as inspector_tasks_router
 from api.routes.metrics import router as metrics_router
-from api.routes.notifications import router as notifications_router
+from api.routes.operator.notifications import router as operator_notifications_router
+from api.routes.operator.payment_incidents import router as operator_payment_incidents_router
 from api.routes.partner.referrals import router as partner_referrals_router
-from api.routes.payment_watch import router as payment_watch_router
 from api.routes.quality.campaigns import router as quality_campaigns_router
 from api.routes.quality.catalogue import router as quality_catalogue_router
 from api.routes.quality.results import router as quality_results_router
@@ -33,7 +44,6 @@ from api.routes.rif_agent.directory import router as rif_agent_directory_router
 from api.routes.rif_agent.referrals import router as rif_agent_referrals_router
 from api.routes.rif_coordination.directory_import import router as rif_coordination_directory_import_router
 from api.routes.rif_coordination.sla_breaches import router as rif_coordination_sla_breaches_router
-from api.routes.simulation import router as simulation_router
 from api.routes.webhooks import router as webhooks_router
 
 # Routes are matched in this order, one by one: the most requested come first (families' pages and API,
@@ -41,7 +51,14 @@ from api.routes.webhooks import router as webhooks_router
 # changes no answer, only how many patterns a request is compared with.
 ROUTERS: list[APIRouter] = [
     pages_family_router,
-    billing_family_router,
+    family_invoices_router,
+    family_card_router,
+    family_account_router,
+    family_preferences_router,
+    family_mandate_router,
+    family_payments_router,
+    family_statements_router,
+    family_contests_router,
     webhooks_router,
     pages_public_router,
     auth_router,
@@ -62,12 +79,15 @@ ROUTERS: list[APIRouter] = [
     family_referral_link_router,
     rif_coordination_sla_breaches_router,
     rif_coordination_directory_import_router,
-    attendance_router,
-    billing_operator_router,
-    notifications_router,
-    payment_watch_router,
-    simulation_router,
-    contests_router,
+    billing_attendance_router,
+    billing_cycles_router,
+    billing_invoices_router,
+    billing_payments_router,
+    billing_journal_router,
+    operator_notifications_router,
+    operator_payment_incidents_router,
+    billing_simulations_router,
+    billing_contests_router,
     pages_operator_router,
     pages_quality_router,
     pages_billing_operator_router,

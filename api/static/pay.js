@@ -8,7 +8,7 @@
   var amount = parseInt(form.dataset.amount, 10);
   var button = document.getElementById('payer');
   var message = document.getElementById('paiement-message');
-  var base = '/api/famille/factures/' + encodeURIComponent(number);
+  var base = '/api/family/invoices/' + encodeURIComponent(number);
   var stripe = null;
   var card = null;
 
@@ -43,7 +43,7 @@
 
   async function prepare() {
     try {
-      var setup = await post(base + '/carte/setup');
+      var setup = await post(base + '/card/setup');
       stripe = window.Stripe(setup.publishable_key);
       card = stripe.elements().create('card', {hidePostalCode: true});
       card.mount('#carte-element');
@@ -64,7 +64,7 @@
         throw new Error('Carte non enregistrée : vérifiez le numéro, la date d\u2019expiration et le cryptogramme.');
       }
       var pm = result.setupIntent.payment_method;
-      var outcome = await post(base + '/carte', {
+      var outcome = await post(base + '/card', {
         payment_method_id: typeof pm === 'string' ? pm : pm.id,
         amount_cents: amount
       });
@@ -79,7 +79,7 @@
     }
     // a new SetupIntent for the next try (one per confirmation)
     try {
-      var again = await post(base + '/carte/setup');
+      var again = await post(base + '/card/setup');
       form.dataset.secret = again.client_secret;
       button.disabled = false;
     } catch (err) {

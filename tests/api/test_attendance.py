@@ -60,27 +60,27 @@ async def test_bulk_json_keeps_good_records_and_names_bad_fields(client_for, ses
         ]
     }
     c = client_for(OPERATOR)
-    first = (await c.post("/api/pointages", json=body)).json()
+    first = (await c.post("/api/attendance", json=body)).json()
     assert first["accepted"] == 1
     assert [(e["index"], e["field"]) for e in first["errors"]] == [(1, "day"), (2, "child_ref"), (3, "activity_code")]
-    again = (await c.post("/api/pointages", json=body)).json()
+    again = (await c.post("/api/attendance", json=body)).json()
     assert again["accepted"] == 0 and again["duplicates"] == 1
     assert _count(sessions, ref) == 1
 
 
 async def test_families_cannot_send_attendance(client_for) -> None:  # type: ignore[no-untyped-def]
-    assert (await client_for(FAMILY).post("/api/pointages", json={"records": []})).status_code == 403
-    assert (await client_for(None).post("/api/pointages", json={"records": []})).status_code == 401
+    assert (await client_for(FAMILY).post("/api/attendance", json={"records": []})).status_code == 403
+    assert (await client_for(None).post("/api/attendance", json={"records": []})).status_code == 401
 
 
 async def test_csv_import(client_for, sessions: SessionFactory) -> None:  # type: ignore[no-untyped-def]
     ref = _child(sessions)
     day = (datetime.now(UTC).date() - timedelta(days=2)).isoformat()
     csv_text = f"child_ref;activity_code;day;registered\n{ref};cantine;{day};non\n{ref};cantine;demain;oui\n"
-    r = await client_for(OPERATOR).post("/api/pointages/csv", files={"file": ("p.csv", csv_text, "text/csv")})
+    r = await client_for(OPERATOR).post("/api/attendance/csv", files={"file": ("p.csv", csv_text, "text/csv")})
     assert r.status_code == 200
     assert r.json()["accepted"] == 1 and r.json()["errors"][0]["field"] == "day"
-    wrong = await client_for(OPERATOR).post("/api/pointages/csv", files={"file": ("p.png", b"\x89PNG", "image/png")})
+    wrong = await client_for(OPERATOR).post("/api/attendance/csv", files={"file": ("p.png", b"\x89PNG", "image/png")})
     assert wrong.status_code == 415
 
 

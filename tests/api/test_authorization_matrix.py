@@ -183,14 +183,14 @@ async def test_a_family_gets_404_for_another_familys_invoice_and_never_sees_its_
     tag = uuid.uuid4().hex[:6].upper()
     mine, _, my_invoice, foreign_invoice, foreign_payment = _seed_billing(sessions, tag)
     family = client_for(Principal(user_id=NOBODY, role=Role.family, family_account_id=mine))
-    assert (await family.get(f"/api/famille/factures/{my_invoice}")).status_code == 200
-    for path in (f"/api/famille/factures/{foreign_invoice}", f"/api/famille/factures/{foreign_invoice}/pdf"):
+    assert (await family.get(f"/api/family/invoices/{my_invoice}")).status_code == 200
+    for path in (f"/api/family/invoices/{foreign_invoice}", f"/api/family/invoices/{foreign_invoice}/pdf"):
         foreign = await family.get(path)
         assert foreign.status_code == 404
         assert foreign_invoice not in foreign.text
-    card = await family.post(f"/api/famille/factures/{foreign_invoice}/carte/setup", json={})
+    card = await family.post(f"/api/family/invoices/{foreign_invoice}/card/setup", json={})
     assert card.status_code == 404
-    payments = (await family.get("/api/famille/paiements")).json()
+    payments = (await family.get("/api/family/payments")).json()
     assert payments and all(p["invoice_number"] == my_invoice for p in payments)
     assert foreign_payment not in {p["id"] for p in payments}
     # the page answers like a missing invoice too (the family's own session cookie)
@@ -309,16 +309,16 @@ def test_failed_authorizations_are_logged_without_personal_data(app: FastAPI) ->
     from structlog.testing import capture_logs
 
     with TestClient(app) as client, capture_logs() as logs:
-        client.get("/api/famille/factures/FF-2026-000042")
+        client.get("/api/family/invoices/FF-2026-000042")
         client.get(
-            "/api/famille/factures/FF-2026-000042",
+            "/api/family/invoices/FF-2026-000042",
             headers={"Authorization": f"Bearer {session_token(app, principal_for(Role.inspector))}"},
         )
         client.get("/famille/factures/FF-2026-000042", follow_redirects=False)  # a page: redirect, logged too
     refusals = [e for e in logs if e["event"] == "auth.refused"]
     assert [(e["log_level"], e["role"], e["reason"], e["route"]) for e in refusals] == [
-        ("warning", "anonymous", "unauthenticated", "/api/famille/factures/{number}"),
-        ("warning", "inspector", "forbidden_role", "/api/famille/factures/{number}"),
+        ("warning", "anonymous", "unauthenticated", "/api/family/invoices/{number}"),
+        ("warning", "inspector", "forbidden_role", "/api/family/invoices/{number}"),
         ("warning", "anonymous", "unauthenticated", "/famille/factures/{number}"),
     ]
     assert "FF-2026-000042" not in repr(refusals) and str(NOBODY) not in repr(refusals)

@@ -44,17 +44,17 @@ async def test_family_sees_only_its_own_invoices(client_for, sessions: SessionFa
     mine = _account_with_invoice(sessions, "FF-2026-900001")
     other = _account_with_invoice(sessions, "FF-2026-900002")
     family = client_for(Principal(user_id=1, role=Role.family, family_account_id=mine))
-    listed = (await family.get("/api/famille/factures")).json()
+    listed = (await family.get("/api/family/invoices")).json()
     assert [i["number"] for i in listed] == ["FF-2026-900001"]
-    assert (await family.get("/api/famille/factures/FF-2026-900001")).status_code == 200
+    assert (await family.get("/api/family/invoices/FF-2026-900001")).status_code == 200
     # another family's invoice answers exactly like a missing one
-    foreign = await family.get("/api/famille/factures/FF-2026-900002")
-    missing = await family.get("/api/famille/factures/FF-2026-999999")
+    foreign = await family.get("/api/family/invoices/FF-2026-900002")
+    missing = await family.get("/api/family/invoices/FF-2026-999999")
     assert foreign.status_code == missing.status_code == 404
     assert foreign.json() == missing.json()
     assert (
         await family.post(
-            "/api/famille/factures/FF-2026-900002/carte", json={"payment_method_id": "pm_x", "amount_cents": 100}
+            "/api/family/invoices/FF-2026-900002/card", json={"payment_method_id": "pm_x", "amount_cents": 100}
         )
     ).status_code == 404
     assert other != mine
@@ -62,13 +62,13 @@ async def test_family_sees_only_its_own_invoices(client_for, sessions: SessionFa
 
 async def test_operators_only_and_validation_names_the_field(client_for) -> None:  # type: ignore[no-untyped-def]
     family = client_for(Principal(user_id=1, role=Role.family, family_account_id=1))
-    assert (await family.post("/api/facturation/cycles", json={"period_key": "2026-09"})).status_code == 403
-    assert (await client_for(None).get("/api/famille/factures")).status_code == 401
+    assert (await family.post("/api/billing/cycles", json={"period_key": "2026-09"})).status_code == 403
+    assert (await client_for(None).get("/api/family/invoices")).status_code == 401
     operator = client_for(Principal(user_id=2, role=Role.billing_operator))
-    bad = await operator.post("/api/facturation/cycles", json={"period_key": "2026-10", "reason": "Essai"})
+    bad = await operator.post("/api/billing/cycles", json={"period_key": "2026-10", "reason": "Essai"})
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "body.period_key"
     card = await client_for(Principal(user_id=1, role=Role.family, family_account_id=1)).post(
-        "/api/famille/factures/FF-2026-900001/carte", json={"payment_method_id": "nope", "amount_cents": -1}
+        "/api/family/invoices/FF-2026-900001/card", json={"payment_method_id": "nope", "amount_cents": -1}
     )
     assert card.status_code == 422
     assert {f["field"] for f in card.json()["error"]["fields"]} == {"body.payment_method_id", "body.amount_cents"}
@@ -78,7 +78,7 @@ async def test_transferred_invoice_cannot_be_paid_online(client_for, sessions: S
     acc = _account_with_invoice(sessions, "FF-2026-900003", InvoiceStatus.TRANSFERRED)
     family = client_for(Principal(user_id=1, role=Role.family, family_account_id=acc))
     r = await family.post(
-        "/api/famille/factures/FF-2026-900003/carte", json={"payment_method_id": "pm_x", "amount_cents": 100}
+        "/api/family/invoices/FF-2026-900003/card", json={"payment_method_id": "pm_x", "amount_cents": 100}
     )
     assert r.status_code == 409 and "Trésor Public" in r.json()["error"]["message"]
 

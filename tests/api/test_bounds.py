@@ -55,9 +55,9 @@ def test_every_integer_parameter_has_both_bounds(app: FastAPI) -> None:
 @pytest.mark.parametrize("value", ["-1", "0", "9223372036854775808", "99999999999999999999999"])
 async def test_out_of_range_limits_answer_422_naming_the_field(client_for: Any, value: str) -> None:
     operator = client_for(Principal(user_id=9101, role=Role.operator))
-    urls = ["/api/facturation/factures?limit=", "/api/facturation/journal?limit="]
+    urls = ["/api/billing/invoices?limit=", "/api/billing/journal?limit="]
     if value != "0":  # offset 0 is the first page
-        urls.append("/api/facturation/factures?offset=")
+        urls.append("/api/billing/invoices?offset=")
     for url in urls:
         r = await operator.get(url + value)
         assert r.status_code == 422, (url, r.text)

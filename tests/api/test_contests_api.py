@@ -68,11 +68,11 @@ async def test_a_family_contests_its_own_lines_with_a_checked_document(  # type:
     mine, number = _invoice(sessions)
     other, foreign = _invoice(sessions)
     family = client_for(Principal(user_id=7101, role=Role.family, family_account_id=mine))
-    url = f"/api/famille/factures/{number}/reclamations"
+    url = f"/api/family/invoices/{number}/contests"
 
     # another family's invoice answers exactly like a missing one
-    refused = await family.post(f"/api/famille/factures/{foreign}/reclamations", data=_form(["cantine"]))
-    missing = await family.post("/api/famille/factures/FF-2026-999999/reclamations", data=_form(["cantine"]))
+    refused = await family.post(f"/api/family/invoices/{foreign}/contests", data=_form(["cantine"]))
+    missing = await family.post("/api/family/invoices/FF-2026-999999/contests", data=_form(["cantine"]))
     assert refused.status_code == missing.status_code == 404 and refused.json() == missing.json()
 
     # validation names the field, in French
@@ -116,15 +116,15 @@ async def test_a_family_contests_its_own_lines_with_a_checked_document(  # type:
         assert again.status_code == 422 and "déjà en cours" in again.text
 
         # the family lists its own contests only
-        listed = (await family.get("/api/famille/reclamations")).json()
+        listed = (await family.get("/api/family/contests")).json()
         assert [c["id"] for c in listed] == [body["id"]]
         stranger = client_for(Principal(user_id=7102, role=Role.family, family_account_id=other))
-        assert (await stranger.get("/api/famille/reclamations")).json() == []
+        assert (await stranger.get("/api/family/contests")).json() == []
 
         # the queue is for billing operators only, with age and deadline
-        assert (await family.get("/api/facturation/reclamations")).status_code == 403
+        assert (await family.get("/api/billing/contests")).status_code == 403
         operator = client_for(Principal(user_id=7103, role=Role.billing_operator))
-        queue = {c["id"]: c for c in (await operator.get("/api/facturation/reclamations")).json()}
+        queue = {c["id"]: c for c in (await operator.get("/api/billing/contests")).json()}
         assert queue[body["id"]]["age_days"] == 0 and queue[body["id"]]["overdue"] is False
         assert date.fromisoformat(queue[body["id"]]["deadline"]) > date.fromisoformat(queue[body["id"]]["opened_on"])
 
@@ -135,7 +135,7 @@ async def test_a_family_contests_its_own_lines_with_a_checked_document(  # type:
         assert re.search(r'^ville_contests_open_age_days_bucket\{le="1"\} [1-9]', metrics, re.M)
 
         # a family cannot decide; a decision without a written answer or a reason is refused before Temporal
-        decision = f"/api/facturation/reclamations/{body['id']}/decision"
+        decision = f"/api/billing/contests/{body['id']}/decision"
         ok = {"kind": "refuse", "answer": "Les repas ont été servis.", "reason": "Vérifié"}
         assert (await family.post(decision, json=ok)).status_code == 403
         short = await operator.post(decision, json={**ok, "answer": "Non."})
@@ -144,7 +144,7 @@ async def test_a_family_contests_its_own_lines_with_a_checked_document(  # type:
             decision, json={**ok, "kind": "accept_partial", "amounts_by_activity": {"cantine": "5"}}
         )
         assert text_amount.status_code == 422
-        unknown = await operator.post("/api/facturation/reclamations/contest-FF-2026-000000-9/decision", json=ok)
+        unknown = await operator.post("/api/billing/contests/contest-FF-2026-000000-9/decision", json=ok)
         assert unknown.status_code == 404
         with sessions() as s:
             assert not s.execute(select(OperatorAuditLog).where(OperatorAuditLog.target == body["id"])).first()

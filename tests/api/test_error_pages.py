@@ -45,7 +45,7 @@ async def test_a_wrong_method_or_missing_parameter_on_a_page_path_answers_in_fre
     text = _page(await client.delete("/connexion"), 405, "Action impossible")
     assert "ne s'ouvre pas de cette façon" in text
     _page(await client.get("/auth/callback"), 422, "Données invalides")
-    api = await client.delete("/api/famille/factures")
+    api = await client.delete("/api/family/invoices")
     assert api.status_code == 405 and api.json()["error"]["code"] == "method_not_allowed"
 
 

@@ -126,12 +126,12 @@ async def test_statement_sums_paid_per_child_and_only_for_its_family(app: FastAP
 
     family, _ = browser(app, mine)
     async with family:
-        years = (await family.get("/api/famille/attestations")).json()
+        years = (await family.get("/api/family/statements")).json()
         assert [(y["ref"], y["total_paid_cents"], y["complete"]) for y in years] == [
             (f"AF-2026-{mine.ref}", 6_000, False),
             (ref, 9_000, True),
         ]
-        statement = (await family.get(f"/api/famille/attestations/{ref}")).json()
+        statement = (await family.get(f"/api/family/statements/{ref}")).json()
         # 90 € over 150 € of lines: 60 € crèche + 12 € canteen for Lina, 18 € centre de loisirs for Malo
         children = [(c["first_name"], c["paid_cents"], c["childcare_cents"], c["tax_credit_eligible"])
                     for c in statement["children"]]  # fmt: skip
@@ -150,15 +150,15 @@ async def test_statement_sums_paid_per_child_and_only_for_its_family(app: FastAP
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
         assert pdf.headers["content-type"] == "application/pdf"
         assert pdf.headers["content-disposition"] == 'attachment; filename="attestation-frais-de-garde-2025.pdf"'
-        assert (await family.get(f"/api/famille/attestations/{ref}/pdf")).content == pdf.content
+        assert (await family.get(f"/api/family/statements/{ref}/pdf")).content == pdf.content
 
         # the year still running has sums but no attestation yet
         current = await family.get(f"/famille/attestations/AF-2026-{mine.ref}")
         assert "sera disponible à partir du 1er janvier 2027" in current.text
-        assert (await family.get(f"/api/famille/attestations/AF-2026-{mine.ref}/pdf")).status_code == 409
+        assert (await family.get(f"/api/family/statements/AF-2026-{mine.ref}/pdf")).status_code == 409
 
         # another family's statement answers exactly like a missing one, on every route
-        for url in (f"/api/famille/attestations/{other_ref}", f"/api/famille/attestations/{other_ref}/pdf"):
+        for url in (f"/api/family/statements/{other_ref}", f"/api/family/statements/{other_ref}/pdf"):
             foreign, missing = await family.get(url), await family.get(url.replace(other.ref, "FA-999999"))
             assert foreign.status_code == missing.status_code == 404 and foreign.json() == missing.json()
         for url in (f"/famille/attestations/{other_ref}", f"/famille/attestations/{other_ref}/pdf"):
@@ -221,7 +221,7 @@ async def test_mandate_validates_the_iban_next_to_the_field_and_shows_it_masked(
         assert f'id="reference-mandat">{reference}<' in shown.text
         assert 'id="iban-masque">•••• •••• •••• 2606<' in shown.text
         assert "20041010050500013M02606" not in shown.text and "2004 1010" not in shown.text
-        assert (await family.get("/api/famille/mandat")).json() == {
+        assert (await family.get("/api/family/mandate")).json() == {
             "status": "active", "reference": reference, "iban_masked": "•••• •••• •••• 2606"}  # fmt: skip
 
         # a SetupIntent that the bank did not confirm records nothing

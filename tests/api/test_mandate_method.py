@@ -30,7 +30,7 @@ async def test_a_card_setup_intent_is_not_a_sepa_mandate(
     family = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     async with family:
-        setup = await family.post("/api/famille/mandat/setup")
+        setup = await family.post("/api/family/mandate/setup")
         assert setup.status_code == 200, setup.text
         with sessions() as s:
             customer = s.get_one(FamilyAccount, account.id).stripe_customer_id
@@ -41,7 +41,7 @@ async def test_a_card_setup_intent_is_not_a_sepa_mandate(
             "type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030,
                                      "cvc": "123"}}})  # fmt: skip
         assert stripe_client.v1.setup_intents.retrieve(card_intent.id).status == "succeeded"
-        refused = await family.post("/api/famille/mandat", json={"setup_intent_id": card_intent.id})
+        refused = await family.post("/api/family/mandate", json={"setup_intent_id": card_intent.id})
         assert refused.status_code == 422, refused.text
         error = refused.json()["error"]
         assert error["fields"][0]["field"] == "body.setup_intent_id" and "SEPA" in error["message"]
@@ -55,6 +55,6 @@ async def test_a_card_setup_intent_is_not_a_sepa_mandate(
         stripe_client.v1.setup_intents.confirm(seti, params={"payment_method_data": {
             "type": "sepa_debit", "sepa_debit": {"iban": GOOD_IBAN.replace(" ", "")},
             "billing_details": {"name": "Camille Test"}}})  # fmt: skip
-        done = await family.post("/api/famille/mandat", json={"setup_intent_id": seti})
+        done = await family.post("/api/family/mandate", json={"setup_intent_id": seti})
         assert done.status_code == 200, done.text
         assert done.json()["mandate_status"] == "active"

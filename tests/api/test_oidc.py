@@ -140,7 +140,7 @@ async def test_sign_in_opens_the_same_session_as_the_magic_link(
     again = await sign_in(browser)
     assert again.response.status_code == 303 and again.session_cookie is not None
     # and the session works on the API
-    me = await browser.get("/api/famille/factures", headers={"Authorization": f"Bearer {cookie}"})
+    me = await browser.get("/api/family/invoices", headers={"Authorization": f"Bearer {cookie}"})
     assert me.status_code != 401
 
 

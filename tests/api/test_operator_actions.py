@@ -133,7 +133,7 @@ async def test_cancel_cycle_needs_a_reason_and_is_journalled(
         BillingCycleWorkflow.run, BillingCycleInput(period), id=wf_id, task_queue=f"nobody-{uuid.uuid4().hex[:8]}"
     )
     try:
-        url = f"/api/facturation/cycles/{period}/annulation"
+        url = f"/api/billing/cycles/{period}/cancel"
         for who in (FAMILY, QUALITY):
             assert (await clients.bearer(who).post(url, json={"reason": "Essai"})).status_code == 403
         op = clients.bearer(operator)
@@ -150,7 +150,7 @@ async def test_cancel_cycle_needs_a_reason_and_is_journalled(
             "cycle.cancel", "Grille tarifaire erronée", operator.user_id
         )  # fmt: skip
         # a period without cycle: 409, nothing journalled
-        r = await op.post("/api/facturation/cycles/2032-03/annulation", json={"reason": "Essai"})
+        r = await op.post("/api/billing/cycles/2032-03/cancel", json={"reason": "Essai"})
         assert r.status_code == 409
         assert _journal(sessions, billing_cycle_id("2032-03")) == []
 
@@ -371,18 +371,16 @@ async def test_resend_a_failed_message_through_the_delivery_workflow(
         lost_id = s.exec(select(Notification.id).where(Notification.key == f"lost-{u}")).one()
 
     op = clients.bearer(operator)
-    listed = (await op.get("/api/operateur/notifications/echecs")).json()
+    listed = (await op.get("/api/operator/notifications/failures")).json()
     assert {(n["key"], n["resendable"]) for n in listed} >= {(key, True), (f"lost-{u}", False)}
-    url = f"/api/operateur/notifications/{notification_id}/renvoi"
+    url = f"/api/operator/notifications/{notification_id}/resend"
     for who in (FAMILY, QUALITY, AGENT):
         assert (await clients.bearer(who).post(url, json={"reason": "Essai"})).status_code == 403
     r = await op.post(url, json={"reason": "a"})
     assert r.status_code == 422 and _fields(r) == ["body.reason"]
-    r = await op.post(f"/api/operateur/notifications/{lost_id}/renvoi", json={"reason": "Contenu perdu"})
+    r = await op.post(f"/api/operator/notifications/{lost_id}/resend", json={"reason": "Contenu perdu"})
     assert r.status_code == 409 and "conservé" in r.json()["error"]["message"]
-    assert (
-        await op.post("/api/operateur/notifications/999999999/renvoi", json={"reason": "Absent"})
-    ).status_code == 404
+    assert (await op.post("/api/operator/notifications/999999999/resend", json={"reason": "Absent"})).status_code == 404
 
     with sessions() as s:
         row = s.get(AuditInspector, inspector_id)

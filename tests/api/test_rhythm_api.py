@@ -18,7 +18,7 @@ from ville.models.rhythm import ScheduledNotification
 async def test_a_family_sets_its_rhythm_and_the_notifier_reads_it(client_for, sessions: SessionFactory) -> None:  # type: ignore[no-untyped-def]
     account = 700_000 + uuid.uuid4().int % 100_000
     family = client_for(Principal(user_id=1, role=Role.family, family_account_id=account))
-    before = (await family.get("/api/famille/preferences/rythme")).json()
+    before = (await family.get("/api/family/preferences/rhythm")).json()
     assert [(c["channel"], c["quiet_start"], c["quiet_end"], c["customised"]) for c in before["channels"]] == [
         ("email", "21:00", "08:00", False),
         ("sms", "21:00", "08:00", False),
@@ -30,7 +30,7 @@ async def test_a_family_sets_its_rhythm_and_the_notifier_reads_it(client_for, se
         "preferred_windows": ["12:00-14:00", "18:30-20:00"],
         "sms_on_rest_days": True,
     }
-    answer = await family.put("/api/famille/preferences/rythme", json=body)
+    answer = await family.put("/api/family/preferences/rhythm", json=body)
     assert answer.status_code == 200
     sms = answer.json()["channels"][1]
     assert sms["customised"] and sms["preferred_windows"] == ["12:00-14:00", "18:30-20:00"]
@@ -45,15 +45,15 @@ async def test_a_family_sets_its_rhythm_and_the_notifier_reads_it(client_for, se
     }
     # setting it again updates the same row
     body["preferred_windows"] = []
-    assert (await family.put("/api/famille/preferences/rythme", json=body)).json()["channels"][1][
+    assert (await family.put("/api/family/preferences/rhythm", json=body)).json()["channels"][1][
         "preferred_windows"
     ] == []
 
-    bad = await family.put("/api/famille/preferences/rythme", json={**body, "preferred_windows": ["12h-14h"]})
+    bad = await family.put("/api/family/preferences/rhythm", json={**body, "preferred_windows": ["12h-14h"]})
     assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "preferred_windows"
-    no_slot = await family.put("/api/famille/preferences/rythme", json={**body, "preferred_windows": ["23:00-23:30"]})
+    no_slot = await family.put("/api/family/preferences/rhythm", json={**body, "preferred_windows": ["23:00-23:30"]})
     assert no_slot.status_code == 422 and no_slot.json()["error"]["fields"][0]["field"] == "preferred_windows"
-    bad_tz = await family.put("/api/famille/preferences/rythme", json={**body, "timezone": "Mars/Olympus"})
+    bad_tz = await family.put("/api/family/preferences/rhythm", json={**body, "timezone": "Mars/Olympus"})
     assert bad_tz.status_code == 422 and bad_tz.json()["error"]["fields"][0]["field"] == "timezone"
 
 
@@ -85,9 +85,9 @@ async def test_operators_see_the_waiting_messages_per_instant(client_for, sessio
             )
         s.commit()
     assert (await client_for(Principal(user_id=1, role=Role.family, family_account_id=1)).get(
-        "/api/operateur/notifications/en-attente")).status_code == 403  # fmt: skip
+        "/api/operator/notifications/pending")).status_code == 403  # fmt: skip
     operator = client_for(Principal(user_id=2, role=Role.operator))
-    answer = (await operator.get("/api/operateur/notifications/en-attente")).json()
+    answer = (await operator.get("/api/operator/notifications/pending")).json()
     assert answer["total"] == 4
     assert answer["next_due_at"] == morning.isoformat()
     assert [(i["due_at_paris"], i["count"], i["by_channel"]) for i in answer["instants"]] == [

@@ -81,7 +81,7 @@ def load_schema(app: FastAPI, token: str | None = None) -> schemathesis.BaseSche
             {
                 # a multipart file part carries bytes whatever JSON type the generator picked for it: a "wrong
                 # type" file is still a file on the wire, so this check cannot tell a negative case from a valid one
-                "include-path-regex": "^/api/pointages/csv$",
+                "include-path-regex": "^/api/attendance/csv$",
                 "checks": {"negative_data_rejection": {"enabled": False}},
             },
         ],

@@ -77,14 +77,8 @@ async def test_a_token_for_a_missing_or_disabled_account_is_refused(app: FastAPI
     ghost = app.state.signer.session_token(Principal(user_id=2_000_000_001, role=Role.operator))
     token = session_token(app, Principal(user_id=9202, role=Role.operator))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
-        assert (
-            await c.get("/api/facturation/journal", headers={"Authorization": f"Bearer {ghost}"})
-        ).status_code == 401
-        assert (
-            await c.get("/api/facturation/journal", headers={"Authorization": f"Bearer {token}"})
-        ).status_code == 200
+        assert (await c.get("/api/billing/journal", headers={"Authorization": f"Bearer {ghost}"})).status_code == 401
+        assert (await c.get("/api/billing/journal", headers={"Authorization": f"Bearer {token}"})).status_code == 200
         with app.state.sessions() as s, s.begin():
             s.get_one(UserAccount, 9202).active = False
-        assert (
-            await c.get("/api/facturation/journal", headers={"Authorization": f"Bearer {token}"})
-        ).status_code == 401
+        assert (await c.get("/api/billing/journal", headers={"Authorization": f"Bearer {token}"})).status_code == 401

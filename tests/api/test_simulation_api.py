@@ -23,7 +23,7 @@ from ville.ids import tariff_simulation_id
 from ville.models.billing import FamilyAccount, Invoice
 from ville.models.people import Role
 
-URL = "/api/facturation/simulations"
+URL = "/api/billing/simulations"
 BILLED = "2030-01"  # far from the periods other tests bill in the shared database
 OPERATOR = Principal(user_id=71, role=Role.billing_operator)
 VOTED: dict[str, Any] = json.loads(GRIDS_FILE.read_text())[0]
@@ -67,7 +67,7 @@ async def test_only_billing_operators_and_operators(client_for: ClientFactory, s
         c = client_for(Principal(user_id=72, role=role, family_account_id=1))
         assert (await c.post(URL, json=body)).status_code == 403, role
         assert (await c.get(f"{URL}/0123456789abcdef")).status_code == 403, role
-        assert (await c.get(f"{URL}/0123456789abcdef/resultat")).status_code == 403, role
+        assert (await c.get(f"{URL}/0123456789abcdef/result")).status_code == 403, role
     page = await client_for(Principal(user_id=72, role=Role.family, family_account_id=1)).get("/operateur/simulations")
     assert page.status_code == 303 and "/operateur/simulations" not in page.headers["location"]
 
@@ -116,7 +116,7 @@ async def test_start_is_content_addressed_and_status_known(
     try:
         assert (await handle.describe()).id == tariff_simulation_id(ref)
         # no worker on this task queue: the status says it runs; the result is not there yet
-        result = await c.get(f"{URL}/{ref}/resultat")
+        result = await c.get(f"{URL}/{ref}/result")
         assert result.status_code == 409
     finally:
         await handle.terminate("test done")

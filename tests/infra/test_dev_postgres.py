@@ -102,14 +102,14 @@ async def test_dev_stack_on_postgres_takes_a_card_payment(local_postgres: str, t
             payable: list[dict[str, object]] = []
 
             async def invoice_issued() -> bool:  # the demo period's cycle, started by `ville dev`, issues it
-                answer = await http.get("/api/famille/factures")
+                answer = await http.get("/api/family/invoices")
                 assert answer.status_code == 200, answer.text
                 payable[:] = [i for i in answer.json() if int(i["remaining_cents"]) > 0]
                 return bool(payable)
 
             await eventually(invoice_issued, timeout=300)
             number, amount = str(payable[0]["number"]), int(payable[0]["remaining_cents"])  # type: ignore[call-overload]
-            assert (await http.post(f"/api/famille/factures/{number}/carte/setup")).status_code == 200
+            assert (await http.post(f"/api/family/invoices/{number}/card/setup")).status_code == 200
             with SessionFactory(engine)() as db:
                 invoice = db.execute(select(Invoice).where(col(Invoice.number) == number)).scalar_one()
                 customer = db.get_one(FamilyAccount, invoice.account_id).stripe_customer_id
@@ -121,7 +121,7 @@ async def test_dev_stack_on_postgres_takes_a_card_payment(local_postgres: str, t
             pm = stripe_client.v1.payment_methods.create(params={"type": "card", "card": card})
             stripe_client.v1.payment_methods.attach(pm.id, params={"customer": customer})
             paid = await http.post(
-                f"/api/famille/factures/{number}/carte", json={"payment_method_id": pm.id, "amount_cents": amount}
+                f"/api/family/invoices/{number}/card", json={"payment_method_id": pm.id, "amount_cents": amount}
             )
             assert paid.status_code == 200, paid.text
             assert paid.json()["status"] == "succeeded", paid.json()

@@ -80,20 +80,18 @@ async def test_period_not_ended_and_missing_reason_are_refused(billing_world: Bi
     """422 naming the field, in French; nothing journalled."""
     current = period_for(paris_today()).key  # the period today belongs to never has ended
     async with httpx.AsyncClient(base_url=live_api, headers=_operator(billing_world), timeout=30) as api:
-        r = await api.post("/api/facturation/cycles", json={"period_key": current, "reason": "Facturation"})
+        r = await api.post("/api/billing/cycles", json={"period_key": current, "reason": "Facturation"})
         assert r.status_code == 422, r.text
         [field] = r.json()["error"]["fields"]
         assert field["field"] == "body.period_key" and "n'est pas terminée" in field["message"]
-        r = await api.post("/api/facturation/cycles/apercu", json={"period_key": current})
+        r = await api.post("/api/billing/cycles/preview", json={"period_key": current})
         assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "body.period_key"
-        r = await api.post("/api/facturation/cycles", json={"period_key": RACED.key})
+        r = await api.post("/api/billing/cycles", json={"period_key": RACED.key})
         assert r.status_code == 422 and [f["field"] for f in r.json()["error"]["fields"]] == ["body.reason"]
-        r = await api.post("/api/facturation/cycles", json={"period_key": RACED.key, "reason": "  a "})
+        r = await api.post("/api/billing/cycles", json={"period_key": RACED.key, "reason": "  a "})
         assert r.status_code == 422 and [f["field"] for f in r.json()["error"]["fields"]] == ["body.reason"]
-        r = await api.post(
-            "/api/facturation/cycles", json={"period_key": RACED.key, "reason": "Aperçu", "dry_run": True}
-        )
-        assert r.status_code == 422 and "apercu" in r.json()["error"]["message"]
+        r = await api.post("/api/billing/cycles", json={"period_key": RACED.key, "reason": "Aperçu", "dry_run": True})
+        assert r.status_code == 422 and "/api/billing/cycles/preview" in r.json()["error"]["message"]
     assert _journal(billing_world, current) == [] and _journal(billing_world, RACED.key) == []
 
 
@@ -117,7 +115,7 @@ async def test_preview_then_start_surcharges_from_registrations_and_refusals(
     wf_id = billing_cycle_id(period.key)
     reason = "Facturation de janvier–février, contrôlée"
     async with httpx.AsyncClient(base_url=live_api, headers=_operator(world), timeout=60) as api:
-        r = await api.post("/api/facturation/cycles/apercu", json={"period_key": period.key})
+        r = await api.post("/api/billing/cycles/preview", json={"period_key": period.key})
         assert r.status_code == 200, r.text
         preview = r.json()
         assert preview["families"] == 3 and preview["already_issued"] == 0
@@ -128,7 +126,7 @@ async def test_preview_then_start_surcharges_from_registrations_and_refusals(
         async with running_worker(client, world):
             try:
                 r = await api.post(
-                    "/api/facturation/cycles", json={"period_key": period.key, "reason": reason, "batch_size": 10}
+                    "/api/billing/cycles", json={"period_key": period.key, "reason": reason, "batch_size": 10}
                 )
                 assert r.status_code == 202 and r.json()["workflow_id"] == wf_id, r.text
 
@@ -164,27 +162,27 @@ async def test_preview_then_start_surcharges_from_registrations_and_refusals(
 
                 # running: 409 with its phase, and a different batch size is refused as such
                 r = await api.post(
-                    "/api/facturation/cycles", json={"period_key": period.key, "reason": reason, "batch_size": 10}
+                    "/api/billing/cycles", json={"period_key": period.key, "reason": reason, "batch_size": 10}
                 )
                 code, message = _error(r)
                 assert r.status_code == 409 and code == "cycle_running" and "En attente de l'échéance" in message
                 r = await api.post(
-                    "/api/facturation/cycles", json={"period_key": period.key, "reason": reason, "batch_size": 50}
+                    "/api/billing/cycles", json={"period_key": period.key, "reason": reason, "batch_size": 50}
                 )
                 code, message = _error(r)
                 assert r.status_code == 409 and code == "cycle_batch_size_differs" and "10" in message, message
                 # paused: 409 saying so
-                r = await api.post(f"/api/facturation/cycles/{period.key}/pause", json={"reason": "Vérification"})
+                r = await api.post(f"/api/billing/cycles/{period.key}/pause", json={"reason": "Vérification"})
                 assert r.status_code == 200
                 r = await api.post(
-                    "/api/facturation/cycles", json={"period_key": period.key, "reason": reason, "batch_size": 10}
+                    "/api/billing/cycles", json={"period_key": period.key, "reason": reason, "batch_size": 10}
                 )
                 code, message = _error(r)
                 assert r.status_code == 409 and code == "cycle_paused" and "en pause" in message
                 # one start line, with the operator's reason; the refusals wrote nothing
                 assert _journal(world, period.key) == [("cycle.start", reason), ("cycle.pause", "Vérification")]
                 # a second preview: everyone is invoiced now
-                r = await api.post("/api/facturation/cycles/apercu", json={"period_key": period.key})
+                r = await api.post("/api/billing/cycles/preview", json={"period_key": period.key})
                 assert r.json()["families"] == 0 and r.json()["already_issued"] == 3
             finally:
                 await _terminate(client, period.key)
@@ -202,7 +200,7 @@ async def test_simultaneous_starts_give_one_cycle_and_a_stopped_one_starts_again
         try:
             clients = [httpx.AsyncClient(base_url=live_api, headers=headers, timeout=60) for _ in range(4)]
             try:
-                answers = await asyncio.gather(*(c.post("/api/facturation/cycles", json=body) for c in clients))
+                answers = await asyncio.gather(*(c.post("/api/billing/cycles", json=body) for c in clients))
             finally:
                 for c in clients:
                     await c.aclose()
@@ -214,7 +212,7 @@ async def test_simultaneous_starts_give_one_cycle_and_a_stopped_one_starts_again
             # a terminated (or cancelled, or failed) cycle may be started again: it skips invoices issued
             await _terminate(client, RACED.key)
             async with httpx.AsyncClient(base_url=live_api, headers=headers, timeout=60) as api:
-                r = await api.post("/api/facturation/cycles", json=body)
+                r = await api.post("/api/billing/cycles", json=body)
             assert r.status_code == 202, r.text
             assert len(_journal(world, RACED.key)) == 2
         finally:
@@ -236,7 +234,7 @@ async def test_a_completed_cycle_is_not_billed_again(
         await handle.result()
     assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
     async with httpx.AsyncClient(base_url=live_api, headers=_operator(world), timeout=60) as api:
-        r = await api.post("/api/facturation/cycles", json={"period_key": COMPLETED.key, "reason": "Relance"})
+        r = await api.post("/api/billing/cycles", json={"period_key": COMPLETED.key, "reason": "Relance"})
     code, message = _error(r)
     assert r.status_code == 409 and code == "cycle_already_billed" and "déjà facturée" in message
     assert _journal(world, COMPLETED.key) == []

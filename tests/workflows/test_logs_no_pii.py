@@ -153,16 +153,16 @@ async def _billing(world: BillingWorld, api: Api, client: Client) -> None:
     world.sepa_mandate(family, GOOD_IBAN)
     operator = _user(world, Role.billing_operator, "Opératrice", f"op-{uuid.uuid4().hex[:6]}@paris.example")
     async with api.client(operator) as op:
-        r = await op.post("/api/facturation/cycles", json={"period_key": SEPT.key, "batch_size": 10, "reason": "Cycle"})
+        r = await op.post("/api/billing/cycles", json={"period_key": SEPT.key, "batch_size": 10, "reason": "Cycle"})
         assert r.status_code == 202, r.text
 
         async def issued() -> bool:
-            r = await op.get(f"/api/facturation/cycles/{SEPT.key}")
+            r = await op.get(f"/api/billing/cycles/{SEPT.key}")
             return r.status_code == 200 and r.json()["phase"] == "awaiting_due_date"
 
         await eventually(issued, timeout=60)
         number = world.invoice_of(family, SEPT.key).number
-        r = await op.post(f"/api/facturation/factures/{number}/paiements-guichet",
+        r = await op.post(f"/api/billing/invoices/{number}/counter-payments",
                           json={"key": f"cheque-{number}", "method": "cheque", "amount_cents": 1000,
                                 "reference": "CHQ 0012345"})  # fmt: skip
         assert r.status_code == 201, r.text

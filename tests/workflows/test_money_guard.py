@@ -69,11 +69,11 @@ class Stack:
 
     def counter(self, family: Family) -> str:
         """The counter-payment route of the family's invoice."""
-        return f"/api/facturation/factures/{self.invoice(family).number}/paiements-guichet"
+        return f"/api/billing/invoices/{self.invoice(family).number}/counter-payments"
 
     def avoirs(self, family: Family) -> str:
         """The credit-note route of the family's invoice."""
-        return f"/api/facturation/factures/{self.invoice(family).number}/avoirs"
+        return f"/api/billing/invoices/{self.invoice(family).number}/credit-notes"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -191,7 +191,7 @@ def test_concurrent_refunds_never_give_back_more_than_was_paid(stack: Stack) -> 
         stack.token,
         [
             (
-                f"/api/facturation/paiements/{payment_id}/remboursement",
+                f"/api/billing/payments/{payment_id}/refund",
                 {"key": f"refund-{i:04d}", "amount_cents": part, "reason": "Trop perçu"},
             )
             for i in range(N)
@@ -229,11 +229,11 @@ def test_every_money_route_at_once_on_one_invoice(stack: Stack) -> None:
             {"key": "mix-avoir-2", "amounts_by_activity": {"cantine": canteen // 2}, "reason": "Grève"},
         ),
         (
-            f"/api/facturation/paiements/{payment_id}/remboursement",
+            f"/api/billing/payments/{payment_id}/refund",
             {"key": "mix-refund-1", "amount_cents": due // 4, "reason": "Erreur"},
         ),
         (
-            f"/api/facturation/paiements/{payment_id}/remboursement",
+            f"/api/billing/payments/{payment_id}/refund",
             {"key": "mix-refund-2", "amount_cents": due // 4, "reason": "Erreur"},
         ),
     ]
@@ -280,7 +280,7 @@ def test_an_idempotency_key_is_bound_to_its_content(stack: Stack) -> None:
 
     with stack.world.sessions() as s:
         payment_id = s.execute(select(Payment.id).where(Payment.key == "counter:CHQ-SEC-1-key")).scalar_one()
-    refund = f"/api/facturation/paiements/{payment_id}/remboursement"
+    refund = f"/api/billing/payments/{payment_id}/refund"
     body = {"key": "refund-key-1", "amount_cents": 100, "reason": "Erreur"}
     assert send_together(stack.base, stack.token, [(refund, body)])[0].status == 201
     again = send_together(stack.base, stack.token, [(refund, body), (refund, {**body, "amount_cents": 200})])
@@ -312,7 +312,7 @@ def test_credit_notes_and_money_bodies_are_bounded_and_strict(stack: Stack) -> N
         (stack.counter(stack.alpha), {"key": "bad-cheque-1", "method": "cheque", "amount_cents": "100"}),
         (stack.counter(stack.alpha), {"key": "bad-cheque-2", "method": "cheque", "amount_cents": 100.5}),
         (stack.counter(stack.alpha), {"key": "bad-cheque-3", "method": "cheque", "amount_cents": -100}),
-        ("/api/facturation/paiements/1/remboursement", {"key": "bad-refund-1", "amount_cents": "100", **with_reason}),
+        ("/api/billing/payments/1/refund", {"key": "bad-refund-1", "amount_cents": "100", **with_reason}),
     ]
     answers = send_together(stack.base, stack.token, cases)
     assert [a.status for a in answers] == [422] * len(cases), answers

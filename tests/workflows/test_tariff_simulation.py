@@ -141,9 +141,9 @@ async def check_api_and_page(world: BillingWorld, client: Client, done: TariffSi
         transport=httpx.ASGITransport(app=app), base_url="http://testserver", cookies={SESSION_COOKIE: token}
     ) as api:
         ref = done.simulation_ref
-        state = (await api.get(f"/api/facturation/simulations/{ref}")).json()
+        state = (await api.get(f"/api/billing/simulations/{ref}")).json()
         assert state["status"] == "terminee" and state["progress"]["phase"] == "done"
-        answer = await api.get(f"/api/facturation/simulations/{ref}/resultat")
+        answer = await api.get(f"/api/billing/simulations/{ref}/result")
         assert answer.status_code == 200, answer.text
         body = answer.json()
         assert body["totals"]["new_by_tranche"] == done.totals.new_by_tranche

@@ -134,7 +134,7 @@ async def test_a_not_found_from_stripe_ends_the_run_the_console_lists_it_and_the
         cause = failed.value.cause
         assert isinstance(cause, ApplicationError) and cause.type == STRIPE_NOT_FOUND
 
-        listed = (await api.get("/api/operateur/paiements/incidents")).json()
+        listed = (await api.get("/api/operator/payments/incidents")).json()
         [row] = [i for i in listed if i["invoice_number"] == number]
         assert (row["state"], row["action"]) == ("En échec", "classement") and "inconnu de Stripe" in row["detail"]
         page = await console.get("/operateur/paiements")
@@ -149,7 +149,7 @@ async def test_a_not_found_from_stripe_ends_the_run_the_console_lists_it_and_the
         form = {"csrf": found.group(1), "run_id": row["run_id"], "motif": "Intention Stripe fantôme vérifiée"}
         done = await console.post(f"/operateur/paiements/{number}/classer", data=form)
         assert done.status_code == 303 and done.headers["location"] == "/operateur/paiements?fait=classement"
-        listed = (await api.get("/api/operateur/paiements/incidents")).json()
+        listed = (await api.get("/api/operator/payments/incidents")).json()
         assert number not in {i["invoice_number"] for i in listed}
     with world.sessions() as s:
         [entry] = s.exec(select(OperatorAuditLog).where(OperatorAuditLog.action == "payment.file")).all()

@@ -12,7 +12,9 @@ from sqlmodel import Session
 from api.deps import SessionDep, TemporalDep
 from api.pages.common import check_csrf, page_router, signed_in
 from api.pages.console import BILLING_ROLES, console_page
-from api.routes.contests import DecisionIn, decide_for_operator, queue_item, today_paris
+from api.routes.billing_operator.contests import decide_for_operator, queue_item
+from api.routes.family.contests import today_paris
+from api.schemas.contests import DecisionIn
 from domain.contests import REASON_LABEL, DecisionKind
 from domain.money import parse_eur
 from services import contests

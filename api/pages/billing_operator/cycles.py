@@ -14,7 +14,8 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.pages.common import check_csrf, page_router, signed_in
 from api.pages.console import BILLING_ROLES, PERIOD_KEY, done_redirect, required_motif, temporal_failure
 from api.pages.operator.home import home_page
-from api.routes.billing_operator import ActionReason, cancel_cycle, pause_cycle, resume_cycle, retry_batches
+from api.routes.billing_operator.cycles import cancel_cycle, pause_cycle, resume_cycle, retry_batches
+from api.schemas.billing import ActionReason
 from ville.ids import billing_cycle_id
 from ville.settings import Settings
 

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.deps import SessionDep, SettingsDep
 from api.pages.common import page_router, signed_in
 from api.pages.console import BILLING_ROLES, PERIOD_KEY, console_page, ui_url
-from api.routes.billing_operator import search_invoices
+from api.routes.billing_operator.invoices import search_invoices
 from domain import labels
 from domain.dunning import InvoiceStatus
 from ville.ids import invoice_payment_id

@@ -15,7 +15,8 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.errors import temporal_refusal
 from api.pages.common import check_csrf, page_router, signed_in
 from api.pages.console import BILLING_ROLES, console_page, ui_url
-from api.routes.payment_watch import IncidentAction, file_payment, payment_incidents, stop_payment
+from api.routes.operator.payment_incidents import file_payment, payment_incidents, stop_payment
+from api.schemas.payment_incidents import IncidentAction
 from ville.settings import Settings
 
 router = page_router()

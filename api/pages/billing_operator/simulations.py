@@ -13,7 +13,8 @@ from sqlmodel import col, select
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.pages.common import check_csrf, page_router, signed_in
 from api.rendering import render
-from api.routes.simulation import SimulationIn, billed_periods, outcome, simulation_status, start_simulation
+from api.routes.billing_operator.simulations import billed_periods, outcome, simulation_status, start_simulation
+from api.schemas.simulation import SimulationIn
 from domain.periods import period_from_key
 from domain.simulation import THRESHOLDS_PCT, format_bp_fr, percent_change_bp
 from ville.models.billing import TariffGridVersion

@@ -8,11 +8,12 @@ from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.pages.common import check_csrf, page_router, signed_in
 from api.rendering import render
-from api.routes.billing_family import InvoiceDetail, own_invoice
-from api.routes.contests import contest_out, open_for_family, read_upload
+from api.routes.family.contests import contest_out, open_for_family, read_upload
+from api.routes.family.invoices import own_invoice
+from api.schemas.billing import InvoiceDetail
 from api.security import Principal
 from domain.contests import OPEN_STATUSES, REASON_LABEL, TEXT_MAX, TEXT_MIN, ContestReason, ContestRefused
 from domain.dunning import PAYABLE_STATUSES
@@ -50,6 +51,7 @@ async def contest_form(
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
+    s3: S3Dep,
     csrf: Annotated[str, Form()] = "",
     activity_codes: Annotated[list[str] | None, Form()] = None,
     reason: Annotated[str, Form()] = "",
@@ -67,7 +69,7 @@ async def contest_form(
             raise ContestRefused("reason", "Choisissez le motif de la réclamation.") from None
         upload = await read_upload(document)
         await open_for_family(
-            request, session, temporal, settings, principal, number, activity_codes or [], chosen, text, upload
+            s3, session, temporal, settings, principal, number, activity_codes or [], chosen, text, upload
         )
     except ContestRefused as err:
         return render(

@@ -12,7 +12,7 @@ from api.pages.common import page_router, signed_in
 from api.pages.family.contests import contest_section
 from api.pages.family.reading import period_fr, read_in_thread
 from api.rendering import render
-from api.routes.billing_family import ensure_invoice_pdf, invoice_detail, my_invoices, own_invoice
+from api.routes.family.invoices import ensure_invoice_pdf, invoice_detail, my_invoices, own_invoice
 from domain.dunning import InvoiceStatus
 from services.payments import not_payable_reason
 from ville.models.people import Role

@@ -10,7 +10,8 @@ from sqlmodel import select
 from api.deps import PaymentsDep, SessionDep, SettingsDep
 from api.pages.common import check_csrf, page_router, signed_in
 from api.rendering import render
-from api.routes.billing_family import MandateConfirmIn, SetupIntentOut, mandate_confirm, mandate_setup, mandate_summary
+from api.routes.family.mandate import mandate_confirm, mandate_setup, mandate_summary
+from api.schemas.billing import MandateConfirmIn, SetupIntentOut
 from domain.sepa import holder_error, iban_error, mask_iban, normalize_iban
 from ville.models.billing import FamilyAccount, MandateStatus, Payer
 from ville.models.people import Role

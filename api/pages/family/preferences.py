@@ -8,7 +8,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.deps import SessionDep
 from api.pages.common import check_csrf, page_router, signed_in
 from api.rendering import render
-from api.routes.billing_family import PreferencesIn, my_account, set_preferences
+from api.routes.family.account import my_account
+from api.routes.family.preferences import set_preferences
+from api.schemas.billing import PreferencesIn
 from ville.models.billing import DeliveryChannel
 from ville.models.people import Role
 

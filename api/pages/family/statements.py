@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.deps import SessionDep
 from api.pages.common import page_router, signed_in
 from api.rendering import render
-from api.routes.billing_family import my_statements, own_statement, statement_pdf
+from api.routes.family.statements import my_statements, own_statement, statement_pdf
 from ville.models.people import Role
 
 router = page_router("/famille")

@@ -12,7 +12,7 @@ from api.audit_log import OperatorReason
 from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
 from api.pages.common import check_csrf, page_router, refusal_message, signed_in
 from api.pages.console import NOTICES, NOTIFICATION_ROLES, console_page, done_redirect, required_motif
-from api.routes.notifications import resend
+from api.routes.operator.notifications import resend
 from services.delivery import failed_notifications
 
 router = page_router()

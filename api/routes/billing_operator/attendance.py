@@ -9,33 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, UploadFile, status
-from pydantic import BaseModel, Field
 
 from api.deps import AttendanceDep
 from api.errors import error_responses
+from api.schemas.attendance import AttendanceBatch, IngestOut
 from api.security import BillingOperator
-from services.attendance import MAX_RECORDS, AttendanceIngest, AttendanceRecord, records_from_csv
+from services.attendance import MAX_RECORDS, AttendanceIngest, records_from_csv
 
-router = APIRouter(prefix="/api/pointages", tags=["pointages"])
+router = APIRouter(prefix="/api/attendance", tags=["attendance"])
 MAX_CSV_BYTES = 5 * 1024 * 1024
 # the file part's media type, in the OpenAPI document (other types answer 415)
 CSV_PART = {"requestBody": {"content": {"multipart/form-data": {"encoding": {"file": {"contentType": "text/csv"}}}}}}
-
-
-class AttendanceBatch(BaseModel):
-    """Up to 10,000 records; each is checked on its own."""
-
-    records: list[dict[str, Any]] = Field(
-        max_length=MAX_RECORDS, json_schema_extra={"items": AttendanceRecord.model_json_schema()}
-    )
-
-
-class IngestOut(BaseModel):
-    """Accepted, already known, and refused records (with the field and the reason)."""
-
-    accepted: int
-    duplicates: int
-    errors: list[dict[str, Any]]
 
 
 def _ingest(ingest: AttendanceIngest, records: list[dict[str, Any]], source: str) -> IngestOut:

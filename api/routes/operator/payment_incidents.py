@@ -13,24 +13,24 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, Field
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ChildWorkflowError
 from temporalio.service import RPCError
 
-from api.audit_log import OperatorReason, audit
+from api.audit_log import audit
 from api.deps import SessionDep, TemporalDep
 from api.errors import error_responses, temporal_refusal
+from api.schemas.payment_incidents import IncidentAction, PaymentIncident
 from api.security import BillingOperator, Principal
 from api.temporal_query import bounded
 from domain import labels
 from domain.numbering import parse_invoice_number
+from services import operator_journal
 from ville.ids import invoice_payment_id
-from ville.models.people import OperatorAuditLog
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/api/operateur/paiements", tags=["paiements"])
+router = APIRouter(prefix="/api/operator/payments", tags=["operator"])
 
 WORKFLOW_TYPE = "InvoicePaymentWorkflow"
 STUCK_ATTEMPT = 5  # a step retried this often is shown (Stripe or the database refusing for minutes)
@@ -43,24 +43,6 @@ STOP, FILE = "payment.stop", "payment.file"
 def _camel(s: WorkflowExecutionStatus) -> str:
     """`TIMED_OUT` → `TimedOut`: how visibility queries and the vocabulary spell a status."""
     return s.name.title().replace("_", "")  # journal actions; their targets hide the row from the list
-
-
-class PaymentIncident(BaseModel):
-    """One payment workflow run in trouble and what the operator can do about it."""
-
-    invoice_number: str
-    workflow_id: str
-    run_id: str
-    state: str = Field(examples=["bloqué", "En échec"])
-    since: datetime | None
-    detail: str = Field(examples=["retrieve_intent : tentative 7"])
-    action: str = Field(examples=["arret", "classement"])
-
-
-class IncidentAction(OperatorReason):
-    """The run acted on (a later run of the same invoice is not touched) and why."""
-
-    run_id: str = Field(min_length=1, max_length=64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +123,7 @@ async def payment_incidents(temporal: Client, session: Session, now: datetime | 
         for e, message in zip(closed, messages, strict=True)
     ]
     rows = stuck + failed
-    handled = set(
-        session.exec(
-            select(OperatorAuditLog.target).where(
-                col(OperatorAuditLog.action).in_([STOP, FILE]),
-                col(OperatorAuditLog.target).in_([_target(r.workflow_id, r.run_id) for r in rows]),
-            )
-        ).all()
-    )
+    handled = operator_journal.handled(session, (STOP, FILE), [_target(r.workflow_id, r.run_id) for r in rows])
     session.rollback()  # the connection goes back to the pool
     return [r for r in rows if _target(r.workflow_id, r.run_id) not in handled]
 
@@ -205,7 +180,7 @@ async def list_incidents(
         raise temporal_refusal(err, "") from None
 
 
-@router.post("/{number}/arret", status_code=204, responses=error_responses(401, 403, 404, 409, 422, 503))
+@router.post("/{number}/stop", status_code=204, responses=error_responses(401, 403, 404, 409, 422, 503))
 async def stop(
     number: str, body: IncidentAction, principal: BillingOperator, session: SessionDep, temporal: TemporalDep
 ) -> None:
@@ -213,7 +188,7 @@ async def stop(
     await stop_payment(number, body, principal, session, temporal)
 
 
-@router.post("/{number}/classement", status_code=204, responses=error_responses(401, 403, 404, 409, 422, 503))
+@router.post("/{number}/dismiss", status_code=204, responses=error_responses(401, 403, 404, 409, 422, 503))
 async def file(
     number: str, body: IncidentAction, principal: BillingOperator, session: SessionDep, temporal: TemporalDep
 ) -> None:

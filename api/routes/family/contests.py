@@ -1,4 +1,4 @@
-"""Contests (réclamations): a family contests invoice lines; billing operators see the queue and decide."""
+"""The family's contests (réclamations): contest lines of one's own invoice, follow one's contests."""
 
 from __future__ import annotations
 
@@ -8,93 +8,29 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Path, Request, UploadFile, status
-from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
+from fastapi import APIRouter, File, Form, UploadFile
+from pydantic import StringConstraints
 from sqlmodel import Session
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.audit_log import audit
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.errors import error_responses, field_error, temporal_refusal
-from api.routes.billing_family import own_invoice
-from api.security import BillingOperator, FamilyUser, Principal, not_found
-from contracts.contests import ContestDecisionRequest, LineContestInput
+from api.routes.family.invoices import own_invoice
+from api.schemas.contests import ContestOut
+from api.security import FamilyUser, Principal
+from contracts.contests import LineContestInput
 from domain.audit.evidence import HEAD_BYTES, MAX_BYTES, content_problem, declared_kind, size_problem
 from domain.calendar import PARIS
-from domain.contests import (
-    REASON_LABEL,
-    ContestReason,
-    ContestRefused,
-    ContestStatus,
-    DecisionKind,
-    age_in_days,
-    escalation_date,
-)
-from domain.money_guard import MAX_MONEY_BODY_CENTS
+from domain.contests import REASON_LABEL, ContestReason, ContestRefused, ContestStatus
 from services import contests
 from services.contests import Document
 from ville.models.contests import InvoiceContest
 from ville.settings import Settings
-from workflows.contest_clients import decide_contest, start_contest
+from workflows.contest_clients import start_contest
 
-router = APIRouter(tags=["reclamations"])
+router = APIRouter(prefix="/api/family", tags=["family"])
 UNAVAILABLE = "Réclamation impossible pour le moment, réessayez dans quelques minutes."
-CLOSED = "Cette réclamation est déjà close."
-
-
-class ContestOut(BaseModel):
-    """A contest as its family and the billing team see it."""
-
-    id: str
-    invoice_number: str
-    reason: ContestReason
-    reason_label: str
-    text: str
-    lines: dict[str, int]
-    contested_cents: int
-    status: ContestStatus
-    opened_on: date
-    deadline: date
-    has_document: bool
-    answer: str | None
-    credited_cents: int
-
-
-class QueueItem(ContestOut):
-    """An open contest in the billing team's queue."""
-
-    age_days: int
-    overdue: bool
-
-
-def _json_int(value: object) -> object:
-    # an amount is a JSON integer: a string or a boolean is refused, never coerced
-    if isinstance(value, str | bool):
-        raise ValueError("un montant en centimes est un nombre entier JSON")
-    return value
-
-
-class DecisionIn(BaseModel):
-    """The billing operator's decision: a written answer to the family, a reason for the journal."""
-
-    kind: DecisionKind
-    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=2000)]
-    amounts_by_activity: dict[
-        Annotated[str, StringConstraints(max_length=40)],
-        Annotated[int, Field(ge=0, le=MAX_MONEY_BODY_CENTS), BeforeValidator(_json_int)],
-    ] = Field(default_factory=dict, max_length=20, description="montants accordés (acceptation partielle)")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)] = Field(
-        description="motif, pour le journal des opérateurs"
-    )
-
-
-class DecisionOut(BaseModel):
-    """What the decision did."""
-
-    id: str
-    status: ContestStatus
-    credited_cents: int
 
 
 def contest_out(row: InvoiceContest) -> ContestOut:
@@ -120,14 +56,6 @@ def contest_out(row: InvoiceContest) -> ContestOut:
 def today_paris() -> date:
     """The City's today (contest dates are Paris days)."""
     return datetime.now(PARIS).date()
-
-
-def queue_item(row: InvoiceContest, today: date) -> QueueItem:
-    """A queue line: the contest with its age and whether its deadline has passed."""
-    base = contest_out(row).model_dump()
-    return QueueItem(
-        **base, age_days=age_in_days(row.opened_on, today), overdue=today >= escalation_date(row.opened_on)
-    )
 
 
 @dataclass(frozen=True)
@@ -156,7 +84,7 @@ async def read_upload(file: UploadFile | None) -> Upload | None:
 
 
 async def open_for_family(
-    request: Request,
+    s3: Any,
     session: Session,
     temporal: Client,
     settings: Settings,
@@ -178,7 +106,6 @@ async def open_for_family(
     row = contests.new_contest(session, invoice, codes, reason, text, document, today_paris())
     try:
         if document is not None and upload is not None:
-            s3: Any = request.app.state.s3
             await asyncio.to_thread(
                 s3.put_object,
                 Bucket=settings.s3_bucket,
@@ -204,18 +131,18 @@ DOCUMENT_PART = {
 
 
 @router.post(
-    "/api/famille/factures/{number}/reclamations",
+    "/invoices/{number}/contests",
     status_code=201,
     responses=error_responses(404, 409, 422),
     openapi_extra=DOCUMENT_PART,
 )
 async def contest_lines(
     number: str,
-    request: Request,
     principal: FamilyUser,
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
+    s3: S3Dep,
     reason: Annotated[ContestReason, Form()],
     activity_codes: Annotated[
         list[Annotated[str, StringConstraints(max_length=40)]],
@@ -229,55 +156,15 @@ async def contest_lines(
     try:
         upload = await read_upload(document)
         row = await open_for_family(
-            request, session, temporal, settings, principal, number, activity_codes, reason, text, upload
+            s3, session, temporal, settings, principal, number, activity_codes, reason, text, upload
         )
     except ContestRefused as err:
         raise field_error(f"body.{err.field}", err.message_fr) from None
     return contest_out(row)
 
 
-@router.get("/api/famille/reclamations")
+@router.get("/contests")
 def my_contests(principal: FamilyUser, session: SessionDep) -> list[ContestOut]:
     """The family's contests, newest first."""
     assert principal.family_account_id is not None
     return [contest_out(c) for c in contests.of_account(session, principal.family_account_id)]
-
-
-@router.get("/api/facturation/reclamations")
-def contest_queue(principal: BillingOperator, session: SessionDep) -> list[QueueItem]:
-    """Open contests, nearest deadline first, with their age in days and whether they are overdue."""
-    today = today_paris()
-    return [queue_item(c, today) for c in contests.open_queue(session)]
-
-
-async def decide_for_operator(
-    session: Session, temporal: Client, principal: Principal, ref: str, body: DecisionIn
-) -> DecisionOut:
-    """Hand the decision to the contest's workflow, then journal it with the operator's reason."""
-    row = contests.by_ref(session, ref)
-    if row is None:
-        raise not_found()
-    if row.decided_at is not None:
-        raise HTTPException(status.HTTP_409_CONFLICT, CLOSED)
-    req = ContestDecisionRequest(body.kind.value, body.answer, principal.user_id, dict(body.amounts_by_activity))
-    try:
-        result = await decide_contest(temporal, ref, req)
-    except WorkflowUpdateFailedError as err:
-        message = str(err.cause.message) if err.cause is not None else "Décision impossible."
-        raise field_error("body", message) from None
-    except RPCError as err:
-        raise temporal_refusal(err, CLOSED) from err
-    audit(session, principal, "contest.decide", ref, body.reason)
-    return DecisionOut(id=ref, status=ContestStatus(result.status), credited_cents=result.credited_cents)
-
-
-@router.post("/api/facturation/reclamations/{ref}/decision", responses=error_responses(404, 409, 422))
-async def decide(
-    ref: Annotated[str, Path(max_length=60)],
-    body: DecisionIn,
-    principal: BillingOperator,
-    session: SessionDep,
-    temporal: TemporalDep,
-) -> DecisionOut:
-    """Accept (in full or in part) or refuse a contest; an accepted amount becomes a credit note."""
-    return await decide_for_operator(session, temporal, principal, ref, body)

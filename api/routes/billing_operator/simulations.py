@@ -8,36 +8,36 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, HTTPException, status
-from pydantic import BaseModel, Field
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.audit_log import audit
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error
-from api.routes.billing_operator import audit
+from api.schemas.simulation import (
+    SimulationFiles,
+    SimulationIn,
+    SimulationOutcome,
+    SimulationStarted,
+    SimulationStatus,
+)
 from api.security import BillingOperator, Principal, not_found
 from api.temporal_query import QUERY_TIMEOUT, bounded
 from contracts.simulation import SimulationProgress, TariffSimulationInput, TariffSimulationResult
 from domain.periods import period_from_key
-from domain.simulation import (
-    ImpactTotals,
-    ProposedGridError,
-    TrancheMedian,
-    current_grid,
-    simulation_ref,
-    validate_proposed_grid,
-)
+from domain.simulation import ProposedGridError, current_grid, simulation_ref, validate_proposed_grid
+from services import invoices
 from services.billing import load_tariff_grids
+from services.tariff_grids import grid_data
 from ville.ids import tariff_simulation_id
-from ville.models.billing import Invoice, TariffGridVersion
 from ville.settings import Settings
 from workflows.simulation import TariffSimulationWorkflow
 
 log = structlog.get_logger(__name__)
-router = APIRouter(prefix="/api/facturation/simulations", tags=["simulation"])
+router = APIRouter(prefix="/api/billing/simulations", tags=["billing"])
 REF_RE = re.compile(r"[0-9a-f]{16}")
 LINK_SECONDS = 900
 STATUS_FR = {
@@ -47,70 +47,19 @@ STATUS_FR = {
 }
 
 
-class SimulationIn(BaseModel):
-    """A proposed grid (JSON, same format as the versioned grids) or a stored grid's id, and billed periods."""
-
-    grid: dict[str, Any] | None = None
-    grid_id: str | None = Field(None, max_length=40)
-    periods: list[str] = Field(min_length=1, max_length=12, examples=[["2026-09", "2026-11"]])
-    batch_size: int = Field(500, ge=10, le=5_000)
-
-
-class SimulationStarted(BaseModel):
-    """Where to follow the simulation."""
-
-    simulation_ref: str
-    workflow_id: str
-    status_url: str
-    result_url: str
-
-
-class SimulationStatus(BaseModel):
-    """Where a simulation stands: en_cours, terminee or echec, with its progress when known."""
-
-    simulation_ref: str
-    status: str
-    progress: SimulationProgress | None = None
-
-
-class SimulationFiles(BaseModel):
-    """Presigned links to the report (valid 15 minutes)."""
-
-    csv_url: str
-    pdf_url: str
-    svg_url: str
-
-
-class SimulationOutcome(BaseModel):
-    """The figures and the report's links."""
-
-    simulation_ref: str
-    period_keys: list[str]
-    grid_id: str
-    totals: ImpactTotals
-    medians: list[TrancheMedian]
-    files: SimulationFiles
-
-
 def billed_periods(session: Session, limit: int = 12) -> list[str]:
     """The most recent periods with issued invoices (the ones a simulation can use), newest first."""
-    rows = session.exec(
-        select(Invoice.period_key)
-        .group_by(col(Invoice.period_key))
-        .order_by(col(Invoice.period_key).desc())
-        .limit(limit)
-    ).all()
-    return list(rows)
+    return invoices.billed_periods(session, limit)
 
 
 def _resolve_grid(session: Session, body: SimulationIn) -> dict[str, Any]:
     if body.grid is not None:
         return body.grid
     if body.grid_id:
-        data = session.exec(select(TariffGridVersion.data).where(TariffGridVersion.id == body.grid_id)).first()
+        data = grid_data(session, body.grid_id)
         if data is None:
             raise field_error("body.grid_id", "Grille inconnue.")
-        return dict(data)
+        return data
     raise field_error("body.grid", "Donnez une grille proposée (JSON) ou l'identifiant d'une grille enregistrée.")
 
 
@@ -124,13 +73,7 @@ def check_request(session: Session, settings: Settings, body: SimulationIn) -> t
     except ValueError:
         raise field_error("body.periods", "Période invalide : format AAAA-MM, mois de début d'une période.") from None
     keys = [p.key for p in periods]
-    counts = dict(
-        session.exec(
-            select(Invoice.period_key, func.count())
-            .where(col(Invoice.period_key).in_(keys))
-            .group_by(col(Invoice.period_key))
-        ).all()
-    )
+    counts = invoices.counts_per_period(session, keys)
     if missing := [k for k in keys if not counts.get(k)]:
         raise field_error("body.periods", f"Période(s) pas encore facturée(s) : {', '.join(missing)}.")
     try:
@@ -227,7 +170,7 @@ async def create_simulation(
     ref = await start_simulation(session, temporal, settings, principal, body)
     base = f"{router.prefix}/{ref}"
     return SimulationStarted(
-        simulation_ref=ref, workflow_id=tariff_simulation_id(ref), status_url=base, result_url=f"{base}/resultat"
+        simulation_ref=ref, workflow_id=tariff_simulation_id(ref), status_url=base, result_url=f"{base}/result"
     )
 
 
@@ -238,7 +181,7 @@ async def get_simulation(ref: str, principal: BillingOperator, temporal: Tempora
     return answer
 
 
-@router.get("/{ref}/resultat")
+@router.get("/{ref}/result")
 async def get_simulation_result(
     ref: str, principal: BillingOperator, temporal: TemporalDep, s3: S3Dep, settings: SettingsDep
 ) -> SimulationOutcome:
