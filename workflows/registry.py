@@ -9,6 +9,7 @@ from workflows.billing import BillingCycleWorkflow
 from workflows.contests import LineContestWorkflow
 from workflows.delivery import NotificationDeliveryWorkflow
 from workflows.payment import InvoicePaymentWorkflow
+from workflows.payment_plans import PaymentPlanWorkflow
 from workflows.referrals import ReferralCaseWorkflow
 from workflows.simulation import TariffSimulationWorkflow
 
@@ -21,4 +22,5 @@ WORKFLOWS: Sequence[type] = [
     NotificationDeliveryWorkflow,
     TariffSimulationWorkflow,
     LineContestWorkflow,
+    PaymentPlanWorkflow,
 ]
