@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -11,6 +12,8 @@ from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.payments import PaymentActivities
+from contracts.billing import IntentStatus
 from contracts.contests import BILLING_TEAM
 from contracts.delivery import NotificationRequest
 from contracts.payment_plans import (
@@ -32,19 +35,23 @@ from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
 _TEAM_ROLES = (Role.billing_operator, Role.operator)
+QUICK_RESULT_SECONDS = 20  # a debit the bank answers at once (or an emulator) is recorded without a 2-day wait
 
 
 class PaymentPlanActivities:
     """I/O of the payment plan workflow; each call is safe to repeat."""
 
-    def __init__(self, sessions: SessionFactory, notifier: Notifier, settings: Settings) -> None:
+    def __init__(
+        self, sessions: SessionFactory, notifier: Notifier, settings: Settings, payments: PaymentActivities
+    ) -> None:
         self.sessions = sessions
         self.notifier = notifier
         self.settings = settings
+        self.payments = payments
 
     def activities(self) -> list[Callable[..., Any]]:
         """The bound activities to register."""
-        return [self.notify, self.basis, self.decide, self.progress, self.record_progress]
+        return [self.notify, self.basis, self.decide, self.progress, self.record_progress, self.debit_result]
 
     def _invoice(self, number: str) -> Invoice:
         with self.sessions() as s:
@@ -133,3 +140,14 @@ class PaymentPlanActivities:
                 [InstalmentStatus(x) for x in update.instalment_statuses],
                 update.misses,
             )
+
+    @activity.defn(name=PaymentPlanActivity.DEBIT_RESULT)
+    def debit_result(self, payment_intent_id: str) -> IntentStatus:
+        """A just-confirmed debit's status after a short wait for an immediate answer (else still processing)."""
+        deadline = time.monotonic() + QUICK_RESULT_SECONDS
+        status = self.payments.retrieve_intent(payment_intent_id)
+        while status.status not in ("succeeded", "failed") and time.monotonic() < deadline:
+            activity.heartbeat(payment_intent_id)
+            time.sleep(0.5)  # polling Stripe, not synchronising a test: the answer may come later, and is then awaited
+            status = self.payments.retrieve_intent(payment_intent_id)
+        return status

@@ -62,5 +62,5 @@ def build_activities(settings: Settings, client: Client | None = None) -> list[C
         *AuditActivities(sessions, s3, notifier, settings, client).activities(),
         *SimulationActivities(sessions, s3, settings).activities(),
         *ContestActivities(sessions, notifier, PaymentStore(sessions), s3, settings).activities(),
-        *PaymentPlanActivities(sessions, notifier, settings).activities(),
+        *PaymentPlanActivities(sessions, notifier, settings, payments).activities(),
     ]

@@ -20,6 +20,7 @@ class PaymentPlanActivity:
     DECIDE = "decide_payment_plan"
     PROGRESS = "payment_plan_progress"
     RECORD_PROGRESS = "record_payment_plan_progress"
+    DEBIT_RESULT = "payment_plan_debit_result"
 
 
 @dataclass

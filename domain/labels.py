@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from domain.audit.task_states import TaskState
 from domain.contests import REASON_LABEL as CONTEST_REASON_LABEL
 from domain.contests import STATUS_LABEL as CONTEST_STATUS_LABEL
+from domain.dunning import InvoiceStatus
 from domain.payment_plans import INSTALMENT_LABEL
 from domain.payment_plans import STATUS_LABEL as PLAN_STATUS_LABEL
-from domain.dunning import InvoiceStatus
 from domain.payments import PaymentMethod
 from domain.referrals import CaseBusinessStatus, ReferralState
 

@@ -278,6 +278,15 @@ class PaymentPlanWorkflow:
             start_to_close_timeout=CALL,
             retry_policy=STRIPE_RETRY,
         )
+        if status.status not in FINAL:
+            status = await workflow.execute_activity(
+                PaymentPlanActivity.DEBIT_RESULT,
+                pi_id,
+                result_type=IntentStatus,
+                start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=timedelta(seconds=10),
+                retry_policy=STRIPE_RETRY,
+            )
         deadline = result_deadline(inst.due_on)
         while status.status not in FINAL and workflow.now().date() <= deadline:
             await workflow.sleep(SEPA_RECHECK)
