@@ -19,8 +19,10 @@ from api.routes.audit_evidence import router as audit_evidence_router
 from api.routes.auth import router as auth_router
 from api.routes.billing_family import router as billing_family_router
 from api.routes.billing_operator import router as billing_operator_router
+from api.routes.billing_operator_plans import router as billing_operator_plans_router
 from api.routes.codec import router as codec_router
 from api.routes.contests import router as contests_router
+from api.routes.family.payment_plans import router as family_payment_plans_router
 from api.routes.metrics import router as metrics_router
 from api.routes.notifications import router as notifications_router
 from api.routes.payment_watch import router as payment_watch_router
@@ -50,6 +52,8 @@ ROUTERS: list[APIRouter] = [
     payment_watch_router,
     simulation_router,
     contests_router,
+    family_payment_plans_router,
+    billing_operator_plans_router,
     pages_operator_router,
     pages_payment_watch_router,
     pages_operator_cycles_router,
