@@ -344,3 +344,14 @@ def operator_request_message(plan_ref: str, count: int) -> tuple[str, str]:
         f"Une famille demande un paiement en {count} échéances ({plan_ref}). "
         "La facture n'est ni relancée ni transmise au Trésor Public tant que la demande attend une décision.",
     )
+
+
+def next_due(
+    instalments: Sequence[Instalment], covered_cents: Cents, held_cents: Cents = 0
+) -> tuple[Instalment, Cents] | None:
+    """The first instalment not yet covered and what it still asks for (the card form's amount), or None."""
+    for i in instalments:
+        amount = missing(instalments, i.seq, covered_cents, held_cents)
+        if amount > 0:
+            return i, amount
+    return None

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from api.deps import BillingStoreDep, PaymentsDep, S3Dep, SessionDep, SettingsDep
 from api.pages.common import check_csrf, guarded, render, signed_in
 from api.pages.contests import contest_section
+from api.pages.payment_plans import family_plans, plan_section
 from api.rendering import NAV_BY_ROLE
 from api.routes.billing_family import (
     MandateConfirmIn,
@@ -99,6 +100,7 @@ async def invoice_page(request: Request, number: str, settings: SettingsDep) -> 
         children.setdefault(line.child_first_name, []).append(line)
     blocked = None if detail.status is InvoiceStatus.CANCELLED else not_payable_reason(detail.status)
     section = await _read(request, lambda session: contest_section(session, principal, detail))
+    plan = await _read(request, lambda session: plan_section(session, principal, detail))
     return render(
         request,
         "famille_facture.html",
@@ -111,6 +113,7 @@ async def invoice_page(request: Request, number: str, settings: SettingsDep) -> 
         stripe_js_url=settings.stripe_js_url,
         paid=request.query_params.get("paye") == "1",
         **section,
+        **plan,
     )
 
 
@@ -148,6 +151,7 @@ def payments_page(request: Request, session: SessionDep) -> Response:
         "famille_paiements.html",
         title="Mes paiements",
         payments=my_payments(principal, session),
+        plans=family_plans(session, principal),
     )
 
 

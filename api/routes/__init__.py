@@ -10,6 +10,7 @@ from api.pages.inspector import router as pages_inspector_router
 from api.pages.operator import router as pages_operator_router
 from api.pages.operator_cycles import router as pages_operator_cycles_router
 from api.pages.partner import router as pages_partner_router
+from api.pages.payment_plans import router as pages_payment_plans_router
 from api.pages.payment_watch import router as pages_payment_watch_router
 from api.pages.sign_in import router as pages_sign_in_router
 from api.pages.simulation import router as pages_simulation_router
@@ -59,6 +60,7 @@ ROUTERS: list[APIRouter] = [
     pages_operator_cycles_router,
     pages_simulation_router,
     pages_contests_router,
+    pages_payment_plans_router,
     codec_router,
     metrics_router,
 ]

@@ -23,6 +23,7 @@ from domain.payment_plans import (
     ended,
     max_instalments,
     missing,
+    next_due,
     notice_message,
     paid_early,
     schedule,
@@ -120,3 +121,10 @@ def test_notice_says_debit_or_card() -> None:
     assert "prélevé" in notice_message("FF-1", first, 30_00, True)[1]
     assert "carte bancaire" in notice_message("FF-1", first, 30_00, False)[1]
     assert "30,00" in notice_message("FF-1", first, 30_00, False)[1]
+
+
+def test_next_due_is_the_first_instalment_not_covered() -> None:
+    plan = schedule(90_00, 3, date(2026, 11, 3))
+    assert next_due(plan, 0) == (plan[0], 30_00)
+    assert next_due(plan, 40_00) == (plan[1], 20_00)
+    assert next_due(plan, 90_00) is None
