@@ -57,8 +57,8 @@ def _instalments(row: PaymentPlan) -> list[Instalment]:
 def plan_section(session: Session, principal: Principal, detail: InvoiceDetail) -> dict[str, Any]:
     """What the invoice page shows about plans: the invoice's plans, the form while one may ask, and the amount the
     card form asks for while a plan runs (the instalment due, not the whole rest)."""
-    assert principal.family_account_id is not None
-    rows = payment_plans.of_account(session, principal.family_account_id, detail.number)
+    account = principal.family_account_id
+    rows = payment_plans.of_account(session, account, detail.number) if account is not None else []
     busy = any(r.status in HOLDING_STATUSES or r.status == PlanStatus.DEFAULTED for r in rows)
     most = max_instalments(detail.remaining_cents)
     may_ask = detail.status in PAYABLE_STATUSES and not busy and most >= MIN_INSTALMENTS
@@ -78,8 +78,9 @@ def plan_section(session: Session, principal: Principal, detail: InvoiceDetail) 
 
 
 def family_plans(session: Session, principal: Principal) -> list[PlanOut]:
-    """The family's plans for « Mes paiements »."""
-    assert principal.family_account_id is not None
+    """The family's plans for « Mes paiements » (none for an administrator, who has no account)."""
+    if principal.family_account_id is None:
+        return []
     return [plan_out(r) for r in payment_plans.of_account(session, principal.family_account_id)]
 
 
