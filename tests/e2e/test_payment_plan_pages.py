@@ -59,7 +59,7 @@ async def test_family_asks_for_a_plan_and_a_billing_operator_grants_it(
             await expect(page.get_by_role("heading", name="Paiement en plusieurs fois")).to_be_visible()
             problems["facture"] = await check_page(page, axe_source, "famille-facture-echeancier")
             await page.get_by_label("Nombre d'échéances mensuelles").select_option("3")
-            await page.get_by_label("Motif de la demande").fill(REASON)
+            await page.get_by_label("Votre situation").fill(REASON)
             await page.get_by_role("button", name="Demander un échéancier").click()
             await page.wait_for_url(f"{site}/famille/factures/{number}?echeancier=1#echeancier")
             await expect(page.locator("#echeancier-envoye")).to_contain_text("Demande d'échéancier envoyée")
