@@ -36,7 +36,7 @@ from domain.due_dates import due_date
 from domain.dunning import DunningKind, InvoiceStatus, default_ladder
 from domain.money import format_eur
 from domain.periods import BillingPeriod, period_from_key
-from services import contests
+from services import contests, payment_plans
 from services.billing import OPEN_STATUSES, BatchTotals, BillingStore, post_entries
 from services.notifications import (
     Contact,
@@ -268,6 +268,7 @@ class BillingActivities:
                         Invoice.period_key == period_key,
                         Invoice.status.in_(OPEN_STATUSES),
                         FamilyAccount.mandate_status == MandateStatus.active,
+                        Invoice.id.not_in(payment_plans.holding_invoice_ids()),  # a plan debits its instalments
                     )
                 )
             ]
@@ -290,7 +291,9 @@ class BillingActivities:
         ).all()
         unpaid = [(i, a) for i, a in rows if i.remaining_cents > 0]
         held = contests.held_by_invoice(s, [i.id for i, _ in unpaid])
-        return [(i, a, held.get(i.id, 0)) for i, a in unpaid]
+        # a payment plan asked for or kept holds its invoice whole: no reminder, no transfer (its workflow resumes it)
+        planned = payment_plans.holding(s, [i.id for i, _ in unpaid])
+        return [(i, a, i.remaining_cents if i.id in planned else held.get(i.id, 0)) for i, a in unpaid]
 
     def _remind(self, period_key: str, kind: DunningKind) -> int:
         with self.store.sessions() as s, s.begin():

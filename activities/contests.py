@@ -28,7 +28,7 @@ from domain.contests import ContestStatus, resume_transfer_on
 from domain.dunning import DunningKind, InvoiceStatus, default_ladder
 from domain.money_guard import CreditNoteRefused
 from domain.payments import PaymentRefused
-from services import contests
+from services import contests, payment_plans
 from services.billing import OPEN_STATUSES, post_entries
 from services.money_guard import lock_account_of_invoice
 from services.notifications import Contact, Notifier, raise_if_retryable, register_resolver
@@ -136,7 +136,8 @@ class ContestActivities:
         invoice_number, today = req.invoice_number, req.today
         with self.sessions() as s:
             invoice = s.exec(select(Invoice).where(Invoice.number == invoice_number)).one()
-            held = contests.held_by_invoice(s, [invoice.id] if invoice.id else [])
+            ids = [invoice.id] if invoice.id else []
+            held = contests.held_by_invoice(s, ids) or payment_plans.holding(s, ids)  # a kept plan holds it too
         transfer = next(step for step in default_ladder() if step.kind is DunningKind.TRANSFER_TRESOR)
         transfer_on = transfer.on(invoice.due_date)
         if invoice.status not in OPEN_STATUSES or invoice.remaining_cents <= 0 or held or transfer_on > today:
@@ -152,7 +153,7 @@ class ContestActivities:
             assert invoice.id is not None
             if invoice.status not in OPEN_STATUSES or invoice.remaining_cents <= 0:
                 return False
-            if contests.held_by_invoice(s, [invoice.id]):
+            if contests.held_by_invoice(s, [invoice.id]) or payment_plans.holding(s, [invoice.id]):
                 return False
             account = s.get_one(FamilyAccount, invoice.account_id)
             buf = io.StringIO()

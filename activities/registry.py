@@ -11,6 +11,7 @@ from activities.audit import AuditActivities
 from activities.billing import BillingActivities
 from activities.contests import ContestActivities
 from activities.notifications import NotificationActivities
+from activities.payment_plans import PaymentPlanActivities
 from activities.payments import PaymentActivities
 from activities.referrals import ReferralActivities
 from activities.simulation import SimulationActivities
@@ -61,4 +62,5 @@ def build_activities(settings: Settings, client: Client | None = None) -> list[C
         *AuditActivities(sessions, s3, notifier, settings, client).activities(),
         *SimulationActivities(sessions, s3, settings).activities(),
         *ContestActivities(sessions, notifier, PaymentStore(sessions), s3, settings).activities(),
+        *PaymentPlanActivities(sessions, notifier, settings, payments).activities(),
     ]

@@ -22,6 +22,7 @@ from api.csrf import origin_of, same_site_writes
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
+from api.payment_plan_metrics import bind_payment_plan_metrics
 from api.rendering import error_page
 from api.routes import ROUTERS
 from api.routes.codec import CodecCORSMiddleware
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.state.temporal = temporal
     app.state.sessions = SessionFactory(engine_for(settings.database_url))
     bind_contest_metrics(app.state.sessions)
+    bind_payment_plan_metrics(app.state.sessions)
     app.state.signer = TokenSigner(settings.session_keys)
     app.state.s3 = aws_client(settings, "s3")
     app.state.notifier = Notifier(

@@ -13,6 +13,8 @@ from domain.audit.task_states import TaskState
 from domain.contests import REASON_LABEL as CONTEST_REASON_LABEL
 from domain.contests import STATUS_LABEL as CONTEST_STATUS_LABEL
 from domain.dunning import InvoiceStatus
+from domain.payment_plans import INSTALMENT_LABEL
+from domain.payment_plans import STATUS_LABEL as PLAN_STATUS_LABEL
 from domain.payments import PaymentMethod
 from domain.referrals import CaseBusinessStatus, ReferralState
 
@@ -133,6 +135,7 @@ JOURNAL_ACTION: Mapping[str, str] = {
     "payment.counter.cash_counter": "Espèces enregistrées au guichet",
     "simulation.start": "Lancement d'une simulation tarifaire",
     "contest.decide": "Décision sur une réclamation",
+    "payment_plan.decide": "Décision sur une demande d'échéancier",
 }
 
 # workflows.registry.WORKFLOWS, by class name
@@ -145,6 +148,7 @@ WORKFLOW_TYPE: Mapping[str, str] = {
     "NotificationDeliveryWorkflow": "Envoi d'une notification",
     "TariffSimulationWorkflow": "Simulation tarifaire",
     "LineContestWorkflow": "Réclamation sur une facture",
+    "PaymentPlanWorkflow": "Échéancier de paiement",
 }
 
 # temporalio.client.WorkflowExecutionStatus, by name in CamelCase (as Temporal's visibility queries spell it)
@@ -216,6 +220,7 @@ BUSINESS_STATUS: Mapping[str, str] = {
     "open": "Ouvert",
     "closed": "Clôturé",
     **{s.value: label for s, label in CONTEST_STATUS_LABEL.items() if s.value != "open"},
+    **{s.value: label for s, label in PLAN_STATUS_LABEL.items() if s.value != "refused"},
 }
 
 
@@ -248,6 +253,13 @@ NOTIFICATION_TEMPLATE: Mapping[str, str] = {
     "contest_decided": "réponse à une réclamation (famille)",
     "contest_reminder": "réclamation à traiter (facturation)",
     "contest_escalated": "réclamation en retard (facturation)",
+    "payment_plan_requested": "demande d'échéancier reçue (famille)",
+    "payment_plan_to_review": "demande d'échéancier à examiner (facturation)",
+    "payment_plan_decided": "réponse à une demande d'échéancier (famille)",
+    "payment_plan_notice": "échéance à venir (famille)",
+    "payment_plan_missed": "échéance impayée (famille)",
+    "payment_plan_completed": "échéancier soldé (famille)",
+    "payment_plan_defaulted": "fin d'échéancier (famille)",
 }
 
 
@@ -276,6 +288,8 @@ notification_channel = _lookup(NOTIFICATION_CHANNEL, "Autre canal")
 notification_template = _lookup(NOTIFICATION_TEMPLATE, "autre message")
 case_status = _lookup(CASE_BUSINESS_STATUS, "État inconnu")
 contest_status = _lookup({s.value: label for s, label in CONTEST_STATUS_LABEL.items()}, "État inconnu")
+plan_status = _lookup({s.value: label for s, label in PLAN_STATUS_LABEL.items()}, "État inconnu")
+instalment_status = _lookup({s.value: label for s, label in INSTALMENT_LABEL.items()}, "État inconnu")
 contest_reason = _lookup({r.value: label for r, label in CONTEST_REASON_LABEL.items()}, "Autre motif")
 
 
@@ -308,5 +322,7 @@ FILTERS: Mapping[str, Callable[[object], str]] = {
     "canal": notification_channel,
     "modele_message": notification_template,
     "statut_reclamation": contest_status,
+    "statut_echeancier": plan_status,
+    "statut_echeance": instalment_status,
     "motif_reclamation": contest_reason,
 }

@@ -43,3 +43,8 @@ def notification_delivery_id(due_at: datetime) -> str:
 def contest_id(invoice_number: str, seq: int) -> str:
     """`contest-FF-2026-000123-1`: the invoice's n-th contest (réclamation)."""
     return f"contest-{invoice_number}-{seq}"
+
+
+def payment_plan_id(invoice_number: str, seq: int) -> str:
+    """`payment-plan-FF-2026-000123-1`: the invoice's n-th payment plan (échéancier)."""
+    return f"payment-plan-{invoice_number}-{seq}"

@@ -10,6 +10,7 @@ from workflows.contests import LineContestWorkflow
 from workflows.delivery import NotificationDeliveryWorkflow
 from workflows.inspection import InspectionWorkflow
 from workflows.payment import InvoicePaymentWorkflow
+from workflows.payment_plans import PaymentPlanWorkflow
 from workflows.referrals import ReferralCaseWorkflow
 from workflows.simulation import TariffSimulationWorkflow
 
@@ -22,4 +23,5 @@ WORKFLOWS: Sequence[type] = [
     NotificationDeliveryWorkflow,
     TariffSimulationWorkflow,
     LineContestWorkflow,
+    PaymentPlanWorkflow,
 ]

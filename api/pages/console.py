@@ -38,6 +38,7 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("/operateur/notifications", "Messages en échec", NOTIFICATION_ROLES),
     ("/operateur/paiements", "Paiements en difficulté", BILLING_ROLES),
     ("/operateur/reclamations", "Réclamations", BILLING_ROLES),
+    ("/operateur/echeanciers", "Échéanciers", BILLING_ROLES),
     ("/operateur/journal", "Journal", JOURNAL_ROLES),
 ]
 PERIOD_KEY = re.compile(r"^\d{4}-\d{2}$")

@@ -16,6 +16,7 @@ from api.routes.billing_operator.contests import router as billing_contests_rout
 from api.routes.billing_operator.cycles import router as billing_cycles_router
 from api.routes.billing_operator.invoices import router as billing_invoices_router
 from api.routes.billing_operator.journal import router as billing_journal_router
+from api.routes.billing_operator.payment_plans import router as billing_payment_plans_router
 from api.routes.billing_operator.payments import router as billing_payments_router
 from api.routes.billing_operator.simulations import router as billing_simulations_router
 from api.routes.codec import router as codec_router
@@ -24,6 +25,7 @@ from api.routes.family.card import router as family_card_router
 from api.routes.family.contests import router as family_contests_router
 from api.routes.family.invoices import router as family_invoices_router
 from api.routes.family.mandate import router as family_mandate_router
+from api.routes.family.payment_plans import router as family_payment_plans_router
 from api.routes.family.payments import router as family_payments_router
 from api.routes.family.preferences import router as family_preferences_router
 from api.routes.family.referral_link import router as family_referral_link_router
@@ -91,6 +93,8 @@ ROUTERS: list[APIRouter] = [
     pages_operator_router,
     pages_quality_router,
     pages_billing_operator_router,
+    family_payment_plans_router,
+    billing_payment_plans_router,
     codec_router,
     metrics_router,
 ]

@@ -104,6 +104,7 @@ PAGES: dict[str, PageSpec] = {
     "/operateur/cycles/nouveau": PageSpec((OPERATOR, BILLING), fixed("/operateur/cycles/nouveau")),
     "/operateur/paiements": PageSpec((OPERATOR, BILLING), fixed("/operateur/paiements")),
     "/operateur/reclamations": PageSpec((OPERATOR, BILLING), fixed("/operateur/reclamations")),
+    "/operateur/echeanciers": PageSpec((OPERATOR, BILLING), fixed("/operateur/echeanciers")),
 }
 # GET routes outside the JSON prefixes that answer something else than a page of ours
 NOT_PAGES: dict[str, str] = {

@@ -17,6 +17,9 @@ SCENARIOS = [
     "tests/workflows/test_rhythm_delivery.py",
     "tests/workflows/test_tariff_simulation.py",
     "tests/workflows/test_contests.py",
+    "tests/workflows/test_payment_plan_kept.py",
+    "tests/workflows/test_payment_plan_default.py",
+    "tests/workflows/test_payment_plan_contest.py",
 ]
 
 

@@ -25,7 +25,8 @@ EXPECTED_TYPES = {"BillingCycleWorkflow", "InvoicePaymentWorkflow", "ReferralCas
                   "InspectionWorkflow",
                   "NotificationDeliveryWorkflow",
                   "TariffSimulationWorkflow",
-                  "LineContestWorkflow"}  # fmt: skip
+                  "LineContestWorkflow",
+                  "PaymentPlanWorkflow"}  # fmt: skip
 
 
 def _history(path: Path) -> WorkflowHistory:

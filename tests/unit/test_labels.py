@@ -14,6 +14,7 @@ from domain import labels
 from domain.audit.task_states import TaskState
 from domain.contests import ContestStatus
 from domain.dunning import InvoiceStatus
+from domain.payment_plans import PlanStatus
 from domain.payments import PaymentMethod
 from domain.referrals import CaseBusinessStatus, CaseStatus, ReferralState
 from ville.models.billing import MandateStatus, PaymentStatus
@@ -46,14 +47,15 @@ KNOWN: list[tuple[str, dict[str, str] | object, list[str]]] = [
         [p.value for p in CyclePhase] + [p.value for p in SimulationPhase] + [s.value for s in CaseBusinessStatus]
         + [s.value for s in TaskState]
         + ["unassigned", "scheduled", "planning", "running", "closing", "results", "reported"]
-        + [s.value for s in ContestStatus],
+        + [s.value for s in ContestStatus]
+        + [s.value for s in PlanStatus],
     ),
     (
         "journal action",
         labels.JOURNAL_ACTION,
         ["cycle.start", "cycle.start.preview", "cycle.pause", "cycle.resume", "cycle.retry_batches", "cycle.cancel",
          "task.extend_deadline", "task.assign", "referral.escalate", "case.close", "notification.resend",
-         "invoice.credit_note", "payment.refund", "simulation.start", "contest.decide"]
+         "invoice.credit_note", "payment.refund", "simulation.start", "contest.decide", "payment_plan.decide"]
         + [f"payment.counter.{m}" for m in (PaymentMethod.CESU, PaymentMethod.CHEQUE, PaymentMethod.CASH_COUNTER)],
     ),
     ("notification channel", labels.NOTIFICATION_CHANNEL, ["email", "sms", "post"]),

@@ -5,6 +5,7 @@ from ville.models import (  # noqa: F401
     billing,
     contests,
     oidc,
+    payment_plans,
     people,
     referrals,
     rhythm,

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.deps import BillingStoreDep, S3Dep, SessionDep, SettingsDep
 from api.pages.common import page_router, signed_in
 from api.pages.family.contests import contest_section
+from api.pages.family.payment_plans import plan_section
 from api.pages.family.reading import period_fr, read_in_thread
 from api.rendering import render
 from api.routes.family.invoices import ensure_invoice_pdf, invoice_detail, my_invoices, own_invoice
@@ -46,6 +47,7 @@ async def invoice_page(request: Request, number: str, settings: SettingsDep) -> 
         children.setdefault(line.child_first_name, []).append(line)
     blocked = None if detail.status is InvoiceStatus.CANCELLED else not_payable_reason(detail.status)
     section = await read_in_thread(request, lambda session: contest_section(session, principal, detail))
+    plan = await read_in_thread(request, lambda session: plan_section(session, principal, detail))
     return render(
         request,
         "famille_facture.html",
@@ -58,6 +60,7 @@ async def invoice_page(request: Request, number: str, settings: SettingsDep) -> 
         stripe_js_url=settings.stripe_js_url,
         paid=request.query_params.get("paye") == "1",
         **section,
+        **plan,
     )
 
 

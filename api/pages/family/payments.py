@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SessionDep
 from api.pages.common import page_router, signed_in
+from api.pages.family.payment_plans import family_plans
 from api.rendering import render
 from api.routes.family.payments import my_payments
 from ville.models.people import Role
@@ -23,4 +24,5 @@ def payments_page(request: Request, session: SessionDep) -> Response:
         "famille_paiements.html",
         title="Mes paiements",
         payments=my_payments(principal, session),
+        plans=family_plans(session, principal),
     )
