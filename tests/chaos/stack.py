@@ -136,10 +136,10 @@ class ChaosWorld:
     period: BillingPeriod
 
 
-def seed_world(settings: Settings, tmp: Path, families: int) -> ChaosWorld:
-    """A new SQLite database with `families` demo families (and the audit and referral demo data)."""
-    url = f"sqlite:///{tmp / 'chaos.db'}"
-    migrate(url)
+def seed_world(settings: Settings, url: str, families: int) -> ChaosWorld:
+    """The new database `url` (SQLite or PostgreSQL, as `DB` says) seeded with `families` demo families (and the
+    audit and referral demo data)."""
+    migrate(url)  # a no-op on a database already migrated; kept so that a bare URL works too
     s = settings.model_copy(update={"database_url": url, "task_queue": f"chaos-{uuid.uuid4().hex[:8]}"})
     today = datetime.now(PARIS).date()
     assert seed_demo(s, families=families, today=today)
