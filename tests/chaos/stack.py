@@ -91,9 +91,20 @@ class Stack:
         return worker
 
     def start(self) -> None:
-        """Start the dev server, then the worker."""
+        """Start the dev server, then the worker, and return once the worker polls its task queue.
+
+        The tests' own deadlines (invoices within 60 s...) measure the system under faults, not a Python process
+        importing and connecting on a loaded machine: they start counting once the worker is up.
+        """
         self.temporal.start()
         self.worker.start()
+        log = self.worker.log_file
+        assert log is not None
+        deadline = time.monotonic() + 300
+        while '"worker.started"' not in log.read_text(errors="replace"):
+            assert self.worker.proc is not None and self.worker.proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "the worker did not start within 300 s"
+            time.sleep(0.2)  # polling the worker's log for its "started" line, not waiting for a guessed duration
 
     def stop(self) -> None:
         """Stop the worker, then the dev server."""
