@@ -97,12 +97,20 @@ class Stack:
         importing and connecting on a loaded machine: they start counting once the worker is up.
         """
         self.temporal.start()
+        started = self._starts()
         self.worker.start()
+        self._wait_started(started)
+
+    def _starts(self) -> int:
+        """How many workers have logged their start (the log file is shared by the successive workers)."""
         log = self.worker.log_file
         assert log is not None
+        return log.read_text(errors="replace").count('"worker.started"') if log.exists() else 0
+
+    def _wait_started(self, before: int) -> None:
         deadline = time.monotonic() + 300
-        while '"worker.started"' not in log.read_text(errors="replace"):
-            assert self.worker.proc is not None and self.worker.proc.poll() is None, log.read_text()[-3000:]
+        while self._starts() <= before:
+            assert self.worker.proc is not None and self.worker.proc.poll() is None, "the worker exited"
             assert time.monotonic() < deadline, "the worker did not start within 300 s"
             time.sleep(0.2)  # polling the worker's log for its "started" line, not waiting for a guessed duration
 
@@ -115,7 +123,9 @@ class Stack:
         """SIGKILL the worker's process group and start a new worker."""
         self.worker.kill()
         self.faults.append(("SIGKILL worker process group", f"{when} ({self.t()})"))
+        started = self._starts()
         self.worker = self._worker().start()
+        self._wait_started(started)  # the tests' deadlines after a kill count from the new worker's start
 
     def restart_temporal(self, when: str) -> None:
         """SIGKILL the dev server and start it again on the same SQLite file."""
