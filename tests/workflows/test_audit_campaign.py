@@ -447,8 +447,11 @@ async def test_campaign_end_to_end(
         assert set(reaudit_sites) == failing_sites
 
         # notifications, each once: assignment, reminders (e-mail and SMS), late alert, send-back, results
+        # this campaign's messages only: the session database also holds those of the API tests' campaigns,
+        # whose worker may stop mid-batch at their end (a key left "sending", never retried in that test)
+        own = (*(f"audit-task-{t.id}-" for t in drv.tasks()), f"audit-result-{world.campaign_id}-")
         rows = s.exec(select(Notification.key, Notification.status).where(col(Notification.key).startswith("audit-")))
-        status_of = dict(rows.all())
+        status_of = {k: v for k, v in rows.all() if k.startswith(own)}
     keys = set(status_of)
     assert {k: v for k, v in status_of.items() if v != "sent"} == {}
     assert f"audit-task-{silent.id}-r1-assigned" in keys and f"audit-task-{silent.id}-r2-assigned" in keys
