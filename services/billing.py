@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from documents.pdf import DocLine, InvoiceDocument
@@ -227,16 +229,16 @@ class BillingStore:
     @staticmethod
     def _take_numbers(s: Session, year: int, count: int) -> list[str]:
         # The counter moves in the same transaction as the invoices: a rollback gives the numbers back,
-        # so the sequence stays gapless; the row update serialises concurrent batches.
+        # so the sequence stays gapless; the row update serialises concurrent batches. One upsert: on
+        # PostgreSQL two first batches of a year (UPDATE found no row, then both INSERT) raced into a unique
+        # violation (found by tests/chaos on PostgreSQL); the conflict clause waits for the other and adds.
+        upsert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
         updated = s.execute(
-            update(InvoiceCounter)
-            .where(InvoiceCounter.year == year)
-            .values(next_seq=InvoiceCounter.next_seq + count)
+            upsert(InvoiceCounter)
+            .values(year=year, next_seq=1 + count)
+            .on_conflict_do_update(index_elements=["year"], set_={"next_seq": InvoiceCounter.next_seq + count})
             .returning(InvoiceCounter.next_seq)
-        ).scalar_one_or_none()
-        if updated is None:
-            s.execute(insert(InvoiceCounter).values(year=year, next_seq=1 + count))
-            updated = 1 + count
+        ).scalar_one()
         return assign_numbers(year, updated - count, count)
 
     @staticmethod

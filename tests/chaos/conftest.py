@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import Databases
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,3 +36,13 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
         if target == here or here in target.parents:
             return None
     return True
+
+
+@pytest.fixture
+def chaos_db(databases: Databases) -> Iterator[str]:
+    """A new migrated database of the test's own, on the engine the `DB` switch names (SQLite or PostgreSQL)."""
+    url = databases.create("chaos")
+    try:
+        yield url
+    finally:
+        databases.drop(url)

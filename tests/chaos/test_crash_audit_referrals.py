@@ -296,9 +296,9 @@ async def _kill_at_random_moments(stack: Stack, driver: Driver, total: int, rng:
         stack.kill_worker(f"{driver.done} steps done, {driver.in_flight} updates in flight")
 
 
-async def test_audit_and_referrals_survive_worker_kills(settings: Settings, tmp_path: Path) -> None:
+async def test_audit_and_referrals_survive_worker_kills(settings: Settings, tmp_path: Path, chaos_db: str) -> None:
     """Three SIGKILLs at seeded random moments while a campaign and 50 cases are driven: all states legal."""
-    world = seed_world(settings, tmp_path, families=20)
+    world = seed_world(settings, chaos_db, families=20)
     s = world.settings
     campaign, cases = _seed_campaign(world), _seed_cases(world)
     stack = Stack(s, tmp_path)

@@ -39,10 +39,10 @@ FAMILIES, BATCH = 300, 20
 
 
 async def test_billing_survives_worker_and_server_crashes(
-    settings: Settings, stripe_client: stripe.StripeClient, tmp_path: Path
+    settings: Settings, stripe_client: stripe.StripeClient, tmp_path: Path, chaos_db: str
 ) -> None:
     """Two worker SIGKILLs mid-issue, one Temporal restart, one kill during a card payment: invariants hold."""
-    world = seed_world(settings, tmp_path, FAMILIES)
+    world = seed_world(settings, chaos_db, FAMILIES)
     s, engine, sessions, period = world.settings, world.engine, world.sessions, world.period
     stack = Stack(s, tmp_path)
     stack.start()

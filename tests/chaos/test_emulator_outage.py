@@ -65,10 +65,10 @@ def _port(url: str | None) -> int:
 
 
 async def test_billing_survives_emulator_outages(
-    settings: Settings, stripe_client: stripe.StripeClient, tmp_path: Path
+    settings: Settings, stripe_client: stripe.StripeClient, tmp_path: Path, chaos_db: str
 ) -> None:
     """moto hangs 20 s then refuses 10 s mid-cycle; localstripe refuses during a card and a SEPA payment."""
-    world = seed_world(settings, tmp_path, FAMILIES)
+    world = seed_world(settings, chaos_db, FAMILIES)
     s, engine, sessions, period = world.settings, world.engine, world.sessions, world.period
     _reachable_at_any_hour(world)
     moto = FaultProxy("moto", _port(s.aws_endpoint_url)).start()

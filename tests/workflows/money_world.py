@@ -11,10 +11,8 @@ from datetime import date
 from typing import Any
 
 import httpx
-import psycopg
 import stripe
 from sqlalchemy import func, insert, select
-from sqlalchemy.engine import make_url
 
 from api.security import Principal, TokenSigner
 from domain import ledger
@@ -39,17 +37,6 @@ from ville.models.people import OperatorAuditLog, Role, UserAccount
 from ville.settings import Settings
 
 ISSUE_DATE = date(2026, 11, 2)
-
-
-def new_database(kind: str, postgres_url: str, tmp: str) -> str:
-    """A fresh database URL: a SQLite file, or a new database in the throwaway PostgreSQL cluster."""
-    if kind == "sqlite":
-        return f"sqlite:///{tmp}/money.db"
-    name = f"money_{uuid.uuid4().hex[:10]}"
-    admin = make_url(postgres_url).set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as c:
-        c.execute(f"CREATE DATABASE {name}")  # a generated name, never user input
-    return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
 
 
 def make_world(url: str, settings: Settings, stripe_client: stripe.StripeClient) -> BillingWorld:

@@ -448,9 +448,13 @@ async def test_campaign_end_to_end(
         assert set(reaudit_sites) == failing_sites
 
         # notifications, each once: assignment, reminders (e-mail and SMS), late alert, send-back, results
-        keys = set(s.exec(select(Notification.key).where(col(Notification.key).startswith("audit-"))).all())
-        statuses = set(s.exec(select(Notification.status).where(col(Notification.key).startswith("audit-"))).all())
-    assert statuses == {"sent"}
+        # this campaign's messages only: the session database also holds those of the API tests' campaigns,
+        # whose worker may stop mid-batch at their end (a key left "sending", never retried in that test)
+        own = (*(f"audit-task-{t.id}-" for t in drv.tasks()), f"audit-result-{world.campaign_id}-")
+        rows = s.exec(select(Notification.key, Notification.status).where(col(Notification.key).startswith("audit-")))
+        status_of = {k: v for k, v in rows.all() if k.startswith(own)}
+    keys = set(status_of)
+    assert {k: v for k, v in status_of.items() if v != "sent"} == {}
     assert f"audit-task-{silent.id}-r1-assigned" in keys and f"audit-task-{silent.id}-r2-assigned" in keys
     late_round = drv.task(late_task.id).round
     assert any(k.startswith(f"audit-task-{late_task.id}-r{late_round}-reminder-") and k.endswith("-sms") for k in keys)

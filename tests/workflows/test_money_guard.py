@@ -1,7 +1,8 @@
 """One writer per invoice: truly concurrent money requests over HTTP never allocate more than the rules allow.
 
-Each test runs on SQLite and on PostgreSQL, against the real API (uvicorn) whose sync work runs in threads: the
-requests leave their own threads together (a barrier) and overlap in the server. Defects of issue 16 covered:
+Each test runs on the database the `DB` switch names (`make test` runs both SQLite and PostgreSQL), against the
+real API (uvicorn) whose sync work runs in threads: the requests leave their own threads together (a barrier) and
+overlap in the server. Defects of issue 16 covered:
 1 (two cheques both settled), 2 (a key reused with other content), 6 (credit-note bounds, strict numbers).
 """
 
@@ -15,6 +16,7 @@ import stripe
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
+from tests.conftest import Databases
 from tests.workflows.conftest import BillingWorld, Family, serve_api
 from tests.workflows.money_world import (
     credit_account_balance,
@@ -22,7 +24,6 @@ from tests.workflows.money_world import (
     issue_all,
     make_world,
     money_of,
-    new_database,
     operator_token,
     revenue_accounts,
     send_together,
@@ -76,22 +77,20 @@ class Stack:
         return f"/api/billing/invoices/{self.invoice(family).number}/credit-notes"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module")
 def served(
-    request: pytest.FixtureRequest,
-    settings: Settings,
-    stripe_client: stripe.StripeClient,
-    local_env: WorkflowEnvironment,
-    tmp_path_factory: pytest.TempPathFactory,
+    settings: Settings, stripe_client: stripe.StripeClient, local_env: WorkflowEnvironment, databases: Databases
 ) -> Iterator[Stack]:
-    """A fresh database of the given kind and the API on it, for the module (each test bills its own families)."""
-    pg = request.getfixturevalue("postgres_url") if request.param == "postgresql" else ""
-    world = make_world(new_database(request.param, pg, str(tmp_path_factory.mktemp("money"))), settings, stripe_client)
+    """A fresh database (SQLite, or PostgreSQL with DB=postgresql) and the API on it, for the module (each test
+    bills its own families)."""
+    url = databases.create("money")
+    world = make_world(url, settings, stripe_client)
     try:
         with serve_api(world, local_env) as base:
             yield Stack(world, base, operator_token(world))
     finally:
         world.engine.dispose()
+        databases.drop(url)
 
 
 @pytest.fixture
