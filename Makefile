@@ -41,12 +41,12 @@ typecheck: $(STAMP)
 
 test: $(STAMP)
 	@scripts/ensure-system-packages.sh $(TEST_PACKAGES)
-	$(MAKE) --no-print-directory lint typecheck test-sqlite test-postgres
+	$(MAKE) --no-print-directory lint typecheck test-sqlite
 
 # pytest exits 5 when it collected nothing: that fails here as any other non-zero code does.
-# CHAOS=1: the chaos suite (left out of a bare `pytest`, see tests/chaos/conftest.py) runs in both passes
+# The PostgreSQL pass (test-postgres, with the chaos suite) is not yet in `make test`: see README, "Tests"
 test-sqlite: $(STAMP)
-	CHAOS=1 $(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-postgres: $(STAMP)
 	DB=postgresql CHAOS=1 $(VENV)/bin/pytest $(PG_SUITES) $(PG_ONCE) $(PYTEST_ARGS)
