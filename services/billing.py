@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from documents.pdf import DocLine, InvoiceDocument
+from documents.invoice import DocLine, InvoiceDocument
 from domain import ledger
 from domain.dunning import PAYABLE_STATUSES, status_after_payment
 from domain.invoicing import (
