@@ -29,7 +29,7 @@ from contracts.billing import (
     PlanRequest,
     PlanResult,
 )
-from documents.pdf import render_invoices, render_many, render_pool
+from documents.invoice import render_invoices, render_many, render_pool
 from domain import ledger
 from domain.contests import held_back
 from domain.due_dates import due_date

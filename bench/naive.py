@@ -16,7 +16,7 @@ from typing import Any
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
-    from documents.pdf import render_invoice
+    from documents.invoice import render_invoice
     from domain.due_dates import due_date
     from domain.money import format_eur
     from domain.periods import period_from_key

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 
-from documents.pdf import DocLine, InvoiceDocument, render_invoice, render_many
+from documents.invoice import DocLine, InvoiceDocument, render_invoice, render_many
 
 _ACTIVITIES = (
     ("Restauration scolaire (repas)", 228),

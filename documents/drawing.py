@@ -1,6 +1,6 @@
 """Drawing helpers every PDF of the project shares: WinAnsi-safe text, French dates, colours, deterministic bytes.
 
-Pure (data in, bytes out): used by the invoices (`documents.pdf`), the tabular reports (`documents.report`) and
+Pure (data in, bytes out): used by the letters (`documents.layout`), the tabular reports (`documents.report`) and
 the simulation chart (`documents.simulation_report`), all with the fonts of `documents.pdf_fonts`.
 """
 

@@ -10,7 +10,7 @@ from struct import unpack_from
 from reportlab.pdfbase.ttfonts import TTFontFile
 
 from documents.font_subset import HINTING_TABLES, KEPT_NAME_IDS, _offsets, _tables, lean_subset
-from documents.pdf import render_invoice
+from documents.invoice import render_invoice
 from documents.pdf_fonts import BOLD, REGULAR, font_files
 from tests.unit.test_pdf import make_invoice
 

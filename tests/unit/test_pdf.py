@@ -14,22 +14,11 @@ from typing import Any
 
 import pytest
 
-from documents.pdf import (
-    PAYMENT_METHOD_LABELS_FR,
-    AttestationChild,
-    AttestationDocument,
-    DocLine,
-    InvoiceDocument,
-    ReceiptDocument,
-    _wrap,
-    render_attestation,
-    render_invoice,
-    render_invoices,
-    render_many,
-    render_pool,
-    render_receipt,
-    render_report,
-)
+from documents.attestation import AttestationChild, AttestationDocument, render_attestation
+from documents.invoice import DocLine, InvoiceDocument, render_invoice, render_invoices, render_many, render_pool
+from documents.layout import wrap
+from documents.receipt import PAYMENT_METHOD_LABELS_FR, ReceiptDocument, render_receipt
+from documents.report import render_report
 from domain.money import NBSP, format_eur
 from domain.payments import PaymentMethod
 
@@ -129,7 +118,7 @@ def test_invoice_bytes_do_not_depend_on_the_process_or_environment() -> None:
     # A copy re-rendered later, in another worker, must equal the archived one.
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[2]);"
-        "from test_pdf import make_invoice; from documents.pdf import render_invoice;"
+        "from test_pdf import make_invoice; from documents.invoice import render_invoice;"
         "sys.stdout.buffer.write(render_invoice(make_invoice()))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "SOURCE_DATE_EPOCH": "1700000000", "TZ": "Asia/Tokyo"}
@@ -485,11 +474,11 @@ def test_wrap_keeps_no_break_spaces_and_cuts_overlong_words() -> None:
     from reportlab.pdfbase.pdfmetrics import stringWidth
 
     amount = f"1{NBSP}234,56{NBSP}€"
-    lines = _wrap(f"total {amount} " + "x" * 200, "Helvetica", 9, 100)
+    lines = wrap(f"total {amount} " + "x" * 200, "Helvetica", 9, 100)
     assert all(stringWidth(line, "Helvetica", 9) <= 100 for line in lines)
     assert any(amount in line for line in lines)
     assert "".join(lines).count("x") == 200
-    assert _wrap("court", "Helvetica", 9, 100) == ("court",)
+    assert wrap("court", "Helvetica", 9, 100) == ("court",)
 
 
 def test_attestation_lists_every_child_on_one_page(tmp_path: Path) -> None:

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from documents.attestation import render_attestation
 from documents.audit_report import CampaignReportData, ReportSite, campaign_report_pdf
-from documents.pdf import render_attestation, render_invoice, render_invoices, render_pool, render_receipt
+from documents.invoice import render_invoice, render_invoices, render_pool
 from documents.pdf_fonts import BOLD, REGULAR, FontMissingError, font_files, pdf_fonts
+from documents.receipt import render_receipt
 from documents.simulation_report import impact_chart, report_pdf
 from domain.audit.referentiel import bundled_referentiel
 from domain.payments import PaymentMethod

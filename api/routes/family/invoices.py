@@ -10,7 +10,7 @@ from sqlmodel import Session
 from api.deps import BillingStoreDep, S3Dep, SessionDep, SettingsDep
 from api.schemas.billing import InvoiceDetail, InvoiceSummary, LineOut
 from api.security import FamilyUser, Principal, not_found
-from documents.pdf import render_invoice
+from documents.invoice import render_invoice
 from domain.dunning import PAYABLE_STATUSES
 from services import invoices
 from services.billing import BillingStore

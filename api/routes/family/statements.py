@@ -11,7 +11,7 @@ from api.deps import SessionDep
 from api.routes.family.account import own_account
 from api.schemas.billing import StatementChildOut, StatementOut, StatementYearOut
 from api.security import FamilyUser, Principal, not_found
-from documents.pdf import AttestationDocument, render_attestation
+from documents.attestation import AttestationDocument, render_attestation
 from domain.calendar import PARIS
 from domain.payments import CESU_ELIGIBLE_ACTIVITIES
 from domain.statement import eligible_for_childcare_credit, parse_statement_ref, statement_ref, totals_per_child
