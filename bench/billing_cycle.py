@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from temporalio.client import WorkflowQueryFailedError
 
 from bench.stack import (
     Stack,
@@ -94,9 +95,15 @@ async def run_cycle(
             id=wf_id,
             task_queue=task_queue,
         )
-        queries = 0
+        queries = failed_queries = 0
         while True:
-            progress = await handle.query(BillingCycleWorkflow.progress)
+            try:
+                progress = await handle.query(BillingCycleWorkflow.progress)
+            except WorkflowQueryFailedError:
+                # on a saturated machine a query can exceed the SDK's 2 s deadlock timeout; the cycle goes on
+                failed_queries += 1
+                await asyncio.sleep(1)
+                continue
             queries += 1
             if progress.phase is CyclePhase.AWAITING_DUE_DATE:
                 break
@@ -132,6 +139,7 @@ async def run_cycle(
         "history": counts,
         "actions_per_family": round(counts["actions"] / max(1, progress.families), 4),
         "progress_queries": queries,
+        "failed_progress_queries": failed_queries,
         "worker_peak_rss_mb": round(rss, 1) if rss else None,
         "cpu_s": cpu,
         "cpu_utilisation": round(sum(cpu.values()) / wall / (os.cpu_count() or 1), 2),
