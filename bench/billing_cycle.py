@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from bench.stack import (
     Stack,
@@ -99,8 +100,9 @@ async def run_cycle(
         while True:
             try:
                 progress = await handle.query(BillingCycleWorkflow.progress)
-            except WorkflowQueryFailedError:
-                # on a saturated machine a query can exceed the SDK's 2 s deadlock timeout; the cycle goes on
+            except (WorkflowQueryFailedError, RPCError):
+                # on a saturated machine a query can time out or exceed the SDK's 2 s deadlock timeout; the cycle
+                # goes on without it
                 failed_queries += 1
                 await asyncio.sleep(1)
                 continue
