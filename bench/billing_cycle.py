@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from bench.stack import (
     Stack,
@@ -94,9 +96,16 @@ async def run_cycle(
             id=wf_id,
             task_queue=task_queue,
         )
-        queries = 0
+        queries = failed_queries = 0
         while True:
-            progress = await handle.query(BillingCycleWorkflow.progress)
+            try:
+                progress = await handle.query(BillingCycleWorkflow.progress)
+            except (WorkflowQueryFailedError, RPCError):
+                # on a saturated machine a query can time out or exceed the SDK's 2 s deadlock timeout; the cycle
+                # goes on without it
+                failed_queries += 1
+                await asyncio.sleep(1)
+                continue
             queries += 1
             if progress.phase is CyclePhase.AWAITING_DUE_DATE:
                 break
@@ -132,6 +141,7 @@ async def run_cycle(
         "history": counts,
         "actions_per_family": round(counts["actions"] / max(1, progress.families), 4),
         "progress_queries": queries,
+        "failed_progress_queries": failed_queries,
         "worker_peak_rss_mb": round(rss, 1) if rss else None,
         "cpu_s": cpu,
         "cpu_utilisation": round(sum(cpu.values()) / wall / (os.cpu_count() or 1), 2),
@@ -168,6 +178,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     today = bench_today()
     out: dict[str, Any] = {"today": today.isoformat(), "cycles": {}}
     out["db"] = args.db
+    out["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]  # the machine is shared: say how much
     with embedded_stack(keep=args.keep, db=args.db) as stack:
         for n in args.families:
             r = await run_cycle(stack, n, today, args.batch_size, args.workers, args.no_eager)
@@ -177,6 +188,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         if args.baseline:
             out["baseline"] = await naive.run_baseline(stack, args.baseline_families, today)
             print(table(naive.baseline_rows(out["baseline"]), "Baseline"), "\n", flush=True)
+    out["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out["ratios"] = ratios(out)
     if out["ratios"]:
         print(table([(k, str(v)) for k, v in out["ratios"].items()], "Ratios"), flush=True)
@@ -193,11 +205,17 @@ def ratios(out: dict[str, Any]) -> dict[str, Any]:
     base = out.get("baseline")
     if base:
         res["cycle_vs_naive"] = f"{largest['families_per_s'] / base['naive']['families_per_s']:.1f}x (target >= 20x)"
-        slowest = min(base["stages"].items(), key=lambda kv: kv[1]["per_s"])
+        # ses_send_single is the notifier's former shape, measured for comparison: not a stage the cycle runs
+        stages = {k: v for k, v in base["stages"].items() if k != "ses_send_single"}
+        slowest = min(stages.items(), key=lambda kv: kv[1]["per_s"])
         res["slowest_stage"] = f"{slowest[0]} at {slowest[1]['per_s']}/s"
         res["cycle_vs_slowest_stage"] = (
             f"{100 * largest['families_per_s'] / slowest[1]['per_s']:.0f} % (target >= 70 %)"
         )
+    if base and "ses_send_single" in base["stages"]:
+        single, bulk = base["stages"]["ses_send_single"]["per_s"], base["stages"]["ses_send"]["per_s"]
+        res["ses_bulk_vs_single"] = f"{bulk / single:.1f}x ({bulk}/s vs {single}/s)"
+        res["load_average_1_5_15"] = f"{out['load_average_at_start']} at start, {out['load_average_at_end']} at end"
     if "100000" in cycles and "10000" in cycles:
         res["100k_vs_10k"] = f"{cycles['100000']['families_per_s'] / cycles['10000']['families_per_s']:.2f}"
     return res

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,8 +12,7 @@ from typing import Any, Protocol
 
 import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import bindparam, delete, func, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -26,6 +24,7 @@ from contracts.delivery import (
 )
 from domain.delivery import due_at, group_by_instant, is_urgent
 from domain.rhythm import Rhythm
+from services.bulk_email import BULK_MIN, PROVIDER_UNAVAILABLE, BulkEmailSender, Rendered, SentMarker, accepted, chunks
 from ville.db import SessionFactory
 from ville.metrics import NOTIFICATIONS_FAILED, NOTIFICATIONS_SENT
 from ville.models.billing import Notification
@@ -38,6 +37,7 @@ TEMPLATES = Environment(
     undefined=StrictUndefined,
     autoescape=False,  # plain-text messages; HTML pages have their own autoescaping environment
     keep_trailing_newline=False,
+    auto_reload=False,  # packaged templates: no stat() of the file for every message rendered
 )
 
 
@@ -68,10 +68,6 @@ def activity_now() -> datetime:
         return activity.info().current_attempt_scheduled_time.astimezone(UTC)
     except RuntimeError:
         return datetime.now(UTC)
-
-
-# What `_deliver` answers when SES/SNS failed or did not answer: unlike an unreachable person, worth retrying.
-PROVIDER_UNAVAILABLE = "\x00unavailable"
 
 
 def _utc(dt: datetime) -> datetime:
@@ -128,43 +124,6 @@ def render(template: str, channel: str, context: dict[str, Any]) -> tuple[str, s
     return "", text
 
 
-# prebuilt: executed once per message sent (a statement built per call spends its time on its cache key)
-_MARK_SENT = update(Notification).where(col(Notification.key) == bindparam("k"))
-_MARK_SENT_NOW = _MARK_SENT.values(status="sent", provider_id=bindparam("pid"))
-_MARK_SENT_AT = _MARK_SENT.values(status="sent", provider_id=bindparam("pid"), sent_at=bindparam("at"))
-
-
-class SentMarker:
-    """Marks each message "sent" the moment its provider accepted it, so that a crash can re-send only the
-    message in flight (SES takes no idempotency key), not every message of the batch sent before it.
-
-    One connection for the batch, shared by the sending threads under a lock: a session and a transaction per
-    message from eight threads cost the billing cycle 30 % of its throughput (fighting over SQLite's lock).
-    """
-
-    def __init__(self, engine: Engine, sent_at: datetime | None) -> None:
-        self.conn = engine.connect()
-        self.lock = threading.Lock()
-        self.sent_at = sent_at
-
-    def __enter__(self) -> SentMarker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.conn.close()
-
-    def after(self, key: str, provider_id: str | None) -> str | None:
-        """Record a delivery attempt's outcome if it was accepted; returns the provider's id unchanged."""
-        if provider_id is not None and provider_id != PROVIDER_UNAVAILABLE:
-            with self.lock:
-                if self.sent_at is None:
-                    self.conn.execute(_MARK_SENT_NOW, {"k": key, "pid": provider_id})
-                else:
-                    self.conn.execute(_MARK_SENT_AT, {"k": key, "pid": provider_id, "at": self.sent_at})
-                self.conn.commit()
-        return provider_id
-
-
 class Notifier:
     """Sends messages through SES/SNS; reserves each key first so that a retry never sends twice."""
 
@@ -185,6 +144,7 @@ class Notifier:
         # Without a scheduler (API process, unit tests) every message goes at once, as before.
         self.scheduler = scheduler
         self.rhythms = rhythms
+        self.bulk = BulkEmailSender(ses, self.sender)
 
     def send_many(self, requests: Sequence[NotificationRequest], threads: int = 8) -> NotificationOutcome:
         """Send every request whose key was not sent before; safe to call again with the same keys.
@@ -348,15 +308,21 @@ class Notifier:
         todo, contacts = self._reserve(requests)
         results: list[tuple[str, str | None]] = []
         if todo:
-            pool = ThreadPoolExecutor(min(threads, len(todo)))
-            with SentMarker(self.sessions.engine, sent_at) as marker, pool:
+            single, bulk, unrenderable = self._split_bulk(todo, contacts)
+            with SentMarker(self.sessions.engine, sent_at) as marker, ThreadPoolExecutor(threads) as pool:
 
                 def send(r: NotificationRequest) -> tuple[str, str | None]:
                     return r.key, marker.after(r.key, self._deliver(r, contacts.get(r.key)))
 
-                results = list(pool.map(send, todo))
-        sent = [(k, pid) for k, pid in results if pid is not None and pid != PROVIDER_UNAVAILABLE]
-        failed = [k for k, pid in results if pid is None or pid == PROVIDER_UNAVAILABLE]
+                def send_chunk(chunk: Sequence[Rendered]) -> list[tuple[str, str | None]]:
+                    out = self.bulk.send(chunk)
+                    marker.after_many(out)  # as soon as SES took this request, before the next one goes
+                    return out
+
+                singles, chunked = pool.map(send, single), pool.map(send_chunk, chunks(bulk))
+                results = [*unrenderable, *singles, *(kv for out in chunked for kv in out)]
+        sent = [(k, pid) for k, pid in results if accepted(pid)]
+        failed = [k for k, pid in results if not accepted(pid)]
         retryable = sum(1 for _, pid in results if pid == PROVIDER_UNAVAILABLE)
         channel_of = {r.key: r.channel for r in todo}
         for key, _ in sent:
@@ -425,14 +391,38 @@ class Notifier:
             raise ValueError(f"no contact resolver for {r.recipient_kind!r}")
         return resolver(s, r.recipient_id)
 
+    def _split_bulk(
+        self, todo: Sequence[NotificationRequest], contacts: dict[str, Contact | None]
+    ) -> tuple[list[NotificationRequest], list[Rendered], list[tuple[str, str | None]]]:
+        """(sent one by one, e-mails rendered for bulk requests, keys whose message could not be rendered)."""
+        emails = [r for r in todo if r.channel == "email" and (c := contacts.get(r.key)) is not None and c.email]
+        if len(emails) < BULK_MIN:
+            return list(todo), [], []
+        bulk: list[Rendered] = []
+        unrenderable: list[tuple[str, str | None]] = []
+        for r in emails:
+            contact = contacts[r.key]
+            assert contact is not None and contact.email is not None
+            try:
+                subject, body = self._compose(r, contact)
+            except Exception as err:
+                log.warning("notification.failed", key=r.key, channel=r.channel, error=type(err).__name__)
+                unrenderable.append((r.key, PROVIDER_UNAVAILABLE))
+                continue
+            bulk.append(Rendered(r.key, contact.email, subject, body))
+        in_bulk = {r.key for r in emails}
+        return [r for r in todo if r.key not in in_bulk], bulk, unrenderable
+
+    def _compose(self, r: NotificationRequest, contact: Contact) -> tuple[str, str]:
+        return render(r.template, r.channel, {"base_url": self.base_url, "name": contact.display_name, **r.context})
+
     def _deliver(self, r: NotificationRequest, contact: Contact | None) -> str | None:
         """The provider's message id; None when the person cannot be reached on the channel (final)."""
         try:
             if contact is None:
                 log.warning("notification.no_contact", key=r.key)
                 return None
-            ctx = {"base_url": self.base_url, "name": contact.display_name, **r.context}
-            subject, body = render(r.template, r.channel, ctx)
+            subject, body = self._compose(r, contact)
             if r.channel == "email" and contact.email:
                 resp = self.ses.send_email(
                     Source=self.sender,

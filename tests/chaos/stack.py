@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-import httpx
 import stripe
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -28,6 +27,7 @@ from services.stripe_client import metadata_value
 from stack import devstack
 from stack.bootstrap import migrate
 from stack.demo import PARIS, seed_demo
+from tests.ses_mailbox import ses_messages
 from ville.db import SessionFactory, make_engine
 from ville.models.billing import (
     Attendance,
@@ -193,8 +193,7 @@ def invoice_count(engine: Engine, period_key: str) -> int:
 
 def ses_count(settings: Settings) -> int:
     """Messages moto's SES accepted (read directly, never through a proxy)."""
-    data = httpx.get(f"{settings.aws_endpoint_url}/moto-api/data.json", timeout=10).json()
-    return len(data.get("ses", {}).get("Message", []))
+    return len(ses_messages(settings.aws_endpoint_url))
 
 
 def invoices(sessions: SessionFactory, period_key: str) -> list[Invoice]:

@@ -362,8 +362,7 @@ def client(billing_env: WorkflowEnvironment) -> Client:
 
 
 def sent_emails(settings: Settings) -> list[dict[str, Any]]:
-    """Messages moto's SES accepted."""
-    import httpx
+    """Messages moto's SES accepted (sent alone or in bulk)."""
+    from tests.ses_mailbox import ses_messages
 
-    data = httpx.get(f"{settings.aws_endpoint_url}/moto-api/data.json", timeout=10).json()
-    return list(data.get("ses", {}).get("Message", []))
+    return ses_messages(settings.aws_endpoint_url)

@@ -15,7 +15,9 @@ import pytest
 from sqlmodel import col, select
 
 from contracts.audit import RecipientKind
+from services.bulk_email import BULK_CHUNK, BULK_MIN
 from services.notifications import NotificationRequest, Notifier
+from tests.ses_mailbox import ses_messages
 from ville.aws import aws_client
 from ville.db import SessionFactory
 from ville.models.audit import AuditBody, AuditInspector
@@ -42,6 +44,12 @@ class DyingSes:
             raise WorkerKilled  # and nothing after it either: the process is gone
         return self.ses.send_email(**kwargs)
 
+    def send_bulk_templated_email(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.crash_at is not None and self.calls >= self.crash_at:
+            raise WorkerKilled
+        return self.ses.send_bulk_templated_email(**kwargs)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.ses, name)
 
@@ -60,17 +68,24 @@ def _inspector(sessions: SessionFactory, tag: str) -> int:
         return inspector.id
 
 
+CONTEXT = {"task_id": "1", "site_name": "Mairie", "site_type": "Mairie", "arrondissement": "12", "mode": "Visite",
+           "window_start": "01/01/2032", "window_end": "20/01/2032", "due_on": "15/01/2032"}  # fmt: skip
+
+
+def _requests(tag: str, inspector_id: int, count: int) -> list[NotificationRequest]:
+    return [
+        NotificationRequest(
+            f"crash-{tag}-{i}", "email", "audit_task_reminder", RecipientKind.INSPECTOR, inspector_id, tag, CONTEXT
+        )
+        for i in range(count)
+    ]
+
+
 def test_a_crash_mid_batch_sends_no_message_twice(settings: Settings, sessions: SessionFactory) -> None:
     tag = uuid.uuid4().hex[:6]
     inspector_id = _inspector(sessions, tag)
-    context = {"task_id": "1", "site_name": "Mairie", "site_type": "Mairie", "arrondissement": "12", "mode": "Visite",
-               "window_start": "01/01/2032", "window_end": "20/01/2032", "due_on": "15/01/2032"}  # fmt: skip
-    requests = [
-        NotificationRequest(
-            f"crash-{tag}-{i}", "email", "audit_task_reminder", RecipientKind.INSPECTOR, inspector_id, tag, context
-        )
-        for i in range(MESSAGES)
-    ]
+    assert MESSAGES < BULK_MIN  # this batch goes message by message
+    requests = _requests(tag, inspector_id, MESSAGES)
     ses, sns = aws_client(settings, "ses"), aws_client(settings, "sns")
 
     dying = DyingSes(ses, CRASH_AT)
@@ -86,3 +101,31 @@ def test_a_crash_mid_batch_sends_no_message_twice(settings: Settings, sessions: 
     with sessions() as s:
         statuses = s.exec(select(Notification.status).where(col(Notification.key).startswith(f"crash-{tag}-"))).all()
     assert sorted(statuses) == ["sent"] * MESSAGES
+
+
+def test_a_crash_between_bulk_requests_sends_no_message_twice(settings: Settings, sessions: SessionFactory) -> None:
+    """Bulk sending (50 e-mails per SES request): the requests SES took before the crash are not sent again."""
+    tag = uuid.uuid4().hex[:6]
+    inspector_id = _inspector(sessions, tag)
+    messages = 2 * BULK_CHUNK + 20  # three requests: 50, 50, 20
+    requests = _requests(tag, inspector_id, messages)
+    ses, sns = aws_client(settings, "ses"), aws_client(settings, "sns")
+
+    dying = DyingSes(ses, 2)  # the second bulk request never returns
+    with pytest.raises(WorkerKilled):
+        Notifier(sessions, dying, sns, settings).send_many(requests, threads=1)
+
+    retry = DyingSes(ses, None)
+    outcome = Notifier(sessions, retry, sns, settings).send_many(requests, threads=1)
+
+    assert retry.calls == 2  # the request in flight (50) and the last one (20), in bulk again
+    assert (outcome.sent, outcome.already_sent) == (messages - BULK_CHUNK, BULK_CHUNK)
+    with sessions() as s:
+        rows = s.exec(select(Notification).where(col(Notification.key).startswith(f"crash-{tag}-"))).all()
+    assert sorted(n.status for n in rows) == ["sent"] * messages
+    assert len({n.provider_id for n in rows}) == messages  # SES's own id for each recipient
+    mailbox = [
+        m for m in ses_messages(settings.aws_endpoint_url) if f"k-{tag}@test.fr" in m["destinations"]["ToAddresses"]
+    ]
+    assert len(mailbox) == messages  # each e-mail reached SES exactly once
+    assert all("Mairie" in m["body"] and m["subject"] for m in mailbox)

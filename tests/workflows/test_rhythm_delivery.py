@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import Session, col, select
 from temporalio.client import WorkflowExecutionStatus
@@ -33,6 +32,7 @@ from services.notifications import (
     Notifier,
     register_resolver,
 )
+from tests.ses_mailbox import ses_messages
 from tests.workflows.rhythm_remind import RemindWorkflow
 from ville.aws import aws_client
 from ville.db import SessionFactory
@@ -97,9 +97,8 @@ class Stack:
         return n.sent_at.replace(tzinfo=UTC) if n.sent_at.tzinfo is None else n.sent_at
 
     def emails_to(self, person_id: int) -> int:
-        data = httpx.get(f"{self.settings.aws_endpoint_url}/moto-api/data.json", timeout=10).json()
         address = f"rythme-{person_id}@familles.example"
-        return sum(address in json.dumps(m) for m in data.get("ses", {}).get("Message", []))
+        return sum(address in json.dumps(m) for m in ses_messages(self.settings.aws_endpoint_url))
 
 
 @pytest.fixture(scope="module")
