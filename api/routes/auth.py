@@ -42,7 +42,7 @@ OIDC_COOKIE_PATH = "/auth/oidc"
 
 
 @register_resolver("user")
-def _user_contact(s: object, user_id: int) -> Contact | None:
+def _user_contact(s: Session, user_id: int) -> Contact | None:
     user = s.get(UserAccount, user_id)
     return None if user is None else Contact(user.email, None, user.display_name)
 
