@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
+from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api.security import TokenSigner
+from api.oidc import OidcClient
+from api.security import TokenSigner, not_found
 from services.attendance import AttendanceIngest
 from services.audit_campaigns import AuditCampaigns
 from services.audit_results import AuditResults
@@ -126,3 +128,23 @@ async def _audit_results(session: SessionDep) -> AuditResults:
 AuditTasksDep = Annotated[AuditTasks, Depends(_audit_tasks)]
 AuditCampaignsDep = Annotated[AuditCampaigns, Depends(_audit_campaigns)]
 AuditResultsDep = Annotated[AuditResults, Depends(_audit_results)]
+
+
+# the database engine itself, for the writes that must commit apart from the request's session (a revocation)
+async def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.sessions.engine
+    return engine
+
+
+async def _oidc(request: Request, settings: SettingsDep) -> OidcClient:
+    # 404 when no provider is configured; one client per app, as it caches the provider's discovery and keys
+    if not settings.oidc_enabled:
+        raise not_found()
+    client: OidcClient | None = getattr(request.app.state, "oidc", None)
+    if client is None:
+        client = request.app.state.oidc = OidcClient(settings)
+    return client
+
+
+EngineDep = Annotated[Engine, Depends(_engine)]
+OidcDep = Annotated[OidcClient, Depends(_oidc)]

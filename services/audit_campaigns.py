@@ -10,9 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
+from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from domain.audit.referentiel import Referentiel
+from domain.audit.scoring import LabelDecision
 from services.audit import (
     campaign_or_refuse,
     load_referentiel_version,
@@ -27,12 +29,33 @@ from ville.models.audit import (
     AuditCampaignSite,
     AuditInspector,
     AuditSite,
+    AuditSiteResult,
+    AuditTask,
     CampaignStatus,
     ReferentielVersion,
 )
 from ville.models.common import utcnow
 
 log = structlog.get_logger(__name__)
+
+ACTIVE_CAMPAIGNS = [CampaignStatus.running.value, CampaignStatus.scheduled.value, CampaignStatus.closing.value]
+LABELLED = [LabelDecision.GRANTED.value, LabelDecision.GRANTED_WITH_RESERVATIONS.value]
+
+
+@dataclass(frozen=True)
+class CampaignProgress:
+    """An active campaign: its tasks by state ("unassigned" when without inspector), late tasks, results so far."""
+
+    campaign: AuditCampaign
+    tasks_by_state: list[tuple[str, int]]
+    late: int
+    results: int
+    labelled: int
+
+    @property
+    def unassigned(self) -> int:
+        """Tasks without inspector."""
+        return dict(self.tasks_by_state).get("unassigned", 0)
 
 
 class InvalidCampaign(ValueError):
@@ -82,6 +105,43 @@ class AuditCampaigns:
         ).one()
         return int(n)
 
+    def active_progress(self, limit: int = 20) -> list[CampaignProgress]:
+        """The newest active campaigns, with task counts and results (one grouped query each)."""
+        rows = self.s.exec(
+            select(AuditCampaign)
+            .where(col(AuditCampaign.status).in_(ACTIVE_CAMPAIGNS))
+            .order_by(col(AuditCampaign.id).desc())
+            .limit(limit)
+        ).all()
+        ids = [c.id for c in rows if c.id is not None]
+        counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+        late: dict[int, int] = dict.fromkeys(ids, 0)
+        for cid, state, is_late, n in self.s.exec(
+            select(AuditTask.campaign_id, AuditTask.state, AuditTask.late, func.count())
+            .where(col(AuditTask.campaign_id).in_(ids))
+            .group_by(col(AuditTask.campaign_id), col(AuditTask.state), col(AuditTask.late))
+        ).all():
+            key = state or "unassigned"
+            counts[cid][key] = counts[cid].get(key, 0) + int(n)
+            if is_late:
+                late[cid] += int(n)
+        results: dict[int, tuple[int, int]] = {}
+        for cid, n, labelled in self.s.exec(
+            select(
+                AuditSiteResult.campaign_id,
+                func.count(),
+                func.coalesce(func.sum(case((col(AuditSiteResult.decision).in_(LABELLED), 1), else_=0)), 0),
+            )
+            .where(col(AuditSiteResult.campaign_id).in_(ids))
+            .group_by(col(AuditSiteResult.campaign_id))
+        ).all():
+            results[cid] = (int(n), int(labelled))
+        return [
+            CampaignProgress(c, sorted(counts[c.id].items()), late[c.id], *results.get(c.id, (0, 0)))
+            for c in rows
+            if c.id is not None
+        ]
+
     def active_sites(self) -> Sequence[AuditSite]:
         """The sites that can be audited, by reference."""
         return self.s.exec(select(AuditSite).where(col(AuditSite.active)).order_by(col(AuditSite.ref))).all()
@@ -89,6 +149,12 @@ class AuditCampaigns:
     def inspectors(self) -> Sequence[AuditInspector]:
         """Inspectors of the accredited bodies, by reference."""
         return self.s.exec(select(AuditInspector).order_by(col(AuditInspector.ref))).all()
+
+    def active_inspectors(self) -> Sequence[AuditInspector]:
+        """Inspectors still active, by reference (those a task can be given to)."""
+        return self.s.exec(
+            select(AuditInspector).where(col(AuditInspector.active).is_(True)).order_by(col(AuditInspector.ref))
+        ).all()
 
     def inspector(self, inspector_id: int) -> AuditInspector | None:
         """An inspector, or None."""

@@ -101,6 +101,25 @@ class AuditTasks:
             select(AuditAssignment).where(AuditAssignment.task_id == task_id).order_by(col(AuditAssignment.round))
         ).all()
 
+    def latest_assigned_at(self, task_id: int) -> datetime | None:
+        """When the task was last given to an inspector (its latest round), or None if never."""
+        return self.s.exec(
+            select(AuditAssignment.assigned_at)
+            .where(AuditAssignment.task_id == task_id)
+            .order_by(col(AuditAssignment.round).desc())
+        ).first()
+
+    def console_list(self, campaign_id: int | None, only: str) -> Sequence[tuple[AuditTask, AuditSite]]:
+        """Tasks and sites by due date: `retard` late ones, `sans-inspecteur` opened without inspector, else all."""
+        query = select(AuditTask, AuditSite).join(AuditSite, col(AuditSite.id) == AuditTask.site_id)
+        if campaign_id is not None:
+            query = query.where(AuditTask.campaign_id == campaign_id)
+        if only == "retard":
+            query = query.where(col(AuditTask.late).is_(True))
+        elif only == "sans-inspecteur":
+            query = query.where(col(AuditTask.state).is_(None), col(AuditTask.opened_at).is_not(None))
+        return self.s.exec(query.order_by(col(AuditTask.due_on), col(AuditTask.id)).limit(300)).all()
+
     def review_queue(self, campaign_id: int | None) -> Sequence[tuple[AuditTask, AuditSite]]:
         """Submitted tasks waiting for review, with their site, oldest first."""
         query = (

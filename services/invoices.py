@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, func
+from sqlalchemy import RowMapping, bindparam, case, func
 from sqlmodel import Session, col, select
 
 from domain.dunning import InvoiceStatus
@@ -97,3 +98,36 @@ def counts_per_period(session: Session, keys: Sequence[str]) -> dict[str, Any]:
             .group_by(col(Invoice.period_key))
         ).all()
     )
+
+
+@dataclass
+class InvoiceTotals:
+    """Amounts of a period's invoices (cancelled ones left out)."""
+
+    invoices: int = 0
+    billed_cents: int = 0
+    paid_cents: int = 0
+    overdue_cents: int = 0
+    overdue: int = 0
+    transferred_cents: int = 0
+    transferred: int = 0
+
+
+def period_totals(session: Session, period_key: str) -> InvoiceTotals:
+    """One SQL aggregation over the period's invoices: billed (carried-over debt left out), paid, overdue..."""
+    own_due = col(Invoice.amount_due_cents) - col(Invoice.previous_unpaid_cents)
+    remaining = own_due - col(Invoice.paid_cents)
+    overdue = col(Invoice.status) == InvoiceStatus.OVERDUE
+    transferred = col(Invoice.status) == InvoiceStatus.TRANSFERRED
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(own_due), 0),
+            func.coalesce(func.sum(col(Invoice.paid_cents)), 0),
+            func.coalesce(func.sum(case((overdue, remaining), else_=0)), 0),
+            func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((transferred, remaining), else_=0)), 0),
+            func.coalesce(func.sum(case((transferred, 1), else_=0)), 0),
+        ).where(Invoice.period_key == period_key, Invoice.status != InvoiceStatus.CANCELLED)
+    ).one()
+    return InvoiceTotals(*(int(v) for v in row))

@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from datetime import UTC, datetime
 
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, EmailStr
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from api.deps import NotifierDep, SessionDep, SettingsDep, SignerDep
-from api.oidc import OidcClient, OidcError, OidcFlow, VerifiedIdentity
+from api.deps import EngineDep, NotifierDep, OidcDep, SessionDep, SettingsDep, SignerDep
+from api.oidc import OidcError, OidcFlow, VerifiedIdentity
 from api.ratelimit import RateLimiter
 from api.rendering import error_page
 from api.security import (
@@ -25,11 +24,10 @@ from api.security import (
     SESSION_MAX_AGE,
     Principal,
     current_principal,
-    not_found,
     revoke_session,
 )
+from services import users
 from services.notifications import Contact, NotificationRequest, register_resolver
-from ville.models.oidc import OidcIdentity
 from ville.models.people import UsedToken, UserAccount
 from ville.settings import Settings
 
@@ -42,7 +40,7 @@ OIDC_COOKIE_PATH = "/auth/oidc"
 
 
 @register_resolver("user")
-def _user_contact(s: object, user_id: int) -> Contact | None:
+def _user_contact(s: Session, user_id: int) -> Contact | None:
     user = s.get(UserAccount, user_id)
     return None if user is None else Contact(user.email, None, user.display_name)
 
@@ -71,7 +69,7 @@ async def request_magic_link(
     notifier: NotifierDep,
 ) -> MagicLinkAnswer:
     """Send a one-time sign-in link to a known address (after answering: known and unknown take the same time)."""
-    user = session.exec(select(UserAccount).where(UserAccount.email == body.email.lower())).first()
+    user = users.by_email(session, body.email)
     answer = MagicLinkAnswer(message="Si cette adresse est connue, un lien de connexion vient d'y être envoyé.")
     if user is None or not user.active or user.id is None:
         log.info("auth.magic_link_unknown")
@@ -120,28 +118,17 @@ def set_session_cookie(response: Response, token: str, secure: bool) -> None:
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, engine: EngineDep) -> Response:
     """Close the session: its token is refused from now on, as cookie and as Bearer."""
     principal = current_principal(request)
     if principal is not None:
-        revoke_session(request.app.state.sessions.engine, principal)
+        revoke_session(engine, principal)
     response = RedirectResponse("/connexion", status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
 # --- OpenID Connect (FranceConnect...) -------------------------------------------------------------------
-
-
-def _oidc_client(request: Request) -> OidcClient:
-    settings: Settings = request.app.state.settings
-    if not settings.oidc_enabled:
-        raise not_found()
-    client: OidcClient | None = getattr(request.app.state, "oidc", None)
-    if client is None:
-        # one per app: it caches the provider's discovery document and keys
-        client = request.app.state.oidc = OidcClient(settings)
-    return client
 
 
 def _oidc_refusal(request: Request, status_code: int, message: str) -> Response:
@@ -151,9 +138,8 @@ def _oidc_refusal(request: Request, status_code: int, message: str) -> Response:
 
 
 @router.get("/oidc/login", include_in_schema=False, dependencies=[Depends(oidc_limit)])
-async def oidc_login(request: Request, signer: SignerDep, settings: SettingsDep) -> Response:
+async def oidc_login(request: Request, client: OidcDep, signer: SignerDep, settings: SettingsDep) -> Response:
     """Send the browser to the identity provider (404 when none is configured)."""
-    client = _oidc_client(request)
     flow = OidcFlow.new()
     try:
         url = await client.authorization_url(flow)
@@ -177,6 +163,7 @@ async def oidc_login(request: Request, signer: SignerDep, settings: SettingsDep)
 @router.get("/oidc/callback", include_in_schema=False, dependencies=[Depends(oidc_limit)])
 async def oidc_callback(
     request: Request,
+    client: OidcDep,
     session: SessionDep,
     signer: SignerDep,
     settings: SettingsDep,
@@ -185,7 +172,6 @@ async def oidc_callback(
     error: str = "",
 ) -> Response:
     """Back from the provider: check state, exchange the code (PKCE), verify the ID token, open a session."""
-    client = _oidc_client(request)
     failed = f"La connexion avec {settings.oidc_provider_name} a échoué : recommencez depuis la page de connexion."
     claims = signer.read_oidc_flow(request.cookies.get(OIDC_COOKIE, ""))
     flow = OidcFlow.from_claims(claims) if claims and {"s", "n", "v"} <= claims.keys() else None
@@ -223,25 +209,11 @@ async def oidc_callback(
 
 
 def account_for_identity(session: Session, settings: Settings, identity: VerifiedIdentity) -> UserAccount | None:
-    """The active account of a verified identity: its linked subject, else (rule "email") its e-mail claim."""
-    link = session.exec(
-        select(OidcIdentity).where(OidcIdentity.issuer == identity.issuer, OidcIdentity.subject == identity.subject)
-    ).first()
-    user: UserAccount | None = None
-    if link is not None:
-        user = session.get(UserAccount, link.user_id)
-    elif settings.oidc_account_match == "email":
-        email = identity.claims.get(settings.oidc_email_claim)
+    """The account this identity signs in to: linked already, or matched by a verified address when allowed."""
+    email: str | None = None
+    if settings.oidc_account_match == "email":
+        claimed = identity.claims.get(settings.oidc_email_claim)
         # an address the provider says it has not verified proves nothing
-        if isinstance(email, str) and identity.claims.get("email_verified", True) is not False:
-            user = session.exec(select(UserAccount).where(UserAccount.email == email.strip().lower())).first()
-        if user is not None and user.active and user.id is not None:
-            link = OidcIdentity(issuer=identity.issuer, subject=identity.subject, user_id=user.id)
-    if user is None or not user.active:
-        return None
-    if link is not None:
-        link.last_sign_in_at = datetime.now(UTC)
-        session.add(link)
-        session.commit()
-        session.refresh(user)
-    return user
+        if isinstance(claimed, str) and identity.claims.get("email_verified", True) is not False:
+            email = claimed
+    return users.for_identity(session, identity.issuer, identity.subject, email)

@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import col, select
 
 from api.deps import S3Dep, SessionDep, SettingsDep, TemporalDep
 from api.pages.common import check_csrf, page_router, signed_in
@@ -17,7 +16,7 @@ from api.routes.billing_operator.simulations import billed_periods, outcome, sim
 from api.schemas.simulation import SimulationIn
 from domain.periods import period_from_key
 from domain.simulation import THRESHOLDS_PCT, format_bp_fr, percent_change_bp
-from ville.models.billing import TariffGridVersion
+from services.tariff_grids import latest_grid_data
 from ville.models.people import Role
 from ville.settings import Settings
 
@@ -29,10 +28,7 @@ ROLES = (Role.billing_operator, Role.operator)
 
 def _current_grid_json(session: SessionDep) -> str:
     """The latest voted grid, as the starting point of a proposal."""
-    data = session.exec(
-        select(TariffGridVersion.data).order_by(col(TariffGridVersion.effective_from).desc()).limit(1)
-    ).first()
-    return json.dumps(data or {}, ensure_ascii=False, indent=2)
+    return json.dumps(latest_grid_data(session) or {}, ensure_ascii=False, indent=2)
 
 
 def _period_choices(session: SessionDep, settings: Settings) -> list[tuple[str, str]]:

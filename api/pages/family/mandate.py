@@ -5,7 +5,6 @@ from __future__ import annotations
 import stripe
 from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import select
 
 from api.deps import PaymentsDep, SessionDep, SettingsDep
 from api.pages.common import check_csrf, page_router, signed_in
@@ -13,6 +12,7 @@ from api.rendering import render
 from api.routes.family.mandate import mandate_confirm, mandate_setup, mandate_summary
 from api.schemas.billing import MandateConfirmIn, SetupIntentOut
 from domain.sepa import holder_error, iban_error, mask_iban, normalize_iban
+from services import accounts
 from ville.models.billing import FamilyAccount, MandateStatus, Payer
 from ville.models.people import Role
 
@@ -23,10 +23,10 @@ NOT_CONFIRMED = "Le mandat n'a pas été confirmé par la banque : vérifiez l'I
 
 
 def _account_and_payer(session: SessionDep, account_id: int | None) -> tuple[FamilyAccount, Payer | None]:
-    account = session.get(FamilyAccount, account_id)
+    account = accounts.account(session, account_id)
     if account is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Compte introuvable")
-    return account, session.exec(select(Payer).where(Payer.account_id == account.id)).first()
+    return account, accounts.payer(session, account.id)
 
 
 def _mandate_page(request: Request, session: SessionDep, account_id: int | None, status_code: int = 200,

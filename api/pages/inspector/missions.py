@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import col, select
+from sqlmodel import Session
 
 from api import evidence as evidence_files
 from api.deps import DbId, SessionDep, TemporalDep
@@ -19,7 +19,8 @@ from domain import labels
 from domain.audit.campaign import VisitWindow, paris_date, visit_window
 from domain.audit.evidence import KINDS, MAX_MB
 from domain.audit.task_states import TaskState
-from ville.models.audit import AuditAssignment, AuditTask
+from services.audit_tasks import AuditTasks
+from ville.models.audit import AuditTask
 from ville.models.people import Role
 
 router = page_router("/inspecteur")
@@ -96,16 +97,12 @@ def task_page(request: Request, session: Any, task_id: int, status_code: int = 2
     )
 
 
-def _visit_window(session: Any, task_id: int, window_start: date, window_end: date, due_on: date) -> VisitWindow:
+def _visit_window(session: Session, task_id: int, window_start: date, window_end: date, due_on: date) -> VisitWindow:
     """The mission's visit window (domain rule), from when it was given to this inspector.
 
     The acceptance itself is not recorded; the assignment that the inspector accepted is the latest one.
     """
-    assigned_at = session.exec(
-        select(AuditAssignment.assigned_at)
-        .where(AuditAssignment.task_id == task_id)
-        .order_by(col(AuditAssignment.round).desc())
-    ).first()
+    assigned_at = AuditTasks(session).latest_assigned_at(task_id)
     if assigned_at is not None and assigned_at.tzinfo is None:  # SQLite returns UTC without its zone
         assigned_at = assigned_at.replace(tzinfo=UTC)
     taken_on = paris_date(assigned_at) if assigned_at is not None else None

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.audit_log import OperatorReason, audit
 from api.deps import SessionDep, SettingsDep, TemporalDep
@@ -17,10 +17,10 @@ from api.routes.rif_agent.referrals import escalate_referral
 from api.routes.rif_coordination.sla_breaches import sla_breaches
 from api.schemas.referrals import CloseIn
 from api.security import Principal
-from domain.referrals import CaseOutcome, ReferralState
+from domain.referrals import CaseOutcome
+from services.referral_reports import ReferralReports
 from services.referrals import ReferralService
 from ville.ids import referral_case_id
-from ville.models.referrals import Referral, ReferralCase
 from ville.settings import Settings
 
 router = page_router()
@@ -38,13 +38,7 @@ def _referrals_page(
     status_code: int = 200, **extra: Any,
 ) -> HTMLResponse:  # fmt: skip
     rows = sla_breaches(principal, ReferralService(session), open_only)
-    waiting = session.exec(
-        select(Referral.ref, ReferralCase.ref, Referral.sent_at, Referral.sla_deadline)
-        .join(ReferralCase, col(ReferralCase.id) == col(Referral.case_id))
-        .where(Referral.status == ReferralState.OPEN.value, col(Referral.escalated_at).is_(None))
-        .order_by(col(Referral.sla_deadline))
-        .limit(100)
-    ).all()
+    waiting = ReferralReports(session).awaiting_acknowledgement()
     return console_page(
         request,
         "operateur_orientations.html",
@@ -52,7 +46,7 @@ def _referrals_page(
         title="Orientations hors délai",
         rows=[(b, ui_url(settings, referral_case_id(b.case_ref))) for b in rows],
         outcomes=[(o.value, o.label) for o in CaseOutcome],
-        waiting=[{"referral_ref": r, "case_ref": c, "sent_at": at, "sla_deadline": d} for r, c, at, d in waiting],
+        waiting=waiting,
         open_only=open_only,
         notice=NOTICES.get(request.query_params.get("fait", "")),
         **extra,

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.audit_log import audit
 from api.deps import DbId, SessionDep, SettingsDep, TemporalDep
@@ -16,23 +16,16 @@ from api.pages.console import AUDIT_ROLES, NOTICES, console_page, done_redirect,
 from api.routes.quality.review import assign_task, extend_task_deadline
 from api.schemas.audit import AssignIn, DeadlineIn
 from domain import labels
+from services.audit_campaigns import AuditCampaigns
+from services.audit_tasks import AuditTasks
 from ville.ids import inspection_id
-from ville.models.audit import AuditInspector, AuditSite, AuditTask
 from ville.settings import Settings
 
 router = page_router()
 
 
 def _tasks(session: Session, campaign_id: int | None, only: str) -> list[dict[str, Any]]:
-    query = select(AuditTask, AuditSite).join(AuditSite, col(AuditSite.id) == AuditTask.site_id)
-    if campaign_id is not None:
-        query = query.where(AuditTask.campaign_id == campaign_id)
-    if only == "retard":
-        query = query.where(col(AuditTask.late).is_(True))
-    elif only == "sans-inspecteur":
-        query = query.where(col(AuditTask.state).is_(None), col(AuditTask.opened_at).is_not(None))
-    rows = session.exec(query.order_by(col(AuditTask.due_on), col(AuditTask.id)).limit(300)).all()
-    return [{"task": t, "site": s} for t, s in rows]
+    return [{"task": t, "site": s} for t, s in AuditTasks(session).console_list(campaign_id, only)]
 
 
 @router.get("/operateur/taches", response_class=HTMLResponse)
@@ -50,9 +43,7 @@ def _tasks_page(
 ) -> HTMLResponse:  # fmt: skip
     campaign_id = int(campagne) if campagne.isdigit() else None
     only = filtre if filtre in ("retard", "sans-inspecteur", "toutes") else "retard"
-    inspectors = session.exec(
-        select(AuditInspector).where(col(AuditInspector.active).is_(True)).order_by(col(AuditInspector.ref))
-    ).all()
+    inspectors = AuditCampaigns(session).active_inspectors()
     return console_page(
         request,
         "operateur_taches.html",

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, status
 from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import FailureError
 from temporalio.service import RPCError
 
 from api.audit_log import audit
@@ -54,7 +55,7 @@ async def decide_for_operator(
     try:
         result = await decide_contest(temporal, ref, req)
     except WorkflowUpdateFailedError as err:
-        message = str(err.cause.message) if err.cause is not None else "Décision impossible."
+        message = err.cause.message if isinstance(err.cause, FailureError) else "Décision impossible."
         raise field_error("body", message) from None
     except RPCError as err:
         raise temporal_refusal(err, CLOSED) from err

@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, HTTPException, status
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import FailureError
 from temporalio.service import RPCError
 
 from api.deps import PaymentsDep, SessionDep, SettingsDep, TemporalDep
@@ -59,5 +60,5 @@ async def pay_by_card(
     except RPCError as err:
         raise temporal_refusal(err, "Paiement impossible pour le moment, réessayez.") from err
     except WorkflowUpdateFailedError as err:
-        message = str(err.cause.message) if err.cause is not None else "Paiement impossible."
+        message = err.cause.message if isinstance(err.cause, FailureError) else "Paiement impossible."
         raise HTTPException(status.HTTP_409_CONFLICT, message) from None

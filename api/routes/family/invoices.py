@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter
 from sqlmodel import Session
@@ -92,7 +93,7 @@ async def my_invoice_pdf(
     return {"url": url}
 
 
-def ensure_invoice_pdf(store: BillingStore, s3: object, bucket: str, base_url: str, number: str, key: str) -> str:
+def ensure_invoice_pdf(store: BillingStore, s3: Any, bucket: str, base_url: str, number: str, key: str) -> str:
     """Upload the invoice's PDF on first request, then presign a 5-minute download link."""
     try:
         s3.head_object(Bucket=bucket, Key=key)
