@@ -77,7 +77,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     sites_s = time.perf_counter() - t0
     client = await connect(settings)
     await register_search_attributes(client, settings.temporal_namespace)
-    worker = start_worker(stack, db, task_queue, "worker-audit", no_eager=False)
+    worker = start_worker(stack, db, task_queue, "worker-audit")
     wf_id = audit_campaign_id(campaign_id)
     services = [*stack.services, worker]
     try:

@@ -46,9 +46,7 @@ from workflows.billing import BillingCycleWorkflow
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_worker(
-    stack: Stack, db_url: str, task_queue: str, name: str = "worker", no_eager: bool = False
-) -> devstack.Service:
+def start_worker(stack: Stack, db_url: str, task_queue: str, name: str = "worker") -> devstack.Service:
     """`worker.py` in a subprocess on the stack, one database and task queue; returns once it is connected."""
     # below the ephemeral range: polling a port in it can self-connect (and then steal it from the worker)
     metrics_port = next(p for p in range(20_000 + os.getpid() % 5_000 * 2, 32_000, 2) if _free(p) and _free(p + 1))
@@ -59,8 +57,7 @@ def start_worker(
         "METRICS_PORT": str(metrics_port),
     }
     # the business metrics server starts after the client connected: its port means "ready to poll"
-    argv = [sys.executable, "-m", "bench.worker_no_eager"] if no_eager else [sys.executable, str(ROOT / "worker.py")]
-    svc = devstack.Service(name, argv, port=metrics_port + 1, env=env)
+    svc = devstack.Service(name, [sys.executable, str(ROOT / "worker.py")], port=metrics_port + 1, env=env)
     svc.log_file = stack.root / f"{name}.log"
     return svc.start()
 
@@ -73,7 +70,7 @@ def _free(port: int) -> bool:
 
 
 async def run_cycle(
-    stack: Stack, families: int, today: date, batch_size: int = 500, workers: int = 1, no_eager: bool = False
+    stack: Stack, families: int, today: date, batch_size: int = 500, workers: int = 1
 ) -> dict[str, Any]:
     """Seed `families`, run one cycle to AWAITING_DUE_DATE, and measure it."""
     db = stack.fresh_db(f"cycle-{families}")
@@ -84,7 +81,7 @@ async def run_cycle(
     issue = issue_date_for(period)
     client = await connect(settings)
     await register_search_attributes(client, settings.temporal_namespace)
-    procs = [start_worker(stack, db, task_queue, f"worker-{families}-{i + 1}", no_eager) for i in range(workers)]
+    procs = [start_worker(stack, db, task_queue, f"worker-{families}-{i + 1}") for i in range(workers)]
     wf_id = f"{billing_cycle_id(period.key)}-{families}"
     try:
         services = [*stack.services, *procs]
@@ -132,7 +129,6 @@ async def run_cycle(
         "batches": progress.batches_total,
         "batch_size": batch_size,
         "worker_processes": workers,
-        "eager_activities": not no_eager,
         "period": period.key,
         "issue_date": issue.isoformat(),
         "seed_s": round(seed_s, 2),
@@ -181,7 +177,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     out["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]  # the machine is shared: say how much
     with embedded_stack(keep=args.keep, db=args.db) as stack:
         for n in args.families:
-            r = await run_cycle(stack, n, today, args.batch_size, args.workers, args.no_eager)
+            r = await run_cycle(stack, n, today, args.batch_size, args.workers)
             out["cycles"][str(n)] = r
             title = f"BillingCycleWorkflow, {n} families, {args.workers} worker process(es)"
             print(table(cycle_rows(r), title), "\n", flush=True)
@@ -227,7 +223,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--families", type=int, action="append", help="repeatable; default 1000")
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--workers", type=int, default=1, help="worker.py processes (replicas)")
-    p.add_argument("--no-eager", action="store_true", help="workers with eager activity execution disabled")
     p.add_argument("--baseline", action="store_true", help="also the naive shape and each stage alone")
     p.add_argument("--baseline-families", type=int, default=2000)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
