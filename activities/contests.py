@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlmodel import Session, col, select
+from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -22,34 +22,22 @@ from contracts.contests import (
     HeldTransfer,
     HeldTransferQuery,
 )
-from contracts.delivery import NotificationRequest
 from domain import ledger
 from domain.contests import ContestStatus, resume_transfer_on
 from domain.dunning import DunningKind, InvoiceStatus, default_ladder
 from domain.money_guard import CreditNoteRefused
 from domain.payments import PaymentRefused
-from services import contests, payment_plans
+from services import billing_team, contests, payment_plans
 from services.billing import OPEN_STATUSES, post_entries
 from services.money_guard import lock_account_of_invoice
-from services.notifications import Contact, Notifier, raise_if_retryable, register_resolver
+from services.notifications import Notifier, raise_if_retryable
 from services.payments import InvoiceNotPayable, PaymentStore
 from ville.db import SessionFactory
 from ville.metrics import CONTESTS_DECIDED
 from ville.models.billing import FamilyAccount, Invoice
-from ville.models.people import Role, UserAccount
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
-_TEAM_ROLES = (Role.billing_operator, Role.operator)
-
-
-@register_resolver(BILLING_TEAM)
-def _billing_user_contact(s: Session, user_id: int) -> Contact | None:
-    """A billing operator's address (the contest reminders and escalations)."""
-    user = s.get(UserAccount, user_id)
-    if user is None or not user.active or user.role not in _TEAM_ROLES:
-        return None
-    return Contact(user.email, None, user.display_name)
 
 
 def contest_credit_key(contest_id: str) -> str:
@@ -77,25 +65,13 @@ class ContestActivities:
     def notify_contest(self, notice: ContestNotice) -> int:
         """Send a contest message to the family's payer or to every billing operator (once per key)."""
         ctx = {"subject": notice.subject, "body": notice.body, "number": notice.invoice_number}
-        if notice.audience == BILLING_TEAM:
-            with self.sessions() as s:
-                users = s.exec(
-                    select(UserAccount.id).where(col(UserAccount.role).in_(_TEAM_ROLES), UserAccount.active)
-                ).all()
-            requests = [
-                NotificationRequest(
-                    f"{notice.key}:{uid}", "email", notice.template, BILLING_TEAM, uid, notice.contest_id, ctx
-                )
-                for uid in users
-                if uid is not None
-            ]
-        else:
+        if notice.audience != BILLING_TEAM:
             ctx["url"] = f"{self.settings.public_base_url}/famille/factures/{notice.invoice_number}"
-            requests = [
-                NotificationRequest(
-                    notice.key, "email", notice.template, "payer", notice.account_id, notice.invoice_number, ctx
-                )
-            ]
+        with self.sessions() as s:
+            requests = billing_team.notice_requests(
+                s, audience=notice.audience, key=notice.key, template=notice.template, ref=notice.contest_id,
+                account_id=notice.account_id, invoice_number=notice.invoice_number, context=ctx,
+            )  # fmt: skip
         outcome = self.notifier.send_many(requests)
         raise_if_retryable(outcome)
         return len(requests)

@@ -8,14 +8,12 @@ from datetime import date
 from typing import Any
 
 import structlog
-from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.payments import PaymentActivities
 from contracts.billing import IntentStatus
 from contracts.contests import BILLING_TEAM
-from contracts.delivery import NotificationRequest
 from contracts.payment_plans import (
     PaymentPlanActivity,
     PlanBasis,
@@ -26,15 +24,13 @@ from contracts.payment_plans import (
 )
 from domain.dunning import PAYABLE_STATUSES
 from domain.payment_plans import Instalment, InstalmentStatus, PlanStatus
-from services import contests, payment_plans
+from services import billing_team, contests, payment_plans
 from services.notifications import Notifier, raise_if_retryable
 from ville.db import SessionFactory
 from ville.models.billing import FamilyAccount, Invoice, MandateStatus
-from ville.models.people import Role, UserAccount
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
-_TEAM_ROLES = (Role.billing_operator, Role.operator)
 QUICK_RESULT_SECONDS = 20  # a debit the bank answers at once (or an emulator) is recorded without a 2-day wait
 
 
@@ -64,26 +60,14 @@ class PaymentPlanActivities:
     def notify(self, notice: PlanNotice) -> int:
         """Send a plan message to the family's payer or to every billing operator (once per key, contact hours)."""
         ctx = {"subject": notice.subject, "body": notice.body, "number": notice.invoice_number}
-        if notice.audience == BILLING_TEAM:
-            with self.sessions() as s:
-                users = s.exec(
-                    select(UserAccount.id).where(col(UserAccount.role).in_(_TEAM_ROLES), UserAccount.active)
-                ).all()
-            ctx["url"] = f"{self.settings.public_base_url}/operateur/echeanciers"
-            requests = [
-                NotificationRequest(
-                    f"{notice.key}:{uid}", "email", notice.template, BILLING_TEAM, uid, notice.plan_id, ctx
-                )
-                for uid in users
-                if uid is not None
-            ]
-        else:
-            ctx["url"] = f"{self.settings.public_base_url}/famille/factures/{notice.invoice_number}"
-            requests = [
-                NotificationRequest(
-                    notice.key, "email", notice.template, "payer", notice.account_id, notice.invoice_number, ctx
-                )
-            ]
+        base = self.settings.public_base_url
+        team = notice.audience == BILLING_TEAM
+        ctx["url"] = f"{base}/operateur/echeanciers" if team else f"{base}/famille/factures/{notice.invoice_number}"
+        with self.sessions() as s:
+            requests = billing_team.notice_requests(
+                s, audience=notice.audience, key=notice.key, template=notice.template, ref=notice.plan_id,
+                account_id=notice.account_id, invoice_number=notice.invoice_number, context=ctx,
+            )  # fmt: skip
         outcome = self.notifier.send_many(requests)
         raise_if_retryable(outcome)
         return len(requests)
