@@ -24,7 +24,7 @@ from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
 from api.payment_plan_metrics import bind_payment_plan_metrics
 from api.rendering import error_page
-from api.routes import ROUTERS
+from api.routers import ROUTERS
 from api.routes.codec import CodecCORSMiddleware
 from api.security import TokenSigner
 from services.attendance import AttendanceIngest
