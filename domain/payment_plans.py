@@ -42,6 +42,11 @@ class PlanStatus(StrEnum):
 
 
 # While a plan is asked for or kept, no reminder and no transfer to the Trésor Public concerns its invoice.
+# what the billing team's decision form is told when the workflow refuses it
+UNKNOWN_KIND = "Décision inconnue : accorder, ajuster le nombre d'échéances ou refuser."
+ALREADY_DECIDED = "Cette demande d'échéancier a déjà reçu une décision."
+NOT_PAYABLE = "Cette facture n'est plus à payer en ligne : échéancier impossible."
+DECISION_IMPOSSIBLE = "Décision impossible."
 HOLDING_STATUSES = frozenset({PlanStatus.REQUESTED, PlanStatus.APPROVED})
 
 STATUS_LABEL: Mapping[PlanStatus, str] = {

@@ -1,4 +1,4 @@
-"""A family's payment plan (échéancier): the billing team's decision, then each monthly instalment to its end."""
+"""A family's payment plan: the billing team's decision, then each monthly instalment to its end."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ with workflow.unsafe.imports_passed_through():
         PlanProgressUpdate,
     )
     from domain.payment_plans import (
+        ALREADY_DECIDED,
+        DECISION_IMPOSSIBLE,
+        NOT_PAYABLE,
+        UNKNOWN_KIND,
         Decision,
         DecisionKind,
         Instalment,
@@ -68,8 +72,6 @@ STRIPE_RETRY = RetryPolicy(
 CALL = timedelta(seconds=30)
 SEPA_RECHECK = timedelta(days=2)
 EARLY_PAYMENT_CHECK = timedelta(days=7)  # between instalments, a whole rest paid early is noticed within a week
-UNKNOWN_KIND = "Décision inconnue : accorder, ajuster le nombre d'échéances ou refuser."
-ALREADY_DECIDED = "Cette demande d'échéancier a déjà reçu une décision."
 FINAL = ("succeeded", "failed")
 
 
@@ -127,7 +129,7 @@ class PaymentPlanWorkflow:
             )
             try:
                 if not basis.payable or basis.remaining_cents <= 0:
-                    raise PlanRefused("invoice", "Cette facture n'est plus à payer en ligne : échéancier impossible.")
+                    raise PlanRefused("invoice", NOT_PAYABLE)
                 check_count(basis.remaining_cents, decision.count)
             except PlanRefused as err:
                 self.refusal = err.message_fr
@@ -165,7 +167,7 @@ class PaymentPlanWorkflow:
         self.refusal = None
         await workflow.wait_condition(lambda: self.result is not None or self.refusal is not None)
         if self.result is None:
-            raise ApplicationError(self.refusal or "Décision impossible.", type=PLAN_REFUSED, non_retryable=True)
+            raise ApplicationError(self.refusal or DECISION_IMPOSSIBLE, type=PLAN_REFUSED, non_retryable=True)
         return self.result
 
     @decide.validator
