@@ -101,7 +101,7 @@ class PlanOutcome:
     plan_id: str
     status: str
     answer: str
-    operator_user_id: int
+    operator_user_id: int | None  # None: granted at the decision deadline
     decided_on: str
     instalments: list[tuple[str, int]] = field(default_factory=list)
 

@@ -47,6 +47,13 @@ UNKNOWN_KIND = "Décision inconnue : accorder, ajuster le nombre d'échéances o
 ALREADY_DECIDED = "Cette demande d'échéancier a déjà reçu une décision."
 NOT_PAYABLE = "Cette facture n'est plus à payer en ligne : échéancier impossible."
 DECISION_IMPOSSIBLE = "Décision impossible."
+# Silence is consent (Code des relations entre le public et l'administration, art. L231-1): a request the billing
+# team leaves unanswered does not hold the invoice for ever; at the service deadline it is granted as asked.
+DECISION_BUSINESS_DAYS = 15
+SILENCE_ANSWER = (
+    "Sans réponse du service facturation dans le délai de 15 jours ouvrés, votre demande est accordée telle que "
+    "vous l'avez faite."
+)
 HOLDING_STATUSES = frozenset({PlanStatus.REQUESTED, PlanStatus.APPROVED})
 
 STATUS_LABEL: Mapping[PlanStatus, str] = {
@@ -242,6 +249,19 @@ class Decision:
     def status(self) -> PlanStatus:
         """The plan's status after this decision."""
         return PlanStatus.REFUSED if self.kind is DecisionKind.REFUSE else PlanStatus.APPROVED
+
+
+def decision_deadline(requested_on: date) -> date:
+    """The day a request left without an answer is granted as asked (the service deadline, French holidays)."""
+    return add_business_days(requested_on, DECISION_BUSINESS_DAYS)
+
+
+def silent_decision(asked_count: int, approval_failed: bool) -> Decision:
+    """The decision the deadline takes for the billing team: the request as asked; or, when the invoice can no
+    longer take a plan (paid or transferred meanwhile), a refusal saying so."""
+    if approval_failed:
+        return Decision(DecisionKind.REFUSE, 0, NOT_PAYABLE)
+    return Decision(DecisionKind.APPROVE, asked_count, SILENCE_ANSWER)
 
 
 def check_decision(asked_count: int, kind: DecisionKind, count: int | None, answer: str) -> Decision:

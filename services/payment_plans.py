@@ -115,7 +115,7 @@ def record_decision(
     ref: str,
     status: PlanStatus,
     answer: str,
-    operator_user_id: int,
+    operator_user_id: int | None,
     decided_on: date,
     instalments: Sequence[Instalment],
 ) -> bool:

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         check_decision,
         completed_message,
         covered,
+        decision_deadline,
         defaulted_message,
         defaults,
         ended,
@@ -55,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         refused_message,
         requested_message,
         schedule,
+        silent_decision,
         statuses,
     )
     from domain.sepa import result_deadline
@@ -73,6 +75,8 @@ CALL = timedelta(seconds=30)
 SEPA_RECHECK = timedelta(days=2)
 EARLY_PAYMENT_CHECK = timedelta(days=7)  # between instalments, a whole rest paid early is noticed within a week
 FINAL = ("succeeded", "failed")
+# workflow.patched id: runs recorded before waited for the billing team's decision without a deadline
+DECISION_DEADLINE = "decision-deadline"
 
 
 @workflow.defn(name=PAYMENT_PLAN_WORKFLOW)
@@ -84,7 +88,7 @@ class PaymentPlanWorkflow:
         self.inp = inp
         self.status = PlanStatus.REQUESTED
         self.pending: Decision | None = None
-        self.pending_by = 0
+        self.pending_by: int | None = 0  # None: decided by the deadline, not by an operator
         self.result: PlanDecisionResult | None = None
         self.refusal: str | None = None
         self.instalments: list[Instalment] = []
@@ -101,8 +105,14 @@ class PaymentPlanWorkflow:
         await self._notify("payment_plan_requested", "requested", "family", subject, body)
         subject, body = operator_request_message(inp.plan_id, inp.asked_count)
         await self._notify("payment_plan_to_review", "to-review", BILLING_TEAM, subject, body)
+        silent_tries = 0
         while self.result is None:
-            await workflow.wait_condition(lambda: self.pending is not None)
+            if self.pending is None and workflow.patched(DECISION_DEADLINE):
+                if not await self._decided_in_time():
+                    self.pending, self.pending_by = silent_decision(inp.asked_count, silent_tries > 0), None
+                    silent_tries += 1
+            else:
+                await workflow.wait_condition(lambda: self.pending is not None)
             assert self.pending is not None
             await self._apply(self.pending)
         if self.status is PlanStatus.APPROVED:
@@ -113,6 +123,17 @@ class PaymentPlanWorkflow:
         return PaymentPlanResult(inp.plan_id, self.status.value, self.misses)
 
     # --- decision --------------------------------------------------------------------------------
+
+    async def _decided_in_time(self) -> bool:
+        """Wait for the billing team's decision until the service deadline; False once it has passed."""
+        day = decision_deadline(date.fromisoformat(self.inp.requested_on))
+        deadline = datetime.combine(day, MORNING_UTC, tzinfo=workflow.now().tzinfo)
+        wait = max(deadline - workflow.now(), timedelta(seconds=1))
+        try:
+            await workflow.wait_condition(lambda: self.pending is not None, timeout=wait)
+        except TimeoutError:
+            return False
+        return True
 
     async def _apply(self, decision: Decision) -> None:
         """Approve on what remains today (the schedule starts now) or refuse; a plan the invoice can no longer take

@@ -9,6 +9,7 @@ import pytest
 from domain.calendar import is_business_day
 from domain.payment_plans import (
     MAX_INSTALMENTS,
+    SILENCE_ANSWER,
     DecisionKind,
     InstalmentStatus,
     PlanRefused,
@@ -18,6 +19,7 @@ from domain.payment_plans import (
     check_decision,
     check_request,
     covered,
+    decision_deadline,
     defaults,
     due_through,
     ended,
@@ -27,6 +29,7 @@ from domain.payment_plans import (
     notice_message,
     paid_early,
     schedule,
+    silent_decision,
     statuses,
 )
 
@@ -128,3 +131,14 @@ def test_next_due_is_the_first_instalment_not_covered() -> None:
     assert next_due(plan, 0) == (plan[0], 30_00)
     assert next_due(plan, 40_00) == (plan[1], 20_00)
     assert next_due(plan, 90_00) is None
+
+
+def test_an_unanswered_request_is_granted_as_asked_after_fifteen_business_days() -> None:
+    # 11 November and Christmas are holidays; weekends do not count
+    assert decision_deadline(date(2026, 11, 2)) == date(2026, 11, 24)
+    assert decision_deadline(date(2026, 12, 14)) == date(2027, 1, 6)
+    granted = silent_decision(4, approval_failed=False)
+    assert (granted.kind, granted.count, granted.status) == (DecisionKind.APPROVE, 4, PlanStatus.APPROVED)
+    assert granted.answer == SILENCE_ANSWER
+    refused = silent_decision(4, approval_failed=True)
+    assert (refused.kind, refused.count, refused.status) == (DecisionKind.REFUSE, 0, PlanStatus.REFUSED)
