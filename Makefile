@@ -41,10 +41,11 @@ typecheck: $(STAMP)
 
 test: $(STAMP)
 	@scripts/ensure-system-packages.sh $(TEST_PACKAGES)
-	$(MAKE) --no-print-directory lint typecheck test-sqlite
+	$(MAKE) --no-print-directory lint typecheck
+	PG_SUITES="$(PG_SUITES)" PG_ONCE="$(PG_ONCE)" PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test-both-databases.sh
 
 # pytest exits 5 when it collected nothing: that fails here as any other non-zero code does.
-# The PostgreSQL pass (test-postgres, with the chaos suite) is not yet in `make test`: see README, "Tests"
+# One pass alone: `make test-sqlite` (the whole suite) or `make test-postgres` (PG_SUITES with the chaos suite)
 test-sqlite: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

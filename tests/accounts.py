@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, text, update
 from sqlalchemy.engine import Engine
 
 from api.security import Principal, TokenSigner
@@ -26,6 +26,7 @@ def ensure_account(engine: Engine, principal: Principal) -> None:
         if family is not None and c.execute(select(FamilyAccount.id).where(FamilyAccount.id == family)).first() is None:
             # a family principal of a test that never needed its account's rows: the account exists, empty
             c.execute(insert(FamilyAccount).values(id=family, ref=f"FA-T{family:06d}", arrondissement=1))
+            _past_explicit_ids(c, "family_account")
         found = c.execute(update(UserAccount).where(UserAccount.id == principal.user_id).values(**scope)).rowcount
         if not found:
             c.execute(
@@ -36,6 +37,17 @@ def ensure_account(engine: Engine, principal: Principal) -> None:
                     **scope,
                 )
             )
+            _past_explicit_ids(c, "user_account")
+
+
+def _past_explicit_ids(c: Connection, table: str) -> None:
+    """Move PostgreSQL's id sequence past the ids inserted by hand, so the next generated id is free.
+
+    SQLite picks max(id) + 1; a PostgreSQL sequence does not see explicit ids, and the next row the application
+    inserts into the shared session database would collide with a test principal's account.
+    """
+    if c.dialect.name == "postgresql":
+        c.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
 
 
 def account_token(engine: Engine, signer: TokenSigner, principal: Principal) -> str:
