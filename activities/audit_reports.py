@@ -7,7 +7,8 @@ from datetime import date
 from temporalio import activity
 
 from activities.audit_common import AuditActivityBase, refusals
-from contracts.audit import AuditActivity, ReauditPlan, ReportKeys, ResultsRequest, ResultsSummary
+from contracts.audit_campaign import ReauditPlan, ReportKeys, ResultsRequest, ResultsSummary
+from contracts.audit_names import AuditActivity
 from documents.audit_report import campaign_report_csv, campaign_report_pdf
 from services.audit_results import AuditResults
 from services.notifications import raise_if_retryable

@@ -11,7 +11,9 @@ import structlog
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from contracts.audit import AuditError, PlanResult, ReassignOutcome, SiteWithdrawalResult
+from contracts.audit_campaign import PlanResult, SiteWithdrawalResult
+from contracts.audit_inspection import ReassignOutcome
+from contracts.audit_names import AuditError
 from domain.audit.assignment import AuditTask as DomainTask
 from domain.audit.assignment import Inspector, SiteToAudit, plan_assignments, reassign
 from domain.audit.campaign import inspection_due_date, review_deadline

@@ -13,7 +13,8 @@ import structlog
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from contracts.audit import ReauditPlan, RecipientKind, ResultsSummary
+from contracts.audit_campaign import ReauditPlan, ResultsSummary
+from contracts.audit_names import RecipientKind
 from documents.audit_report import DECISION_LABELS, NOT_AUDITED, CampaignReportData, ReportSite, format_permille
 from documents.audit_report import site_results as scored_sites
 from domain.audit.campaign import reaudit_window

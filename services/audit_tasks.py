@@ -8,14 +8,8 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from contracts.audit import (
-    AuditError,
-    DueDateRecord,
-    ReviewRecord,
-    SubmissionRecord,
-    TaskContext,
-    TaskStateRecord,
-)
+from contracts.audit_inspection import DueDateRecord, ReviewRecord, SubmissionRecord, TaskContext, TaskStateRecord
+from contracts.audit_names import AuditError
 from domain.audit.campaign import review_deadline
 from domain.audit.referentiel import Referentiel, load_referentiel
 from domain.audit.task_states import TaskState

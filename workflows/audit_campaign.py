@@ -18,17 +18,11 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.audit import (
-        AUDIT_CAMPAIGN_WORKFLOW,
-        NOT_STARTED,
-        TASK_PROGRESS_SIGNAL,
-        AuditActivity,
+    from contracts.audit_campaign import (
         AuditCampaignInput,
         AuditCampaignResult,
-        AuditError,
         CampaignCarry,
         CampaignInspectorUnavailable,
-        CampaignPhase,
         CampaignProgress,
         CampaignSiteAdd,
         CampaignSiteWithdrawal,
@@ -37,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
         InspectorUnavailable,
         PlanResult,
         ReauditPlan,
-        ReleaseTask,
         ReportKeys,
         ResultsRequest,
         ResultsSummary,
@@ -47,7 +40,15 @@ with workflow.unsafe.imports_passed_through():
         StartCampaign,
         StartInspections,
         TaskProgress,
-        WithdrawTask,
+    )
+    from contracts.audit_inspection import ReleaseTask, WithdrawTask
+    from contracts.audit_names import (
+        AUDIT_CAMPAIGN_WORKFLOW,
+        NOT_STARTED,
+        TASK_PROGRESS_SIGNAL,
+        AuditActivity,
+        AuditError,
+        CampaignPhase,
     )
     from domain.audit import messages as msg
     from domain.audit.campaign import paris_date, paris_day_end, paris_time

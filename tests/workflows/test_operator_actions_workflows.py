@@ -36,11 +36,8 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from contracts.audit import (
-    SEND_NOTIFICATIONS,
+from contracts.audit_inspection import (
     AcceptTask,
-    AuditActivity,
-    AuditError,
     DeclineTask,
     DueDateRecord,
     ExtendDeadline,
@@ -51,6 +48,7 @@ from contracts.audit import (
     TaskContext,
     TaskStateRecord,
 )
+from contracts.audit_names import SEND_NOTIFICATIONS, AuditActivity, AuditError
 from contracts.billing import BatchRequest, BatchTotalsView, BillingCycleInput, PlanRequest, PlanResult
 from contracts.referrals import ActorKind, EscalateReferral, HistoryEvent, ReferRequest
 from domain.audit.campaign import paris_date, paris_day_end, paris_time

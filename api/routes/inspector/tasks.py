@@ -23,7 +23,7 @@ from api.schemas.audit import (
     TaskStateOut,
 )
 from api.security import Principal, not_found
-from contracts.audit import AcceptTask, DeclineTask, SubmitChecklist
+from contracts.audit_inspection import AcceptTask, DeclineTask, SubmitChecklist
 from domain.audit.referentiel import Referentiel
 from domain.audit.task_states import TaskState
 from services.audit_tasks import AuditTasks, TaskCard

@@ -30,7 +30,8 @@ from api.qualiparis import (
 from api.schemas.audit import AssignIn, DeadlineIn, QualityTaskOut, ReviewIn, ReviewItemOut, TaskStateOut
 from api.security import not_found
 from api.workflow_updates import refused
-from contracts.audit import ApproveTask, AssignTask, AuditError, ExtendDeadline, SendBackTask
+from contracts.audit_inspection import ApproveTask, AssignTask, ExtendDeadline, SendBackTask
+from contracts.audit_names import AuditError
 from domain.audit.campaign import check_deadline_extension
 from services.audit_campaigns import AuditCampaigns
 from services.audit_tasks import AuditTasks
