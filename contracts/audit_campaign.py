@@ -7,6 +7,7 @@ Dates travel as ISO strings (`2027-03-01`): `ville.temporal`'s converter writes 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from contracts.audit_names import CampaignPhase
 
@@ -15,9 +16,9 @@ from contracts.audit_names import CampaignPhase
 class CampaignCarry:
     """State handed over by continue-as-new: compact, task ids and statuses only."""
 
-    window_start: str  # ISO date
-    window_end: str  # ISO date
-    review_deadline: str  # ISO date
+    window_start: date
+    window_end: date
+    review_deadline: date
     to_start: list[int] = field(default_factory=list)
     statuses: dict[str, str] = field(default_factory=dict)  # task id -> TaskState value | unassigned | pending
     finished: list[int] = field(default_factory=list)
@@ -34,7 +35,7 @@ class AuditCampaignInput:
     """Start of a campaign (or its continuation with `carry`)."""
 
     campaign_id: int
-    start_on: str | None = None  # ISO date: a scheduled campaign (re-audit) waits for this Paris day
+    start_on: date | None = None  # a scheduled campaign (re-audit) waits for this Paris day
     wave_size: int = 200  # inspections started per activity
     max_history_events: int = 10_000  # continue-as-new beyond this history length
     carry: CampaignCarry | None = None
@@ -63,9 +64,9 @@ class PlanResult:
 
     task_ids: list[int]
     unassigned: int
-    window_start: str  # ISO date
-    window_end: str  # ISO date
-    review_deadline: str  # ISO date
+    window_start: date
+    window_end: date
+    review_deadline: date
 
 
 @dataclass
@@ -160,8 +161,8 @@ class CampaignProgress:
 
     campaign_id: int
     phase: str
-    window_start: str | None  # ISO date
-    window_end: str | None  # ISO date
+    window_start: date | None
+    window_end: date | None
     total_tasks: int
     started: int
     finished: int
@@ -176,7 +177,7 @@ class ResultsRequest:
     """Compute site results as of a Paris day."""
 
     campaign_id: int
-    today: str  # ISO date
+    today: date
 
 
 @dataclass
@@ -199,7 +200,7 @@ class ReauditPlan:
     """The follow-up campaign created for failing sites, if any."""
 
     campaign_id: int | None
-    start_on: str | None  # ISO date
+    start_on: date | None
     sites: int = 0
 
 

@@ -7,6 +7,7 @@ Dates travel as ISO strings (`2027-03-01`): `ville.temporal`'s converter writes 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 
@@ -48,10 +49,10 @@ class TaskContext:
     inspector_id: int | None
     inspector_available: bool
     round: int
-    window_start: str  # ISO date
-    window_end: str  # ISO date
-    due_on: str  # ISO date
-    review_deadline: str  # ISO date
+    window_start: date
+    window_end: date
+    due_on: date
+    review_deadline: date
     accept_hours: int
     quality_user_id: int | None
     referentiel_version: str
@@ -82,7 +83,7 @@ class SubmitChecklist:
     """Inspector's checklist: answers per criterion code, evidence keys per criterion code."""
 
     inspector_id: int
-    visit_date: str  # ISO date
+    visit_date: date
     answers: dict[str, Any]
     evidence: dict[str, list[str]] = field(default_factory=dict)
     comment: str = ""
@@ -116,7 +117,7 @@ class AssignTask:
 class ExtendDeadline:
     """The quality team (or an operator) moves the task's due date later, within the campaign window."""
 
-    new_due_on: str  # ISO date
+    new_due_on: date
     by_user_id: int
     reason: str = ""
 
@@ -126,7 +127,7 @@ class DueDateRecord:
     """A moved due date to persist, with the task's late flag once moved."""
 
     task_id: int
-    due_on: str  # ISO date
+    due_on: date
     late: bool
 
 
@@ -218,7 +219,7 @@ class SubmissionRecord:
     task_id: int
     round: int
     inspector_id: int
-    visit_date: str  # ISO date
+    visit_date: date
     answers: dict[str, Any]
     evidence: dict[str, list[str]]
     comment: str

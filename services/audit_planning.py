@@ -167,9 +167,9 @@ class AuditPlanning:
         result = PlanResult(
             task_ids=sorted(int(t.id) for t in tasks if t.id is not None),
             unassigned=sum(1 for t in tasks if t.inspector_id is None),
-            window_start=campaign.window_start.isoformat(),
-            window_end=campaign.window_end.isoformat(),
-            review_deadline=deadline.isoformat(),
+            window_start=campaign.window_start,
+            window_end=campaign.window_end,
+            review_deadline=deadline,
         )
         if created:
             log.info("audit.planned", campaign_id=campaign_id, tasks=len(result.task_ids), unassigned=result.unassigned)

@@ -6,7 +6,7 @@ the window end. The rules (submission, acceptance delay, deadline extension, sco
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from temporalio import workflow
 
@@ -51,8 +51,8 @@ class InspectionWorkflow(InspectionHandlers):
         self.withdrawn = self.state is TaskState.WITHDRAWN
         if not ctx.inspector_available and self.state in (*RELEASABLE, TaskState.SUBMITTED):
             self.release_reason = msg.INSPECTOR_UNAVAILABLE
-        self.window_start, self.window_end = date.fromisoformat(ctx.window_start), date.fromisoformat(ctx.window_end)
-        self.due_on, self.review_deadline = date.fromisoformat(ctx.due_on), date.fromisoformat(ctx.review_deadline)
+        self.window_start, self.window_end = ctx.window_start, ctx.window_end
+        self.due_on, self.review_deadline = ctx.due_on, ctx.review_deadline
         self.ctx = ctx
         if sa_enabled():
             workflow.upsert_search_attributes([SA_ARRONDISSEMENT.value_set(ctx.arrondissement)])

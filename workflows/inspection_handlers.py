@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -251,9 +250,8 @@ class InspectionHandlers(InspectionTask):
         """Move the due date later: reminders and late detection follow the new date (durable timers)."""
         await workflow.wait_condition(lambda: self.ctx is not None)  # may arrive while the task loads
         self._validate_extend(req)  # state may have moved since the validator ran
-        new_due = date.fromisoformat(req.new_due_on)
-        self.due_on, self.deadline_moves = new_due, self.deadline_moves + 1
-        if self.late and not is_late(new_due, False, workflow.now()):
+        self.due_on, self.deadline_moves = req.new_due_on, self.deadline_moves + 1
+        if self.late and not is_late(req.new_due_on, False, workflow.now()):
             self.late = False  # no longer late: it goes late again (with a fresh alert) at the new date
         await self._write(AuditActivity.RECORD_DUE_DATE, DueDateRecord(self.task_id, req.new_due_on, self.late))
         return await self._answer()

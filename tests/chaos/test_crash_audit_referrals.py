@@ -235,7 +235,7 @@ class Driver:
         elif event is TaskEvent.SUBMIT:
             answers = answers_for(self.campaign.ref, self.site_type(task.site_id), task.mode)
             update = InspectionWorkflow.submit
-            arg = SubmitChecklist(task.inspector_id, self.campaign.window_start.isoformat(), answers)
+            arg = SubmitChecklist(task.inspector_id, self.campaign.window_start, answers)
         else:
             assert event is TaskEvent.APPROVE
             update, arg = InspectionWorkflow.approve, ApproveTask(self.campaign.quality_user_id)

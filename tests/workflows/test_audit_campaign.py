@@ -212,7 +212,7 @@ class Driver:
         today = self.env_today
         return SubmitChecklist(
             inspector_id=task.inspector_id,
-            visit_date=kw.get("visit_date", today).isoformat(),
+            visit_date=kw.get("visit_date", today),
             answers=kw.get("answers", answers_for(self.ref, site.site_type, task.mode, failing)),
             evidence=kw.get("evidence", evidence),
         )

@@ -193,7 +193,7 @@ async def extend_task_deadline(
     try:
         view = await inspection(temporal, task_id).execute_update(
             InspectionWorkflow.extend_deadline,
-            ExtendDeadline(body.new_due_on.isoformat(), principal.user_id, body.reason),
+            ExtendDeadline(body.new_due_on, principal.user_id, body.reason),
         )
     except WorkflowUpdateFailedError as err:
         cause = err.cause
