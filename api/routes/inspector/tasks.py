@@ -171,8 +171,6 @@ async def submit_task(
         )
     # floats go as text: the référentiel reads measures as exact decimals
     answers = {k: str(v) if isinstance(v, float) else v for k, v in body.answers.items()}
-    checklist = SubmitChecklist(
-        principal.inspector_id, body.visit_date, answers, body.evidence, body.comment
-    )
+    checklist = SubmitChecklist(principal.inspector_id, body.visit_date, answers, body.evidence, body.comment)
     view = await update(inspection(temporal, task.id or task_id), InspectionWorkflow.submit, checklist)
     return state_out(view)
