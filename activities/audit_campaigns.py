@@ -8,20 +8,18 @@ from temporalio import activity
 from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.audit_common import AuditActivityBase, refusals, search_attributes
-from contracts.audit import (
-    AUDIT_CAMPAIGN_WORKFLOW,
-    INSPECTION_WORKFLOW,
-    AuditActivity,
+from contracts.audit_campaign import (
     CampaignInspectorUnavailable,
     CampaignSiteAdd,
     CampaignSiteWithdrawal,
     CampaignStatusChange,
-    InspectionInput,
     PlanResult,
     SiteWithdrawalResult,
     StartCampaign,
     StartInspections,
 )
+from contracts.audit_inspection import InspectionInput
+from contracts.audit_names import AUDIT_CAMPAIGN_WORKFLOW, INSPECTION_WORKFLOW, AuditActivity
 from services.audit_campaigns import AuditCampaigns
 from services.audit_planning import AuditPlanning
 from ville.ids import audit_campaign_id, inspection_id

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from temporalio import activity
 
 from activities.audit_common import AuditActivityBase, refusals
-from contracts.audit import AuditActivity, ReauditPlan, ReportKeys, ResultsRequest, ResultsSummary
+from contracts.audit_campaign import ReauditPlan, ReportKeys, ResultsRequest, ResultsSummary
+from contracts.audit_names import AuditActivity
 from documents.audit_report import campaign_report_csv, campaign_report_pdf
 from services.audit_results import AuditResults
 from services.notifications import raise_if_retryable
@@ -20,13 +19,13 @@ class AuditResultActivities(AuditActivityBase):
     def compute_results(self, request: ResultsRequest) -> ResultsSummary:
         """Score every site from its approved results, decide its label, open corrective actions."""
         with self.sessions() as s, refusals():
-            return AuditResults(s).compute(request.campaign_id, date.fromisoformat(request.today))
+            return AuditResults(s).compute(request.campaign_id, request.today)
 
     @activity.defn(name=AuditActivity.SCHEDULE_REAUDIT)
     def schedule_reaudit(self, request: ResultsRequest) -> ReauditPlan:
         """Create (once) the follow-up campaign of the refused sites, opening after their actions are due."""
         with self.sessions() as s, refusals():
-            return AuditResults(s).schedule_reaudit(request.campaign_id, date.fromisoformat(request.today))
+            return AuditResults(s).schedule_reaudit(request.campaign_id, request.today)
 
     @activity.defn(name=AuditActivity.BUILD_REPORT)
     def build_report(self, campaign_id: int) -> ReportKeys:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.audit_common import AuditActivityBase, refusals
-from contracts.audit import (
-    AuditActivity,
+from contracts.audit_inspection import (
     DueDateRecord,
     ManualAssignment,
     ReassignOutcome,
@@ -16,6 +15,7 @@ from contracts.audit import (
     TaskContext,
     TaskStateRecord,
 )
+from contracts.audit_names import AuditActivity
 from services.audit_planning import AuditPlanning
 from services.audit_tasks import AuditTasks
 

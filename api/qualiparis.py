@@ -11,7 +11,8 @@ from api.errors import error_responses
 from api.schemas.audit import TaskStateOut
 from api.security import Principal, require
 from api.workflow_updates import Refusals, execute_update
-from contracts.audit import UNASSIGNED, AuditError, TaskView
+from contracts.audit_inspection import TaskView
+from contracts.audit_names import UNASSIGNED, AuditError
 from ville.ids import audit_campaign_id, inspection_id
 from ville.models.people import Role
 from workflows.audit_campaign import AuditCampaignWorkflow

@@ -25,7 +25,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from bench.billing_cycle import start_worker
 from bench.histories import count, history_size, peaks, sample_sizes
 from bench.stack import Stack, bench_today, cpu_delta, cpu_snapshot, embedded_stack, seed, table, write_result
-from contracts.audit import AuditCampaignInput
+from contracts.audit_campaign import AuditCampaignInput
 from stack.audit_demo import MODES
 from ville.db import engine_for
 from ville.ids import audit_campaign_id, inspection_id

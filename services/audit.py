@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from sqlmodel import Session, col, select
 
-from contracts.audit import AuditError, RecipientKind
+from contracts.audit_names import AuditError, RecipientKind
 from domain.audit.referentiel import Referentiel, load_referentiel, select_referentiel
 from services.notifications import Contact, register_resolver
 from ville.models.audit import (

@@ -11,7 +11,9 @@ import structlog
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from contracts.audit import AuditError, PlanResult, ReassignOutcome, SiteWithdrawalResult
+from contracts.audit_campaign import PlanResult, SiteWithdrawalResult
+from contracts.audit_inspection import ReassignOutcome
+from contracts.audit_names import AuditError
 from domain.audit.assignment import AuditTask as DomainTask
 from domain.audit.assignment import Inspector, SiteToAudit, plan_assignments, reassign
 from domain.audit.campaign import inspection_due_date, review_deadline
@@ -165,9 +167,9 @@ class AuditPlanning:
         result = PlanResult(
             task_ids=sorted(int(t.id) for t in tasks if t.id is not None),
             unassigned=sum(1 for t in tasks if t.inspector_id is None),
-            window_start=campaign.window_start.isoformat(),
-            window_end=campaign.window_end.isoformat(),
-            review_deadline=deadline.isoformat(),
+            window_start=campaign.window_start,
+            window_end=campaign.window_end,
+            review_deadline=deadline,
         )
         if created:
             log.info("audit.planned", campaign_id=campaign_id, tasks=len(result.task_ids), unassigned=result.unassigned)

@@ -13,7 +13,8 @@ import structlog
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from contracts.audit import ReauditPlan, RecipientKind, ResultsSummary
+from contracts.audit_campaign import ReauditPlan, ResultsSummary
+from contracts.audit_names import RecipientKind
 from documents.audit_report import DECISION_LABELS, NOT_AUDITED, CampaignReportData, ReportSite, format_permille
 from documents.audit_report import site_results as scored_sites
 from domain.audit.campaign import reaudit_window
@@ -147,7 +148,7 @@ class AuditResults:
         existing = s.exec(select(AuditCampaign).where(AuditCampaign.parent_campaign_id == campaign.id)).first()
         if existing is not None:
             n = s.exec(select(func.count()).where(AuditCampaignSite.campaign_id == existing.id)).one()
-            return ReauditPlan(existing.id, existing.window_start.isoformat(), int(n))
+            return ReauditPlan(existing.id, existing.window_start, int(n))
         refused = s.exec(
             select(AuditSiteResult.site_id).where(
                 AuditSiteResult.campaign_id == campaign.id, AuditSiteResult.decision == LabelDecision.REFUSED.value
@@ -184,7 +185,7 @@ class AuditResults:
             s.add(AuditCampaignSite(campaign_id=follow_up.id, site_id=site_id, modes=list(modes[site_id])))
         s.commit()
         log.info("audit.reaudit_scheduled", campaign_id=campaign.id, follow_up=follow_up.id, sites=len(refused))
-        return ReauditPlan(follow_up.id, window.start.isoformat(), len(refused))
+        return ReauditPlan(follow_up.id, window.start, len(refused))
 
     def report_data(self, campaign_id: int) -> CampaignReportData:
         """What the campaign report prints."""

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from contracts.audit import (
-    AuditError,
-    DueDateRecord,
-    ReviewRecord,
-    SubmissionRecord,
-    TaskContext,
-    TaskStateRecord,
-)
+from contracts.audit_inspection import DueDateRecord, ReviewRecord, SubmissionRecord, TaskContext, TaskStateRecord
+from contracts.audit_names import AuditError
 from domain.audit.campaign import review_deadline
 from domain.audit.referentiel import Referentiel, load_referentiel
 from domain.audit.task_states import TaskState
@@ -171,10 +165,10 @@ class AuditTasks:
             inspector_id=task.inspector_id,
             inspector_available=available,
             round=task.round,
-            window_start=campaign.window_start.isoformat(),
-            window_end=campaign.window_end.isoformat(),
-            due_on=task.due_on.isoformat(),
-            review_deadline=review_deadline(campaign.window_end).isoformat(),
+            window_start=campaign.window_start,
+            window_end=campaign.window_end,
+            due_on=task.due_on,
+            review_deadline=review_deadline(campaign.window_end),
             accept_hours=campaign.acceptance_hours,
             quality_user_id=quality_user,
             referentiel_version=campaign.referentiel_version,
@@ -209,7 +203,7 @@ class AuditTasks:
         task = task_or_refuse(self.s, record.task_id)
         if task.frozen:
             return
-        task.due_on = date.fromisoformat(record.due_on)
+        task.due_on = record.due_on
         task.late = record.late
         task.updated_at = utcnow()
         self.s.add(task)
@@ -222,7 +216,7 @@ class AuditTasks:
             raise AuditRefusal(AuditError.ILLEGAL_TRANSITION, "Résultat déjà validé : il ne peut plus changer")
         task.answers = dict(record.answers)
         task.evidence = {k: list(v) for k, v in record.evidence.items()}
-        task.visit_date = date.fromisoformat(record.visit_date)
+        task.visit_date = record.visit_date
         task.inspector_comment = record.comment[:2000] or None
         task.submissions = record.submission_no
         task.state = TaskState.SUBMITTED.value

@@ -11,7 +11,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.audit import SEND_NOTIFICATIONS, AuditError, Notice
+    from contracts.audit_inspection import Notice
+    from contracts.audit_names import SEND_NOTIFICATIONS, AuditError
     from contracts.delivery import NotificationOutcome
     from domain.audit.messages import OPERATION_UNAVAILABLE
     from ville.temporal import SA_CAMPAIGN

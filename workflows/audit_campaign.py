@@ -12,23 +12,16 @@ end, so closing costs no fan-out of signals.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.audit import (
-        AUDIT_CAMPAIGN_WORKFLOW,
-        NOT_STARTED,
-        TASK_PROGRESS_SIGNAL,
-        AuditActivity,
+    from contracts.audit_campaign import (
         AuditCampaignInput,
         AuditCampaignResult,
-        AuditError,
         CampaignCarry,
         CampaignInspectorUnavailable,
-        CampaignPhase,
         CampaignProgress,
         CampaignSiteAdd,
         CampaignSiteWithdrawal,
@@ -37,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
         InspectorUnavailable,
         PlanResult,
         ReauditPlan,
-        ReleaseTask,
         ReportKeys,
         ResultsRequest,
         ResultsSummary,
@@ -47,7 +39,15 @@ with workflow.unsafe.imports_passed_through():
         StartCampaign,
         StartInspections,
         TaskProgress,
-        WithdrawTask,
+    )
+    from contracts.audit_inspection import ReleaseTask, WithdrawTask
+    from contracts.audit_names import (
+        AUDIT_CAMPAIGN_WORKFLOW,
+        NOT_STARTED,
+        TASK_PROGRESS_SIGNAL,
+        AuditActivity,
+        AuditError,
+        CampaignPhase,
     )
     from domain.audit import messages as msg
     from domain.audit.campaign import paris_date, paris_day_end, paris_time
@@ -81,7 +81,7 @@ class AuditCampaignWorkflow:
         if self.carry is None:
             if inp.start_on is not None:
                 self._set_phase(CampaignPhase.SCHEDULED)
-                opening = paris_time(date.fromisoformat(inp.start_on))
+                opening = paris_time(inp.start_on)
                 if opening > workflow.now():
                     await workflow.sleep(opening - workflow.now())
             self._set_phase(CampaignPhase.PLANNING)
@@ -95,7 +95,7 @@ class AuditCampaignWorkflow:
             )
         carry = self.carry
         self._set_phase(carry.phase)
-        window_close = paris_day_end(date.fromisoformat(carry.window_end))
+        window_close = paris_day_end(carry.window_end)
         while carry.phase == CampaignPhase.RUNNING:
             await self._start_wave()
             if self._should_continue_as_new():
@@ -108,7 +108,7 @@ class AuditCampaignWorkflow:
             self._set_phase(CampaignPhase.CLOSING)
             await run(AuditActivity.SET_CAMPAIGN_STATUS, CampaignStatusChange(inp.campaign_id, CampaignPhase.CLOSING))
         # inspections close themselves at the window end; submitted ones wait for review until the deadline
-        final = results_due_at(date.fromisoformat(carry.review_deadline))
+        final = results_due_at(carry.review_deadline)
         while not self._all_finished() and workflow.now() < final:
             await self._start_wave()
             if self._should_continue_as_new():
@@ -121,7 +121,7 @@ class AuditCampaignWorkflow:
     async def _conclude(self) -> AuditCampaignResult:
         inp, carry = self.inp, self._carry()
         self._set_phase(CampaignPhase.RESULTS)
-        today = paris_date(workflow.now()).isoformat()
+        today = paris_date(workflow.now())
         summary = await call(
             AuditActivity.COMPUTE_RESULTS, ResultsRequest(inp.campaign_id, today), ResultsSummary, BATCH_TIMEOUT
         )

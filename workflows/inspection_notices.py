@@ -8,7 +8,8 @@ from datetime import date, datetime
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.audit import Notice, RecipientKind, TaskContext
+    from contracts.audit_inspection import Notice, TaskContext
+    from contracts.audit_names import RecipientKind
     from domain.audit import messages as msg
     from domain.calendar import format_date_fr
 

@@ -19,21 +19,13 @@ RESULTS_MARGIN = timedelta(hours=1)
 """After the review deadline, time left for the inspections' last reports before the campaign's results."""
 
 
-def parse_day(text: str) -> date | None:
-    """An ISO day (``2027-01-25``), or None when the text is not one."""
-    try:
-        return date.fromisoformat(text)
-    except (TypeError, ValueError):
-        return None
-
-
 def submission_errors(
     referentiel: Referentiel,
     site_type: str,
     mode: AuditMode | str,
     answers: Mapping[str, object],
     evidence: Mapping[str, Sequence[str]],
-    visit_date: str,
+    visit_date: date,
     window: tuple[date, date],
     keys: tuple[int, int],
     now: datetime,
@@ -43,15 +35,10 @@ def submission_errors(
     `window` is the campaign's (start, end), `keys` the (campaign id, task id) the evidence keys must start with.
     """
     window_start, window_end = window
-    day = parse_day(visit_date)
-    errors = validate_submission(
-        referentiel, site_type, mode, answers, evidence, day or window_start, window_start, window_end
-    )
-    if day is None:
-        errors.append(FieldError("visit_date", messages.INVALID_VISIT_DATE))
+    errors = validate_submission(referentiel, site_type, mode, answers, evidence, visit_date, window_start, window_end)
     errors.extend(foreign_keys(evidence_prefix(*keys), evidence))
-    if day is not None and day > paris_date(now):
-        errors.append(FieldError("visit_date", messages.visit_in_future(format_date_fr(day))))
+    if visit_date > paris_date(now):
+        errors.append(FieldError("visit_date", messages.visit_in_future(format_date_fr(visit_date))))
     return errors
 
 
@@ -60,13 +47,10 @@ def acceptance_deadline(now: datetime, accept_hours: int, window_close: datetime
     return min(now + timedelta(hours=accept_hours), window_close)
 
 
-def extended_due_date(current_due: date, new_due_on: str, window_start: date, window_end: date) -> date:
+def extended_due_date(current_due: date, new_due_on: date, window_start: date, window_end: date) -> date:
     """The new due date of a deadline extension; ValueError (French message) unless later and inside the window."""
-    new_due = parse_day(new_due_on)
-    if new_due is None:
-        raise ValueError(messages.INVALID_DATE)
-    check_deadline_extension(current_due, new_due, window_start, window_end)
-    return new_due
+    check_deadline_extension(current_due, new_due_on, window_start, window_end)
+    return new_due_on
 
 
 def score_permille(score: SiteScore) -> int:
@@ -138,7 +122,7 @@ def check_assignable(closing: bool, state: TaskState | None, holder: int | None)
 
 
 def check_extension(
-    closing: bool, state: TaskState | None, current_due: date, new_due_on: str, window: tuple[date, date]
+    closing: bool, state: TaskState | None, current_due: date, new_due_on: date, window: tuple[date, date]
 ) -> date:
     """The new due date of a deadline extension, or ActionRefused: closed task, result submitted, wrong date."""
     if closing:

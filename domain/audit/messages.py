@@ -30,8 +30,6 @@ ALREADY_ASSIGNED = "Cette tâche a déjà un inspecteur"
 ALREADY_SUBMITTED = "Le résultat est déjà soumis : rien à prolonger"
 COMMENT_REQUIRED = "Un commentaire est obligatoire pour renvoyer le résultat à l'inspecteur"
 COMMENT_REQUIRED_FIELD = "Commentaire obligatoire"
-INVALID_VISIT_DATE = "Date de l'audit invalide : format attendu AAAA-MM-JJ."
-INVALID_DATE = "Date attendue au format AAAA-MM-JJ."
 OPERATION_UNAVAILABLE = "Opération impossible pour le moment"
 
 # --- refusals of a campaign change -------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from activities.notifications import NotificationActivities
 from activities.referrals import ReferralActivities
 from api.app import create_app
 from api.security import SESSION_COOKIE, Principal
-from contracts.audit import AuditCampaignInput, RecipientKind
+from contracts.audit_campaign import AuditCampaignInput
+from contracts.audit_names import RecipientKind
 from contracts.billing import BillingCycleInput
 from domain.audit.campaign import PARIS
 from services.audit import ensure_bundled_referentiels
@@ -226,8 +227,9 @@ async def test_extend_deadline_of_a_running_task(
                 r = await clients.bearer(who).post(url, json={"new_due_on": later.isoformat(), "reason": "Essai"})
                 assert r.status_code == 403
             q = clients.bearer(QUALITY)
-            for wrong in (due, window_end + timedelta(days=1)):
-                r = await q.post(url, json={"new_due_on": wrong.isoformat(), "reason": "Site fermé"})
+            # not a day, not later, after the window: each refused on the field (the schema parses the date)
+            for wrong in ("31/02/2027", due.isoformat(), (window_end + timedelta(days=1)).isoformat()):
+                r = await q.post(url, json={"new_due_on": wrong, "reason": "Site fermé"})
                 assert r.status_code == 422 and _fields(r) == ["body.new_due_on"], r.text
             r = await q.post(url, json={"new_due_on": later.isoformat()})
             assert r.status_code == 422 and _fields(r) == ["body.reason"]

@@ -20,7 +20,7 @@ from activities.notifications import NotificationActivities
 from activities.referrals import ReferralActivities
 from api.app import create_app
 from api.security import SESSION_COOKIE, Principal
-from contracts.audit import AuditCampaignInput
+from contracts.audit_campaign import AuditCampaignInput
 from contracts.billing import BillingCycleInput
 from domain.audit.campaign import PARIS
 from services.audit import ensure_bundled_referentiels

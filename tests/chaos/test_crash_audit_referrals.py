@@ -26,7 +26,8 @@ from sqlmodel import col, func, select
 from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from contracts.audit import AcceptTask, ApproveTask, AuditCampaignInput, SubmitChecklist
+from contracts.audit_campaign import AuditCampaignInput
+from contracts.audit_inspection import AcceptTask, ApproveTask, SubmitChecklist
 from contracts.referrals import CloseCaseRequest, PartnerAccept, PartnerRefuse, ReferralCaseInput, ReferRequest
 from domain.audit.referentiel import AnswerType, Direction, Referentiel, load_referentiel
 from domain.audit.task_states import TaskEvent, TaskState
@@ -234,7 +235,7 @@ class Driver:
         elif event is TaskEvent.SUBMIT:
             answers = answers_for(self.campaign.ref, self.site_type(task.site_id), task.mode)
             update = InspectionWorkflow.submit
-            arg = SubmitChecklist(task.inspector_id, self.campaign.window_start.isoformat(), answers)
+            arg = SubmitChecklist(task.inspector_id, self.campaign.window_start, answers)
         else:
             assert event is TaskEvent.APPROVE
             update, arg = InspectionWorkflow.approve, ApproveTask(self.campaign.quality_user_id)

@@ -17,7 +17,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.security import Principal, TokenSigner
-from contracts.audit import AuditCampaignInput
+from contracts.audit_campaign import AuditCampaignInput
 from domain.audit.campaign import PARIS
 from domain.audit.task_states import TaskState
 from services.audit import ensure_bundled_referentiels

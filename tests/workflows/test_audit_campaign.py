@@ -27,18 +27,9 @@ from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
 from activities.notifications import NotificationActivities
-from contracts.audit import (
-    AcceptTask,
-    ApproveTask,
-    AuditCampaignInput,
-    AuditError,
-    DeclineTask,
-    InspectorUnavailable,
-    SendBackTask,
-    SiteChange,
-    SiteWithdrawal,
-    SubmitChecklist,
-)
+from contracts.audit_campaign import AuditCampaignInput, InspectorUnavailable, SiteChange, SiteWithdrawal
+from contracts.audit_inspection import AcceptTask, ApproveTask, DeclineTask, SendBackTask, SubmitChecklist
+from contracts.audit_names import AuditError
 from domain.audit.campaign import PARIS, paris_day_end, paris_time
 from domain.audit.evidence import evidence_prefix
 from domain.audit.referentiel import AnswerType, Direction, Referentiel, load_referentiel
@@ -221,7 +212,7 @@ class Driver:
         today = self.env_today
         return SubmitChecklist(
             inspector_id=task.inspector_id,
-            visit_date=kw.get("visit_date", today).isoformat(),
+            visit_date=kw.get("visit_date", today),
             answers=kw.get("answers", answers_for(self.ref, site.site_type, task.mode, failing)),
             evidence=kw.get("evidence", evidence),
         )

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from contracts.audit import RecipientKind
+from contracts.audit_names import RecipientKind
 from services.bulk_email import BULK_CHUNK, BULK_MIN
 from services.notifications import NotificationRequest, Notifier
 from tests.ses_mailbox import ses_messages

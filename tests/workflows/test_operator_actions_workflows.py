@@ -36,11 +36,8 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from contracts.audit import (
-    SEND_NOTIFICATIONS,
+from contracts.audit_inspection import (
     AcceptTask,
-    AuditActivity,
-    AuditError,
     DeclineTask,
     DueDateRecord,
     ExtendDeadline,
@@ -51,6 +48,7 @@ from contracts.audit import (
     TaskContext,
     TaskStateRecord,
 )
+from contracts.audit_names import SEND_NOTIFICATIONS, AuditActivity, AuditError
 from contracts.billing import BatchRequest, BatchTotalsView, BillingCycleInput, PlanRequest, PlanResult
 from contracts.referrals import ActorKind, EscalateReferral, HistoryEvent, ReferRequest
 from domain.audit.campaign import paris_date, paris_day_end, paris_time
@@ -122,9 +120,9 @@ def _context(task_id: int, today: date, state: str, due_on: date) -> TaskContext
     return TaskContext(
         task_id=task_id, campaign_id=10_000 + task_id, site_id=1, site_ref="S-1", site_name="Mairie du 12e",
         site_type="mairie", site_type_label="Mairie", arrondissement=12, mode="visit", state=state,
-        inspector_id=INSPECTOR, inspector_available=True, round=1, window_start=today.isoformat(),
-        window_end=(today + timedelta(days=20)).isoformat(), due_on=due_on.isoformat(),
-        review_deadline=(today + timedelta(days=34)).isoformat(), accept_hours=48, quality_user_id=QUALITY,
+        inspector_id=INSPECTOR, inspector_available=True, round=1, window_start=today,
+        window_end=today + timedelta(days=20), due_on=due_on,
+        review_deadline=today + timedelta(days=34), accept_hours=48, quality_user_id=QUALITY,
         referentiel_version="1", referentiel=REFERENTIEL,
     )  # fmt: skip
 
@@ -176,16 +174,16 @@ async def test_extended_deadline_moves_reminders_and_late_alert(
     # refused by the domain rule: earlier than the current due date, or after the campaign window
     for wrong in (today + timedelta(days=4), today + timedelta(days=21)):
         with pytest.raises(WorkflowUpdateFailedError) as refused:
-            await handle.execute_update(InspectionWorkflow.extend_deadline, ExtendDeadline(wrong.isoformat(), QUALITY))
+            await handle.execute_update(InspectionWorkflow.extend_deadline, ExtendDeadline(wrong, QUALITY))
         assert isinstance(refused.value.cause, ApplicationError)
         assert refused.value.cause.type == AuditError.INVALID_CHANGE
         assert refused.value.cause.details[0] == [{"field": "new_due_on", "message": refused.value.cause.message}]
 
     view = await handle.execute_update(
-        InspectionWorkflow.extend_deadline, ExtendDeadline(new_due.isoformat(), QUALITY, "visite reportée")
+        InspectionWorkflow.extend_deadline, ExtendDeadline(new_due, QUALITY, "visite reportée")
     )
     assert view.late is False
-    assert fake.due_dates == [DueDateRecord(task_id, new_due.isoformat(), False)]
+    assert fake.due_dates == [DueDateRecord(task_id, new_due, False)]
 
     # past the old due date: no reminder for it, no late alert
     await _skip(time_env, paris_day_end(old_due) + timedelta(hours=2))
@@ -213,7 +211,7 @@ async def test_extension_refused_once_submitted_or_closed(
     handle, today = await _start_inspection(time_env, w, fake, "submitted", due_in_days=5)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(
-            InspectionWorkflow.extend_deadline, ExtendDeadline((today + timedelta(days=8)).isoformat(), QUALITY)
+            InspectionWorkflow.extend_deadline, ExtendDeadline(today + timedelta(days=8), QUALITY)
         )
     assert isinstance(refused.value.cause, ApplicationError)
     assert refused.value.cause.type == AuditError.ILLEGAL_TRANSITION

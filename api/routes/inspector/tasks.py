@@ -23,7 +23,7 @@ from api.schemas.audit import (
     TaskStateOut,
 )
 from api.security import Principal, not_found
-from contracts.audit import AcceptTask, DeclineTask, SubmitChecklist
+from contracts.audit_inspection import AcceptTask, DeclineTask, SubmitChecklist
 from domain.audit.referentiel import Referentiel
 from domain.audit.task_states import TaskState
 from services.audit_tasks import AuditTasks, TaskCard
@@ -171,8 +171,6 @@ async def submit_task(
         )
     # floats go as text: the référentiel reads measures as exact decimals
     answers = {k: str(v) if isinstance(v, float) else v for k, v in body.answers.items()}
-    checklist = SubmitChecklist(
-        principal.inspector_id, body.visit_date.isoformat(), answers, body.evidence, body.comment
-    )
+    checklist = SubmitChecklist(principal.inspector_id, body.visit_date, answers, body.evidence, body.comment)
     view = await update(inspection(temporal, task.id or task_id), InspectionWorkflow.submit, checklist)
     return state_out(view)

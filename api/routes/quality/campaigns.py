@@ -20,7 +20,7 @@ from api.qualiparis import PREFIX, TEMPORAL_ERRORS, QualityTeam, campaign_handle
 from api.schemas.audit import CampaignIn, CampaignOut, ReasonIn, SiteAddIn
 from api.security import not_found
 from api.temporal_query import QUERY_TIMEOUT, bounded
-from contracts.audit import (
+from contracts.audit_campaign import (
     AuditCampaignInput,
     CampaignProgress,
     ChangeAck,

@@ -30,7 +30,8 @@ from api.qualiparis import (
 from api.schemas.audit import AssignIn, DeadlineIn, QualityTaskOut, ReviewIn, ReviewItemOut, TaskStateOut
 from api.security import not_found
 from api.workflow_updates import refused
-from contracts.audit import ApproveTask, AssignTask, AuditError, ExtendDeadline, SendBackTask
+from contracts.audit_inspection import ApproveTask, AssignTask, ExtendDeadline, SendBackTask
+from contracts.audit_names import AuditError
 from domain.audit.campaign import check_deadline_extension
 from services.audit_campaigns import AuditCampaigns
 from services.audit_tasks import AuditTasks
@@ -192,7 +193,7 @@ async def extend_task_deadline(
     try:
         view = await inspection(temporal, task_id).execute_update(
             InspectionWorkflow.extend_deadline,
-            ExtendDeadline(body.new_due_on.isoformat(), principal.user_id, body.reason),
+            ExtendDeadline(body.new_due_on, principal.user_id, body.reason),
         )
     except WorkflowUpdateFailedError as err:
         cause = err.cause
