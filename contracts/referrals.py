@@ -10,15 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from domain.referrals import (
-    ACK_BUSINESS_DAYS,
-    FOLLOW_UP_DAYS,
-    CaseBusinessStatus,
-    CaseOutcome,
-    CaseStatus,
-    ReferralState,
-    RefusalReason,
-)
+from domain.referral_cases import CaseBusinessStatus, CaseOutcome, CaseStatus
+from domain.referral_dates import ACK_BUSINESS_DAYS, FOLLOW_UP_DAYS
+from domain.referrals import ReferralState, RefusalReason
 
 
 class ReferralActivity(StrEnum):

@@ -13,7 +13,8 @@ from sqlmodel import Session, col, select
 
 from contracts.referrals import RecordInput
 from domain.hsds import Directory
-from domain.referrals import NeedCategory, ReferralState, format_case_ref
+from domain.referral_cases import NeedCategory, format_case_ref
+from domain.referrals import ReferralState
 from services.notifications import Contact, register_resolver
 from services.referral_directory import LoadReport, ServiceHit, load_directory, search_services
 from ville.models.billing import FamilyAccount

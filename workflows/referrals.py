@@ -50,28 +50,33 @@ with workflow.unsafe.imports_passed_through():
         RetentionResult,
     )
     from domain import referral_messages as msg
-    from domain.referral_dates import appointment_problem, family_link_expiry, follow_up_at
-    from domain.referrals import (
-        LINK_RENEWALS_EXHAUSTED,
+    from domain.referral_cases import (
         MAX_REFERRALS_PER_CASE,
         CaseStatus,
         CloseCase,
-        IllegalTransition,
         NeedCategory,
+        case_business_status,
+        format_referral_ref,
+        validate_close_case,
+    )
+    from domain.referral_dates import (
         ReferralAction,
+        ack_deadline_at,
+        anonymise_at,
+        appointment_problem,
+        attachments_delete_at,
+        family_link_expiry,
+        follow_up_at,
+        link_expiry,
+        next_referral_action,
+    )
+    from domain.referral_links import LINK_RENEWALS_EXHAUSTED, may_renew_link
+    from domain.referrals import (
+        IllegalTransition,
         ReferralEvent,
         ReferralState,
         RefusalReason,
-        ack_deadline_at,
-        anonymise_at,
-        attachments_delete_at,
-        case_business_status,
-        format_referral_ref,
-        link_expiry,
-        may_renew_link,
-        next_referral_action,
         transition,
-        validate_close_case,
         validate_refusal,
     )
     from ville.temporal import SA_BUSINESS_STATUS, SA_RELAY

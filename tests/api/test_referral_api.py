@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 from activities.referrals import ReferralActivities
 from api.app import create_app
 from api.security import Principal
-from domain.referrals import PARTNER_LINKS_MAX, LinkClaims
+from domain.referral_links import PARTNER_LINKS_MAX, LinkClaims
 from services.notifications import Notifier
 from tests.accounts import session_token
 from ville.aws import aws_client

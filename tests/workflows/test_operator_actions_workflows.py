@@ -54,7 +54,8 @@ from contracts.audit import (
 from contracts.billing import BatchRequest, BatchTotalsView, BillingCycleInput, PlanRequest, PlanResult
 from contracts.referrals import ActorKind, EscalateReferral, HistoryEvent, ReferRequest
 from domain.audit.campaign import paris_date, paris_day_end, paris_time
-from domain.referrals import CaseBusinessStatus, ContactChannel, ReferralState
+from domain.referral_cases import CaseBusinessStatus, ContactChannel
+from domain.referrals import ReferralState
 from ville.db import SessionFactory
 from ville.models.referrals import as_utc
 from ville.settings import Settings

@@ -38,20 +38,17 @@ from contracts.referrals import (
 )
 from domain.calendar import PARIS, format_date_fr
 from domain.hsds import Directory, OrganizationRecord, ServiceRecord
-from domain.referrals import (
+from domain.referral_cases import (
     CaseBusinessStatus,
     CaseOutcome,
     CaseStatus,
     ConsentScope,
     ContactChannel,
     NeedCategory,
-    ReferralState,
-    RefusalReason,
-    ack_deadline,
-    ack_deadline_at,
     attachment_prefix,
-    attachments_delete_at,
 )
+from domain.referral_dates import ack_deadline, ack_deadline_at, attachments_delete_at
+from domain.referrals import ReferralState, RefusalReason
 from services.notifications import Notifier
 from services.referral_directory import load_directory
 from services.referrals import ANONYMISED_NAME
