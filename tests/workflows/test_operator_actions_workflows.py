@@ -62,7 +62,8 @@ from ville.settings import Settings
 from ville.temporal import data_converter
 from workflows.billing import BillingCycleWorkflow
 from workflows.inspection import InspectionWorkflow
-from workflows.referrals import ILLEGAL, ReferralCaseWorkflow
+from workflows.referral_checks import ILLEGAL
+from workflows.referrals import ReferralCaseWorkflow
 
 from .conftest import BIN, eventually
 from .test_referral_case import World, _skip_to, _start, executor, referral_env, worker  # noqa: F401
