@@ -25,20 +25,12 @@ from contracts.referrals import (
     RetentionInput,
     RetentionResult,
 )
-from domain.calendar import format_date_fr
+from domain.calendar import PARIS, format_date_fr
 from domain.hsds import ServiceStatus
-from domain.referrals import (
-    PARIS,
-    ConsentScope,
-    ContactChannel,
-    LinkClaims,
-    NeedCategory,
-    ReferralState,
-    RefusalReason,
-    ack_last_day,
-    attachment_prefix,
-    expires_at,
-)
+from domain.referral_cases import ConsentScope, ContactChannel, NeedCategory, attachment_prefix
+from domain.referral_dates import ack_last_day, expires_at
+from domain.referral_links import LinkClaims
+from domain.referrals import ReferralState, RefusalReason
 from services.notifications import NotificationRequest, Notifier, raise_if_retryable
 from services.referrals import ReferralNotFound, ReferralService
 from ville.db import SessionFactory

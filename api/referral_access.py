@@ -16,7 +16,7 @@ from api.ratelimit import RateLimiter
 from api.security import Principal, not_found, require
 from api.workflow_updates import Refusals, execute_update
 from contracts.referrals import ReferralError
-from domain.referrals import LINK_SUPERSEDED, is_superseded
+from domain.referral_links import LINK_SUPERSEDED, is_superseded
 from services.referrals import ReferralService
 from ville.ids import referral_case_id
 from ville.models.people import Role

@@ -30,9 +30,8 @@ async def accept(referrals: ReferralService, temporal: Client, r: Referral, body
                  uid: int | None) -> PartnerReferralOut:  # fmt: skip
     """Accept: an appointment date or the family contacted."""
     case = referrals.case(r.case_id)
-    appointment = body.appointment_on.isoformat() if body.appointment_on else None
-    await update_case(temporal, case.ref, ReferralCaseWorkflow.accept,
-                      PartnerAccept(r.ref, r.organization_id, appointment, body.contact_made, kind, uid))  # fmt: skip
+    answer = PartnerAccept(r.ref, r.organization_id, body.appointment_on, body.contact_made, kind, uid)
+    await update_case(temporal, case.ref, ReferralCaseWorkflow.accept, answer)
     referrals.refresh()
     return partner_out(referrals, referrals.referral(r.id))
 

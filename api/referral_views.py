@@ -22,15 +22,8 @@ from api.schemas.referrals import (
 )
 from contracts.referrals import HistoryEvent
 from domain.hsds import ServiceStatus
-from domain.referrals import (
-    CaseOutcome,
-    CaseStatus,
-    ConsentScope,
-    ContactChannel,
-    NeedCategory,
-    ReferralState,
-    RefusalReason,
-)
+from domain.referral_cases import CaseOutcome, CaseStatus, ConsentScope, ContactChannel, NeedCategory
+from domain.referrals import ReferralState, RefusalReason
 from services.referral_directory import LoadReport, ServiceHit
 from services.referrals import ReferralService
 from ville.models.referrals import Referral, ReferralAttachment, ReferralCase, ReferralHistory, as_utc

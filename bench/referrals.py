@@ -28,7 +28,7 @@ from bench.billing_cycle import start_worker
 from bench.histories import count, peaks, sample_sizes, wait_count
 from bench.stack import Stack, bench_today, cpu_delta, cpu_snapshot, embedded_stack, seed, table, write_result
 from contracts.referrals import ReferralCaseInput
-from domain.referrals import format_case_ref
+from domain.referral_cases import format_case_ref
 from ville.db import engine_for
 from ville.ids import referral_case_id
 from ville.models.people import Role, UserAccount

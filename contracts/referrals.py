@@ -7,18 +7,12 @@ free text as the id of a `referral_note` row the API wrote before sending the up
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
-from domain.referrals import (
-    ACK_BUSINESS_DAYS,
-    FOLLOW_UP_DAYS,
-    CaseBusinessStatus,
-    CaseOutcome,
-    CaseStatus,
-    ReferralState,
-    RefusalReason,
-)
+from domain.referral_cases import CaseBusinessStatus, CaseOutcome, CaseStatus
+from domain.referral_dates import ACK_BUSINESS_DAYS, FOLLOW_UP_DAYS
+from domain.referrals import ReferralState, RefusalReason
 
 
 class ReferralActivity(StrEnum):
@@ -130,7 +124,7 @@ class ReferralProcess:
     links_issued: int = 0
     link_expires_at: datetime | None = None
     answered_at: datetime | None = None
-    appointment_on: str | None = None  # ISO date (the API writes it)
+    appointment_on: date | None = None  # travels as its ISO day (`ville.temporal`'s converter)
     contact_made: bool = False
     refusal_reason: RefusalReason | None = None
     refusal_note_id: int | None = None
@@ -216,7 +210,7 @@ class PartnerAccept:
 
     referral_ref: str
     partner_org_id: int
-    appointment_on: str | None = None  # ISO date (the API writes it)
+    appointment_on: date | None = None  # travels as its ISO day (`ville.temporal`'s converter)
     contact_made: bool = False
     actor_kind: ActorKind = ActorKind.PARTNER
     actor_user_id: int | None = None

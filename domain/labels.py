@@ -16,7 +16,8 @@ from domain.dunning import InvoiceStatus
 from domain.payment_plans import INSTALMENT_LABEL
 from domain.payment_plans import STATUS_LABEL as PLAN_STATUS_LABEL
 from domain.payments import PaymentMethod
-from domain.referrals import CaseBusinessStatus, ReferralState
+from domain.referral_cases import CaseBusinessStatus
+from domain.referrals import ReferralState
 
 INVOICE_STATUS: Mapping[str, str] = {
     InvoiceStatus.DRAFT: "Brouillon",

@@ -10,7 +10,6 @@ ALREADY_ESCALATED = "Cette orientation a déjà été escaladée à la coordinat
 SERVICE_ALREADY_PENDING = "Une orientation vers ce service est déjà en attente de réponse."
 CHOOSE_ANOTHER_PARTNER = "Choisissez un autre partenaire que celui de l'orientation d'origine."
 APPOINTMENT_OR_CONTACT = "Indiquez la date du rendez-vous ou confirmez que la famille a été contactée."
-APPOINTMENT_INVALID = "Date de rendez-vous invalide."
 APPOINTMENT_PAST = "La date du rendez-vous ne peut pas être dans le passé."
 APPOINTMENT_TOO_FAR = "La date du rendez-vous doit être dans l'année qui vient."
 # stand-ins for a free text kept in the database: the rules only look at its presence

@@ -10,7 +10,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from domain.hsds import Directory, ServiceStatus
-from domain.referrals import NeedCategory
+from domain.referral_cases import NeedCategory
 from ville.models.common import utcnow
 from ville.models.referrals import (
     PartnerContact,

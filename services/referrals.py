@@ -13,7 +13,8 @@ from sqlmodel import Session, col, select
 
 from contracts.referrals import RecordInput
 from domain.hsds import Directory
-from domain.referrals import NeedCategory, ReferralState, format_case_ref
+from domain.referral_cases import NeedCategory, format_case_ref
+from domain.referrals import ReferralState
 from services.notifications import Contact, register_resolver
 from services.referral_directory import LoadReport, ServiceHit, load_directory, search_services
 from ville.models.billing import FamilyAccount
@@ -327,7 +328,7 @@ class ReferralService:
                 p.reminders_sent, p.links_issued, p.link_expires_at,
             )  # fmt: skip
             row.answered_at, row.contact_made = p.answered_at, p.contact_made
-            row.appointment_on = datetime.fromisoformat(p.appointment_on).date() if p.appointment_on else None
+            row.appointment_on = p.appointment_on
             row.refusal_reason = p.refusal_reason.value if p.refusal_reason else None
             row.refusal_note_id = p.refusal_note_id
             row.follow_up_at, row.follow_up_done_at = p.follow_up_at, p.follow_up_done_at

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from domain.hsds import ALL_ARRONDISSEMENTS, Directory, LocationRecord, OrganizationRecord, ServiceRecord, ServiceStatus
-from domain.referrals import NeedCategory
+from domain.referral_cases import NeedCategory
 from services.referral_directory import load_directory
 from stack.seeding import DEMO_ACCOUNTS, SEEDERS, SeedContext
 from ville.models.people import Role, UserAccount

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from domain.referrals import LinkClaims
+from domain.referral_links import LinkClaims
 
 
 @dataclass(frozen=True)

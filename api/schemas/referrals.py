@@ -7,15 +7,8 @@ from datetime import date, datetime
 from pydantic import AwareDatetime, BaseModel, Field
 
 from domain.hsds import ServiceStatus
-from domain.referrals import (
-    CaseOutcome,
-    CaseStatus,
-    ConsentScope,
-    ContactChannel,
-    NeedCategory,
-    ReferralState,
-    RefusalReason,
-)
+from domain.referral_cases import CaseOutcome, CaseStatus, ConsentScope, ContactChannel, NeedCategory
+from domain.referrals import ReferralState, RefusalReason
 
 EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 

@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 from activities.referrals import ReferralActivities
 from api.app import create_app
 from api.security import Principal
-from domain.referrals import PARTNER_LINKS_MAX, LinkClaims
+from domain.referral_links import PARTNER_LINKS_MAX, LinkClaims
 from services.notifications import Notifier
 from tests.accounts import session_token
 from ville.aws import aws_client
@@ -223,6 +223,9 @@ async def test_agent_opens_a_case_and_the_partner_answers_through_the_link(
         assert ack.status_code == 200 and ack.json()["acked_at"] is not None
         bad = await anon.post(f"{API}/link/refuse", json={"token": token, "reason": "autre", "message": " "})
         assert bad.status_code == 422 and "préciser le motif" in bad.json()["error"]["message"]
+        not_a_day = await anon.post(f"{API}/link/accept", json={"token": token, "appointment_on": "2027-02-30"})
+        assert not_a_day.status_code == 422
+        assert [f["field"] for f in not_a_day.json()["error"]["fields"]] == ["body.appointment_on"]
         past = await anon.post(f"{API}/link/accept", json={"token": token, "appointment_on": "2020-01-01"})
         assert past.status_code == 422 and "passé" in past.json()["error"]["message"]
         day = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()

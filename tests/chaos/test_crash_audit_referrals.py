@@ -32,14 +32,8 @@ from contracts.referrals import CloseCaseRequest, PartnerAccept, PartnerRefuse, 
 from domain.audit.referentiel import AnswerType, Direction, Referentiel, load_referentiel
 from domain.audit.task_states import TaskEvent, TaskState
 from domain.audit.task_states import transition as task_transition
-from domain.referrals import (
-    CaseOutcome,
-    ConsentScope,
-    NeedCategory,
-    ReferralEvent,
-    ReferralState,
-    RefusalReason,
-)
+from domain.referral_cases import CaseOutcome, ConsentScope, NeedCategory
+from domain.referrals import ReferralEvent, ReferralState, RefusalReason
 from domain.referrals import transition as referral_transition
 from services.audit import referentiel_document
 from tests.chaos.stack import ChaosWorld, Stack, check_notifications, print_table, seed_world, ses_count

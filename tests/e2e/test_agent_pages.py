@@ -9,7 +9,8 @@ from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from domain.hsds import Directory, OrganizationRecord, ServiceRecord
-from domain.referrals import NeedCategory, ReferralState
+from domain.referral_cases import NeedCategory
+from domain.referrals import ReferralState
 from services.referral_directory import load_directory
 from tests.e2e.conftest import check_page
 from tests.workflows.conftest import BillingWorld, eventually, running_worker

@@ -16,7 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 from api.security import Principal
 from domain.audit.campaign import PARIS
 from domain.hsds import Directory, OrganizationRecord, ServiceRecord
-from domain.referrals import ConsentScope, NeedCategory, ReferralState, RefusalReason
+from domain.referral_cases import ConsentScope, NeedCategory
+from domain.referrals import ReferralState, RefusalReason
 from services.referral_directory import load_directory
 from tests.e2e.audit_world import bearer, check_pages_at, sign_in_as, tab_to
 from tests.workflows.conftest import BillingWorld, eventually, running_worker, sent_emails

@@ -16,7 +16,8 @@ from domain.contests import ContestStatus
 from domain.dunning import InvoiceStatus
 from domain.payment_plans import PlanStatus
 from domain.payments import PaymentMethod
-from domain.referrals import CaseBusinessStatus, CaseStatus, ReferralState
+from domain.referral_cases import CaseBusinessStatus, CaseStatus
+from domain.referrals import ReferralState
 from ville.models.billing import MandateStatus, PaymentStatus
 from workflows.registry import WORKFLOWS
 

@@ -6,23 +6,22 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from domain.referrals import (
-    PARIS,
+from domain.calendar import PARIS
+from domain.referral_cases import (
     CaseBusinessStatus,
     CaseStatus,
     ConsentScope,
     ContactChannel,
-    LinkClaims,
     NeedCategory,
-    ReferralState,
-    ack_deadline,
-    ack_deadline_at,
     attachment_prefix,
     case_business_status,
     format_case_ref,
     format_referral_ref,
     validate_consent,
 )
+from domain.referral_dates import ack_deadline, ack_deadline_at
+from domain.referral_links import LinkClaims
+from domain.referrals import ReferralState
 from ville.referral_links import FamilyLinkClaims, LinkState, ReferralLinkSigner
 
 C = ConsentScope

@@ -1,12 +1,18 @@
 """Dates a referral case sets (domain.referral_dates) and its refusals' texts (domain.referral_messages)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from domain import referral_messages as msg
-from domain.referral_dates import APPOINTMENT_HORIZON_DAYS, appointment_problem, family_link_expiry, follow_up_at
-from domain.referrals import FAMILY_LINK_VALIDITY_DAYS, FOLLOW_UP_DAYS
+from domain.referral_dates import (
+    APPOINTMENT_HORIZON_DAYS,
+    FAMILY_LINK_VALIDITY_DAYS,
+    FOLLOW_UP_DAYS,
+    appointment_problem,
+    family_link_expiry,
+    follow_up_at,
+)
 
 NOW = datetime(2027, 3, 10, 23, 30, tzinfo=UTC)  # already the 11th in Paris (UTC+1)
 
@@ -28,12 +34,11 @@ def test_an_acceptance_needs_an_appointment_or_a_contact() -> None:
 
 
 def test_the_appointment_lies_between_today_in_paris_and_a_year() -> None:
-    assert appointment_problem("2027-03-10", False, NOW) == msg.APPOINTMENT_PAST  # yesterday in Paris
-    assert appointment_problem("2027-03-11", False, NOW) is None
-    last = (datetime(2027, 3, 11) + timedelta(days=APPOINTMENT_HORIZON_DAYS)).date()
-    assert appointment_problem(last.isoformat(), False, NOW) is None
-    assert appointment_problem((last + timedelta(days=1)).isoformat(), True, NOW) == msg.APPOINTMENT_TOO_FAR
-    assert appointment_problem("11/03/2027", True, NOW) == msg.APPOINTMENT_INVALID
+    assert appointment_problem(date(2027, 3, 10), False, NOW) == msg.APPOINTMENT_PAST  # yesterday in Paris
+    assert appointment_problem(date(2027, 3, 11), False, NOW) is None
+    last = date(2027, 3, 11) + timedelta(days=APPOINTMENT_HORIZON_DAYS)
+    assert appointment_problem(last, False, NOW) is None
+    assert appointment_problem(last + timedelta(days=1), True, NOW) == msg.APPOINTMENT_TOO_FAR
 
 
 def test_refusal_texts_name_what_is_wrong() -> None:

@@ -8,13 +8,12 @@ from domain.hsds import (
     ALL_ARRONDISSEMENTS,
     ServiceStatus,
     arrondissement_from_postal_code,
-    csv_tables,
-    directory_as_hsds,
     parse_category,
-    parse_directory,
     parse_service_area,
+    parse_status,
 )
-from domain.referrals import NeedCategory
+from domain.hsds_tables import csv_tables, directory_as_hsds, parse_directory
+from domain.referral_cases import NeedCategory
 
 
 @pytest.mark.parametrize(
@@ -48,6 +47,13 @@ def test_categories_accept_codes_and_french_labels() -> None:
     assert parse_category("Garde d'enfants") is NeedCategory.CHILDCARE
     assert parse_category("santé") is NeedCategory.HEALTH
     assert parse_category("astrologie") is None
+
+
+def test_statuses_accept_hsds_terms() -> None:
+    assert parse_status("") is ServiceStatus.ACTIVE
+    assert parse_status(" Defunct ") is ServiceStatus.INACTIVE
+    assert parse_status("temporarily closed") is ServiceStatus.TEMPORARILY_CLOSED
+    assert parse_status("bientôt") is None
 
 
 NESTED = {

@@ -5,29 +5,28 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain.referrals import (
-    ACTIVE_STATES,
-    CaseOutcome,
-    CloseCase,
-    IllegalTransition,
-    LinkClaims,
+from domain.referral_cases import CaseOutcome, CloseCase, active_referrals, validate_close_case
+from domain.referral_dates import (
     NextAction,
     ReferralAction,
-    ReferralEvent,
-    ReferralState,
-    RefusalReason,
     ack_deadline,
     ack_deadline_at,
     ack_last_day,
-    active_referrals,
     anonymise_at,
     attachments_delete_at,
     expires_at,
     link_expiry,
     next_referral_action,
     reminder_times,
+)
+from domain.referral_links import LinkClaims
+from domain.referrals import (
+    ACTIVE_STATES,
+    IllegalTransition,
+    ReferralEvent,
+    ReferralState,
+    RefusalReason,
     transition,
-    validate_close_case,
     validate_refusal,
 )
 

@@ -52,14 +52,16 @@ from contracts.audit_names import SEND_NOTIFICATIONS, AuditActivity, AuditError
 from contracts.billing import BatchRequest, BatchTotalsView, BillingCycleInput, PlanRequest, PlanResult
 from contracts.referrals import ActorKind, EscalateReferral, HistoryEvent, ReferRequest
 from domain.audit.campaign import paris_date, paris_day_end, paris_time
-from domain.referrals import CaseBusinessStatus, ContactChannel, ReferralState
+from domain.referral_cases import CaseBusinessStatus, ContactChannel
+from domain.referrals import ReferralState
 from ville.db import SessionFactory
 from ville.models.referrals import as_utc
 from ville.settings import Settings
 from ville.temporal import data_converter
 from workflows.billing import BillingCycleWorkflow
 from workflows.inspection import InspectionWorkflow
-from workflows.referrals import ILLEGAL, ReferralCaseWorkflow
+from workflows.referral_checks import ILLEGAL
+from workflows.referrals import ReferralCaseWorkflow
 
 from .conftest import BIN, eventually
 from .test_referral_case import World, _skip_to, _start, executor, referral_env, worker  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,20 +38,17 @@ from contracts.referrals import (
 )
 from domain.calendar import PARIS, format_date_fr
 from domain.hsds import Directory, OrganizationRecord, ServiceRecord
-from domain.referrals import (
+from domain.referral_cases import (
     CaseBusinessStatus,
     CaseOutcome,
     CaseStatus,
     ConsentScope,
     ContactChannel,
     NeedCategory,
-    ReferralState,
-    RefusalReason,
-    ack_deadline,
-    ack_deadline_at,
     attachment_prefix,
-    attachments_delete_at,
 )
+from domain.referral_dates import ack_deadline, ack_deadline_at, attachments_delete_at
+from domain.referrals import ReferralState, RefusalReason
 from services.notifications import Notifier
 from services.referral_directory import load_directory
 from services.referrals import ANONYMISED_NAME
@@ -72,7 +69,8 @@ from ville.models.referrals import (
 )
 from ville.settings import Settings
 from ville.temporal import data_converter
-from workflows.referrals import ILLEGAL, REJECTED, ReferralCaseWorkflow
+from workflows.referral_checks import ILLEGAL, REJECTED
+from workflows.referrals import ReferralCaseWorkflow
 
 BIN = Path(__file__).resolve().parents[2] / ".venv" / "bin"
 FAMILY_NAME, FAMILY_PHONE, FAMILY_EMAIL = "Awa Diallo-Testcase", "+33611223344", "awa.testcase@familles.example"
@@ -284,10 +282,13 @@ async def test_case_with_three_referrals_runs_to_anonymisation(
     today = (await env.get_current_time()).date()
     await handle.execute_update(
         ReferralCaseWorkflow.accept,
-        PartnerAccept(r1, world.services[0].organization_id, appointment_on=(today + timedelta(days=5)).isoformat()),
+        PartnerAccept(r1, world.services[0].organization_id, appointment_on=today + timedelta(days=5)),
     )
     accepted = world.referral(r1)
     assert accepted.status == ReferralState.ACCEPTED
+    # the day travels as a `date` (its ISO string on the wire) into the state and the projection
+    [in_state] = [r for r in (await handle.query(ReferralCaseWorkflow.snapshot)).referrals if r.ref == r1]
+    assert in_state.appointment_on == accepted.appointment_on == today + timedelta(days=5)
     assert accepted.answered_at is not None and accepted.sla_deadline is not None
     assert accepted.answered_at < accepted.sla_deadline
     # a partner of another organisation cannot answer R2
@@ -450,12 +451,13 @@ def test_every_notice_renders_in_french_and_goes_out(sessions: SessionFactory, s
     assert created.organization_id == svc.organization_id
     process = ReferralProcess(ref, svc.id or 0, svc.organization_id, "housing", ReferralState.ACCEPTED,
                               opened_at=now, sla_deadline=now + timedelta(days=3), answered_at=now,
-                              appointment_on="2027-01-05")  # fmt: skip
+                              appointment_on=date(2027, 1, 5))  # fmt: skip
     entry = HistoryEntry(1, now, HistoryEvent.REFERRAL_ACCEPTED, ActorKind.PARTNER)
     case = CaseProjection(CaseStatus.OPEN, CaseBusinessStatus.OPEN, opened_at=now)
     activities.record(RecordInput(world.case_ref, entry, case, process))
     activities.record(RecordInput(world.case_ref, entry, case, process))  # a retry records nothing twice
     assert len(world.history()) == 1
+    assert world.referral(ref).appointment_on == date(2027, 1, 5)
     for kind in NoticeKind:
         result = activities.notify(NoticeInput(world.case_ref, kind, f"{ref}:test:{kind.value}", ref,
                                                now + timedelta(days=8)))  # fmt: skip

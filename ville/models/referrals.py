@@ -77,7 +77,7 @@ class PartnerService(SQLModel, table=True):
 
 
 class PartnerServiceCategory(SQLModel, table=True):
-    """A category of need a service answers (domain.referrals.NeedCategory)."""
+    """A category of need a service answers (domain.referral_cases.NeedCategory)."""
 
     __tablename__ = "partner_service_category"
 
@@ -161,12 +161,12 @@ class ReferralCase(SQLModel, table=True):
     contact_phone: str | None = Field(default=None, max_length=30)
     situation: str = Field(default="", max_length=4000)  # agent-only notes
     partner_summary: str = Field(default="", max_length=2000)  # what partners may read
-    preferred_channel: str = Field(default="email", sa_type=String(10))  # domain.referrals.ContactChannel
+    preferred_channel: str = Field(default="email", sa_type=String(10))  # domain.referral_cases.ContactChannel
     needs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     consent_given_at: datetime = ts_field()
     consent_scope: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # projection of the workflow
-    status: str = Field(default="open", sa_type=String(20), index=True)  # domain.referrals.CaseStatus
+    status: str = Field(default="open", sa_type=String(20), index=True)  # domain.referral_cases.CaseStatus
     business_status: str = Field(default="open", sa_type=String(20), index=True)
     outcome: str | None = Field(default=None, sa_type=String(30))
     opened_at: datetime = ts_field()

@@ -17,7 +17,7 @@ from api.routes.rif_agent.referrals import escalate_referral
 from api.routes.rif_coordination.sla_breaches import sla_breaches
 from api.schemas.referrals import CloseIn
 from api.security import Principal
-from domain.referrals import CaseOutcome
+from domain.referral_cases import CaseOutcome
 from services.referral_reports import ReferralReports
 from services.referrals import ReferralService
 from ville.ids import referral_case_id

@@ -14,7 +14,7 @@ from api.referral_access import now as _now
 from api.referral_access import organization_referral
 from api.rendering import render
 from api.routes.partner.referrals import partner_referrals
-from domain.referrals import LinkClaims
+from domain.referral_links import LinkClaims
 from services.referrals import ReferralService
 from ville.models.people import Role
 from ville.models.referrals import as_utc

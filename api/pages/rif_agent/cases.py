@@ -17,7 +17,8 @@ from api.routes.rif_agent.referrals import refer
 from api.schemas.referrals import ReferIn, ServiceOut
 from api.security import Principal
 from contracts.referrals import ActorKind
-from domain.referrals import CaseOutcome, CaseStatus, ContactChannel, NeedCategory, RefusalReason
+from domain.referral_cases import CaseOutcome, CaseStatus, ContactChannel, NeedCategory
+from domain.referrals import RefusalReason
 from services.referrals import ReferralService
 from ville.models.people import Role
 

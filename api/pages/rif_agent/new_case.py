@@ -16,7 +16,8 @@ from api.pages.rif_agent.cases import NEEDS, utc_now
 from api.rendering import render
 from api.routes.rif_agent.cases import open_case
 from api.schemas.referrals import CaseCreate, ConsentIn
-from domain.referrals import PARIS, ConsentScope, ContactChannel
+from domain.calendar import PARIS
+from domain.referral_cases import ConsentScope, ContactChannel
 from services.referrals import ReferralService
 from ville.models.people import Role
 

@@ -22,7 +22,8 @@ from api.schemas.referrals import (
 )
 from api.security import not_found
 from contracts.referrals import ActorKind, RenewLink
-from domain.referrals import CaseStatus, ConsentScope, NeedCategory, ReferralState
+from domain.referral_cases import CaseStatus, ConsentScope, NeedCategory
+from domain.referrals import ReferralState
 from ville.referral_links import LinkState
 from workflows.referrals import ReferralCaseWorkflow
 

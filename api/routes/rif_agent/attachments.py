@@ -15,7 +15,8 @@ from api.referral_access import Agent, RelayStaff, case_for, now
 from api.referral_views import attachment_out
 from api.schemas.referrals import AttachmentIn, AttachmentOut, DownloadOut, UploadOut
 from api.security import not_found
-from domain.referrals import CaseStatus, attachment_prefix, attachments_delete_at
+from domain.referral_cases import CaseStatus, attachment_prefix
+from domain.referral_dates import attachments_delete_at
 from services.referrals import ReferralService
 from ville.models.referrals import ReferralAttachment, ReferralCase, as_utc
 

@@ -17,7 +17,8 @@ from api.referral_access import Agent, RelayStaff, case_for, now, relay_scope, u
 from api.referral_views import case_out, summary
 from api.schemas.referrals import CaseCreate, CaseOut, CaseSummary, CloseIn
 from contracts.referrals import CloseCaseRequest, ReferralCaseInput
-from domain.referrals import PARIS, CaseStatus, validate_consent
+from domain.calendar import PARIS
+from domain.referral_cases import CaseStatus, validate_consent
 from ville.ids import referral_case_id
 from ville.models.referrals import ReferralCase
 from ville.temporal import SA_ARRONDISSEMENT, SA_BUSINESS_STATUS, SA_RELAY

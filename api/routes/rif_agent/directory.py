@@ -10,7 +10,8 @@ from api.deps import ReferralsDep
 from api.referral_access import DirectoryUser
 from api.referral_views import service_out
 from api.schemas.referrals import LabelOut, ServiceOut
-from domain.referrals import NeedCategory, RefusalReason
+from domain.referral_cases import NeedCategory
+from domain.referrals import RefusalReason
 
 router = APIRouter(prefix="/api/rif", tags=["rif"])
 

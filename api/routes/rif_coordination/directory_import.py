@@ -13,7 +13,7 @@ from api.errors import field_error
 from api.referral_access import DirectoryOperator
 from api.referral_views import report_out
 from api.schemas.referrals import LoadReportOut
-from domain.hsds import csv_tables, parse_directory
+from domain.hsds_tables import csv_tables, parse_directory
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/api/rif", tags=["rif"])
