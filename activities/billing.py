@@ -129,7 +129,7 @@ class BillingActivities:
     def plan_cycle(self, req: PlanRequest) -> PlanResult:
         """Close the period: batch bounds of the accounts to bill, issue and due dates, dunning dates."""
         period = self._period(req.period_key)
-        issue = date.fromisoformat(req.issue_date)
+        issue = req.issue_date
         if issue <= period.end:
             raise ApplicationError(
                 f"period {period.key} ends on {period.end}: it cannot be billed on {issue}",
@@ -140,7 +140,7 @@ class BillingActivities:
         due = due_date(issue, self.settings.due_day_of_month)
         ladder = [DunningPlanStep(s.kind.value, s.on(due)) for s in default_ladder()]
         log.info("billing.planned", period=period.key, families=families, batches=len(bounds))
-        return PlanResult(bounds, families, issue.isoformat(), due.isoformat(), ladder)
+        return PlanResult(bounds, families, issue, due, ladder)
 
     @activity.defn(name=BillingActivity.PREVIEW_BATCH)
     def preview_batch(self, req: BatchRequest) -> BatchTotalsView:
@@ -151,13 +151,9 @@ class BillingActivities:
     @_heartbeating
     def issue_batch(self, req: BatchRequest) -> BatchTotalsView:
         """Compute, number and store the batch's invoices with their ledger entries (one transaction)."""
-        totals = self.store.issue_batch(
-            self._period(req.period_key),
-            req.lo,
-            req.hi,
-            date.fromisoformat(req.issue_date),
-            date.fromisoformat(req.due_date),
-        )
+        if req.issue_date is None or req.due_date is None:  # the cycle plans the dates before any batch
+            raise ApplicationError("a batch is issued with the cycle's dates", type="BatchUndated", non_retryable=True)
+        totals = self.store.issue_batch(self._period(req.period_key), req.lo, req.hi, req.issue_date, req.due_date)
         log.info("billing.batch_issued", period=req.period_key, lo=req.lo, hi=req.hi, invoices=totals.invoices)
         INVOICES_ISSUED.inc(totals.invoices)
         return _view(totals)

@@ -95,7 +95,7 @@ class PaymentPlanActivities:
                 PlanStatus(outcome.status),
                 outcome.answer,
                 outcome.operator_user_id,
-                date.fromisoformat(outcome.decided_on),
+                outcome.decided_on,
                 instalments,
             )
         log.info("payment_plan.decided", plan=outcome.plan_id, status=outcome.status)

@@ -89,7 +89,7 @@ async def run_cycle(
         t0 = time.perf_counter()
         handle = await client.start_workflow(
             BillingCycleWorkflow.run,
-            BillingCycleInput(period.key, batch_size=batch_size, issue_date=issue.isoformat()),
+            BillingCycleInput(period.key, batch_size=batch_size, issue_date=issue),
             id=wf_id,
             task_queue=task_queue,
         )

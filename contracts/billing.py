@@ -80,8 +80,8 @@ class CycleState:
     """What a cycle carries across continue-as-new."""
 
     phase: CyclePhase = CyclePhase.PLANNING
-    issue_date: str = ""
-    due_date: str = ""
+    issue_date: date | None = None  # None until planned (recorded histories carry "")
+    due_date: date | None = None
     bounds: list[int] = field(default_factory=list)
     families: int = 0
     next_batch: int = 0
@@ -103,7 +103,7 @@ class BillingCycleInput:
     period_months: int = 2
     batch_size: int = 500
     parallelism: int = 4
-    issue_date: str | None = None
+    issue_date: date | None = None
     max_batches_per_run: int = 100
     state: CycleState | None = None
 
@@ -132,7 +132,7 @@ class CycleProgress:
     failed_batches: list[int]
     families: int
     totals: BatchTotalsView
-    due_date: str
+    due_date: date | None  # None until planned
     dunning_done: list[str]
     batch_size: int = 0  # the cycle's own: a start asking another one is refused
 
@@ -143,7 +143,7 @@ class PlanRequest:
 
     period_key: str
     batch_size: int
-    issue_date: str
+    issue_date: date
 
 
 @dataclass
@@ -152,8 +152,8 @@ class PlanResult:
 
     bounds: list[int]
     families: int
-    issue_date: str
-    due_date: str
+    issue_date: date
+    due_date: date
     dunning: list[DunningPlanStep]
 
 
@@ -164,8 +164,8 @@ class BatchRequest:
     period_key: str
     lo: int
     hi: int
-    issue_date: str = ""
-    due_date: str = ""
+    issue_date: date | None = None  # always set by the cycle (recorded histories may carry "")
+    due_date: date | None = None
 
 
 @dataclass
@@ -283,5 +283,5 @@ class PaymentState:
     attempts: int
     busy: bool
     invoice_status: str
-    sepa_on: str | None
+    sepa_on: date | None
     webhook_intents: list[str]

@@ -29,7 +29,7 @@ class LineContestInput:
     invoice_number: str
     account_id: int
     lines: dict[str, int]  # contested amount in cents per activity code
-    opened_on: str  # ISO date (Paris) the family opened it
+    opened_on: date  # the day (Paris) the family opened it
 
 
 @dataclass
@@ -66,8 +66,8 @@ class ContestView:
 
     contest_id: str
     status: str
-    opened_on: str
-    deadline: str
+    opened_on: date
+    deadline: date
     reminded: bool
     escalated: bool
 

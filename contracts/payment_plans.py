@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 # The failure type of an approval the invoice can no longer take (paid, transferred or too little left meanwhile).
 PLAN_REFUSED = "PaymentPlanRefused"
@@ -31,7 +32,7 @@ class PaymentPlanInput:
     invoice_number: str
     account_id: int
     asked_count: int
-    requested_on: str  # ISO date (Paris)
+    requested_on: date  # the day (Paris) the family asked
 
 
 @dataclass
@@ -102,7 +103,7 @@ class PlanOutcome:
     status: str
     answer: str
     operator_user_id: int | None  # None: granted at the decision deadline
-    decided_on: str
+    decided_on: date
     instalments: list[tuple[str, int]] = field(default_factory=list)
 
 

@@ -62,9 +62,11 @@ class _DateTypeConverter(JSONTypeConverter):
     """Reads an ISO day back into a field typed `date` (the SDK converts `datetime` only)."""
 
     def to_typed_value(self, hint: type, value: Any) -> Any | None:
-        """A date for a `date` hint; the SDK's own conversion otherwise."""
+        """A date for a `date` hint (`""` is None for `date | None`); the SDK's own conversion otherwise."""
         if hint is date and isinstance(value, str):
             return date.fromisoformat(value)
+        if hint == date | None and value == "":  # histories recorded before dates were typed wrote "" for unset
+            return None
         return JSONTypeConverter.Unhandled
 
 

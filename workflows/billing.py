@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -61,7 +61,8 @@ class BillingCycleWorkflow:
                 workflow.continue_as_new(replace(self.inp, state=self.state))
             self._set_phase(CyclePhase.PREVIEWED if inp.dry_run else CyclePhase.AWAITING_DUE_DATE)
         if self.state.phase is CyclePhase.AWAITING_DUE_DATE:
-            await sleep_until_morning(date.fromisoformat(self.state.due_date))
+            assert self.state.due_date is not None  # planned before issuing
+            await sleep_until_morning(self.state.due_date)
             await workflow.execute_activity(
                 BillingActivity.START_SEPA_DEBITS,
                 self.inp.period_key,
@@ -79,7 +80,7 @@ class BillingCycleWorkflow:
         )
 
     async def _plan(self) -> None:
-        issue = self.inp.issue_date or workflow.now().date().isoformat()
+        issue = self.inp.issue_date or workflow.now().date()
         plan = await workflow.execute_activity(
             BillingActivity.PLAN_CYCLE,
             PlanRequest(self.inp.period_key, self.inp.batch_size, issue),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -62,7 +62,7 @@ class LineContestWorkflow:
     @workflow.init
     def __init__(self, inp: LineContestInput) -> None:
         self.inp = inp
-        opened = date.fromisoformat(inp.opened_on)
+        opened = inp.opened_on
         self.deadline = review_deadline(opened)
         self.remind_on = reminder_date(opened)
         self.escalate_on = escalation_date(opened)
@@ -218,7 +218,7 @@ class LineContestWorkflow:
             self.inp.contest_id,
             self.status.value,
             self.inp.opened_on,
-            self.deadline.isoformat(),
+            self.deadline,
             self.reminded,
             self.escalated,
         )

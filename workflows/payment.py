@@ -340,8 +340,7 @@ class InvoicePaymentWorkflow:
     @workflow.query
     def state(self) -> PaymentState:
         """Attempts, whether one is in flight, the invoice status last recorded, the webhooks seen."""
-        sepa_on = self.sepa_on.isoformat() if self.sepa_on else None
-        return PaymentState(self.attempts, self.busy, self.status, sepa_on, sorted(self.events))
+        return PaymentState(self.attempts, self.busy, self.status, self.sepa_on, sorted(self.events))
 
     async def _notify(self, template: str, key: str, channel: str, extra: dict[str, str]) -> None:
         account_id = await workflow.execute_activity(

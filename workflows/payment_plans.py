@@ -126,7 +126,7 @@ class PaymentPlanWorkflow:
 
     async def _decided_in_time(self) -> bool:
         """Wait for the billing team's decision until the service deadline; False once it has passed."""
-        day = decision_deadline(date.fromisoformat(self.inp.requested_on))
+        day = decision_deadline(self.inp.requested_on)
         deadline = datetime.combine(day, MORNING_UTC, tzinfo=workflow.now().tzinfo)
         wait = max(deadline - workflow.now(), timedelta(seconds=1))
         try:
@@ -162,7 +162,7 @@ class PaymentPlanWorkflow:
             decision.status.value,
             decision.answer,
             self.pending_by,
-            today.isoformat(),
+            today,
             [(i.due_on.isoformat(), i.amount_cents) for i in instalments],
         )
         await workflow.execute_activity(

@@ -51,7 +51,7 @@ async def test_billing_survives_worker_and_server_crashes(
         client = await connect(s.model_copy(update={"temporal_address": stack.address}))
         handle = await client.start_workflow(
             BillingCycleWorkflow.run,
-            BillingCycleInput(period.key, batch_size=BATCH, parallelism=2, issue_date=world.today.isoformat()),
+            BillingCycleInput(period.key, batch_size=BATCH, parallelism=2, issue_date=world.today),
             id=billing_cycle_id(period.key),
             task_queue=s.task_queue,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,7 @@ async def issue(client: Client, world: BillingWorld, period_key: str, issue_date
 
     await client.start_workflow(
         BillingCycleWorkflow.run,
-        BillingCycleInput(period_key, batch_size=10, parallelism=2, issue_date=issue_date),
+        BillingCycleInput(period_key, batch_size=10, parallelism=2, issue_date=date.fromisoformat(issue_date)),
         id=billing_cycle_id(period_key),
         task_queue=world.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,  # tests share one dev server

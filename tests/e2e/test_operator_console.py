@@ -7,6 +7,8 @@ failed). A clerk corrects the address; the operator retries the failed batch fro
 
 from __future__ import annotations
 
+from datetime import date
+
 from playwright.async_api import Page, expect
 from sqlalchemy import update
 from temporalio.client import Client, WorkflowHandle
@@ -80,7 +82,7 @@ async def test_operator_pauses_resumes_and_retries_a_failed_batch(
     async with running_worker(client, world):
         await client.start_workflow(
             BillingCycleWorkflow.run,
-            BillingCycleInput(PERIOD, batch_size=1, parallelism=2, issue_date="2027-03-02"),
+            BillingCycleInput(PERIOD, batch_size=1, parallelism=2, issue_date=date(2027, 3, 2)),
             id=wf_id,
             task_queue=world.settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,  # tests share one dev server

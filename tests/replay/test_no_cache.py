@@ -8,6 +8,7 @@ The histories this run leaves are then replayed once more by the Replayer.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,9 @@ async def test_billing_scenario_without_workflow_cache(
         assert worker.config()["max_cached_workflows"] == 0
         cycle = await client.start_workflow(
             BillingCycleWorkflow.run,
-            BillingCycleInput("2026-09", batch_size=1, parallelism=2, issue_date="2026-11-02", max_batches_per_run=2),
+            BillingCycleInput(
+                "2026-09", batch_size=1, parallelism=2, issue_date=date(2026, 11, 2), max_batches_per_run=2
+            ),
             id=billing_cycle_id("2026-09"),
             task_queue=world.settings.task_queue,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import col, select
 from temporalio.client import Client
@@ -37,7 +37,7 @@ async def _until(env: WorkflowEnvironment, iso: str) -> timedelta:
 async def _issue(client: Client, world: BillingWorld, period_key: str, issue_date: str) -> None:
     await client.start_workflow(
         BillingCycleWorkflow.run,
-        BillingCycleInput(period_key, batch_size=3, parallelism=2, issue_date=issue_date),
+        BillingCycleInput(period_key, batch_size=3, parallelism=2, issue_date=date.fromisoformat(issue_date)),
         id=billing_cycle_id(period_key),
         task_queue=world.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
@@ -56,7 +56,7 @@ async def ask_plan(env: WorkflowEnvironment, world: BillingWorld, family: Family
     with world.sessions() as s:
         invoice = s.exec(select(Invoice).where(Invoice.account_id == family.account_id, Invoice.period_key == period))
         row = payment_plans.new_request(s, invoice.one(), count, REASON, today)
-        inp = PaymentPlanInput(row.ref, row.invoice_number, row.account_id, row.asked_count, today.isoformat())
+        inp = PaymentPlanInput(row.ref, row.invoice_number, row.account_id, row.asked_count, today)
     await start_payment_plan(env.client, world.settings.task_queue, inp)
     return inp.plan_id
 

@@ -62,7 +62,7 @@ async def issue(client: Client, world: BillingWorld, period_key: str, issue_date
     """Start the period's cycle and wait until its invoices are issued and delivered."""
     await client.start_workflow(
         BillingCycleWorkflow.run,
-        BillingCycleInput(period_key, batch_size=3, parallelism=2, issue_date=issue_date),
+        BillingCycleInput(period_key, batch_size=3, parallelism=2, issue_date=date.fromisoformat(issue_date)),
         id=billing_cycle_id(period_key),
         task_queue=world.settings.task_queue,
         # tests share one dev server: a cycle left by another test's world is ended, not reused
@@ -108,7 +108,7 @@ async def test_every_way_to_pay(billing_world: BillingWorld, local_env: Workflow
         # starting the same period again changes nothing
         again = await client.start_workflow(
             BillingCycleWorkflow.run,
-            BillingCycleInput("2026-09", issue_date="2026-11-02"),
+            BillingCycleInput("2026-09", issue_date=date(2026, 11, 2)),
             id=billing_cycle_id("2026-09"),
             task_queue=world.settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import col, select
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -46,7 +46,7 @@ async def _until(env: WorkflowEnvironment, iso: str) -> timedelta:
 async def _issue(client: Client, world: BillingWorld, period_key: str, issue_date: str) -> None:
     await client.start_workflow(
         BillingCycleWorkflow.run,
-        BillingCycleInput(period_key, batch_size=3, parallelism=2, issue_date=issue_date),
+        BillingCycleInput(period_key, batch_size=3, parallelism=2, issue_date=date.fromisoformat(issue_date)),
         id=billing_cycle_id(period_key),
         task_queue=world.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
@@ -67,7 +67,7 @@ async def open_contest(
     with world.sessions() as s:
         invoice = s.exec(select(Invoice).where(Invoice.account_id == family.account_id)).one()
         row = contests.new_contest(s, invoice, codes, ContestReason.CHILD_ABSENT, "Mon fils était malade.", None, today)
-    inp = LineContestInput(row.ref, row.invoice_number, row.account_id, dict(row.lines), row.opened_on.isoformat())
+    inp = LineContestInput(row.ref, row.invoice_number, row.account_id, dict(row.lines), row.opened_on)
     await start_contest(env.client, world.settings.task_queue, inp)
     return row
 

@@ -297,7 +297,7 @@ async def test_cancelled_cycle_finishes_batches_in_flight_and_starts_no_other(te
 
     @activity.defn(name="plan_cycle")
     async def plan_cycle(req: PlanRequest) -> PlanResult:
-        return PlanResult([10, 20, 30, 40, 50, 60], 60, req.issue_date, "2031-08-25", [])
+        return PlanResult([10, 20, 30, 40, 50, 60], 60, req.issue_date, date(2031, 8, 25), [])
 
     @activity.defn(name="issue_batch")
     async def issue_batch(req: BatchRequest) -> BatchTotalsView:
@@ -323,7 +323,7 @@ async def test_cancelled_cycle_finishes_batches_in_flight_and_starts_no_other(te
         activities=[plan_cycle, issue_batch, archive_batch, deliver_batch],
     ):  # fmt: skip
         handle = await temporal_client.start_workflow(
-            BillingCycleWorkflow.run, BillingCycleInput("2031-07", parallelism=2, issue_date="2031-07-01"),
+            BillingCycleWorkflow.run, BillingCycleInput("2031-07", parallelism=2, issue_date=date(2031, 7, 1)),
             id=f"billing-cycle-ops-{uuid.uuid4().hex[:6]}", task_queue=queue,
         )  # fmt: skip
         await asyncio.wait_for(two_in_flight.wait(), 30)

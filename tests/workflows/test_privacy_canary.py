@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -116,7 +117,7 @@ async def test_no_personal_data_in_temporal_logs_or_metrics(
         async with running_worker(client, world):
             await client.start_workflow(
                 BillingCycleWorkflow.run,
-                BillingCycleInput("2026-09", batch_size=1, parallelism=2, issue_date="2026-11-02"),
+                BillingCycleInput("2026-09", batch_size=1, parallelism=2, issue_date=date(2026, 11, 2)),
                 id=billing_cycle_id("2026-09"),
                 task_queue=world.settings.task_queue,
             )

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections import defaultdict
+from datetime import date
 from typing import Any
 
 import httpx
@@ -58,7 +59,7 @@ async def issue_cycle(client: Client, world: BillingWorld, period_key: str, issu
     """Issue a period with the real billing cycle, and wait until its invoices exist."""
     await client.start_workflow(
         BillingCycleWorkflow.run,
-        BillingCycleInput(period_key, batch_size=3, parallelism=2, issue_date=issue_date),
+        BillingCycleInput(period_key, batch_size=3, parallelism=2, issue_date=date.fromisoformat(issue_date)),
         id=billing_cycle_id(period_key),
         task_queue=world.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,

@@ -113,7 +113,7 @@ async def open_for_family(
                 Body=upload.data,
                 ContentType=document.content_type,
             )
-        inp = LineContestInput(row.ref, row.invoice_number, row.account_id, dict(row.lines), row.opened_on.isoformat())
+        inp = LineContestInput(row.ref, row.invoice_number, row.account_id, dict(row.lines), row.opened_on)
         await start_contest(temporal, settings.task_queue, inp)
     except RPCError as err:
         contests.withdraw(session, row.ref)  # nothing waits for it: the family may try again

@@ -36,7 +36,7 @@ async def ask_for_family(
     """Record the request (404 for another family's invoice), then start its workflow."""
     invoice = own_invoice(session, principal, number)
     row = payment_plans.new_request(session, invoice, body.count, body.reason, today_paris())
-    inp = PaymentPlanInput(row.ref, row.invoice_number, row.account_id, row.asked_count, row.requested_on.isoformat())
+    inp = PaymentPlanInput(row.ref, row.invoice_number, row.account_id, row.asked_count, row.requested_on)
     try:
         await start_payment_plan(temporal, task_queue, inp)
     except RPCError as err:
