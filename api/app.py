@@ -32,6 +32,7 @@ from services.billing import BillingStore
 from services.notifications import Notifier
 from services.payments import PaymentStore
 from services.stripe_client import make_stripe_client
+from services.stripe_events import StripeEvents
 from services.stripe_payments import StripePayments
 from ville.aws import aws_client
 from ville.db import SessionFactory, engine_for
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.state.billing_store = BillingStore(app.state.sessions)
     app.state.attendance = AttendanceIngest(app.state.sessions)
     app.state.payments = StripePayments(make_stripe_client(settings), PaymentStore(app.state.sessions))
+    app.state.stripe_events = StripeEvents(app.state.sessions)
     stripe_js_origin = settings.stripe_js_url.split("/js.stripe.com")[0].rstrip("/")
     # inspectors' evidence goes from the browser straight to S3 by presigned URL (moto's origin in dev)
     s3_origins = settings.aws_endpoint_url or (

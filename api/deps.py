@@ -21,6 +21,7 @@ from services.billing import BillingStore
 from services.notifications import Notifier
 from services.payments import PaymentStore
 from services.referrals import ReferralService
+from services.stripe_events import StripeEvents
 from services.stripe_payments import StripePayments
 from ville.settings import Settings
 
@@ -75,6 +76,11 @@ async def _payment_store(request: Request) -> PaymentStore:
     return payments.store
 
 
+async def _stripe_events(request: Request) -> StripeEvents:
+    events: StripeEvents = request.app.state.stripe_events
+    return events
+
+
 async def _notifier(request: Request) -> Notifier:
     notifier: Notifier = request.app.state.notifier
     return notifier
@@ -99,6 +105,7 @@ BillingStoreDep = Annotated[BillingStore, Depends(_billing_store)]
 PaymentsDep = Annotated[StripePayments, Depends(_payments)]
 PaymentStoreDep = Annotated[PaymentStore, Depends(_payment_store)]
 NotifierDep = Annotated[Notifier, Depends(_notifier)]
+StripeEventsDep = Annotated[StripeEvents, Depends(_stripe_events)]
 AttendanceDep = Annotated[AttendanceIngest, Depends(_attendance)]
 ReferralsDep = Annotated[ReferralService, Depends(_referrals)]
 

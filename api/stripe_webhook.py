@@ -1,8 +1,8 @@
 """Stripe webhook checks: the signature within a tolerance both ways, the body's shape, the event's invoice.
 
-Everything here runs before anything is stored or signalled: a malformed signed body is a 400, and an event
-that names no invoice of ours, or a PaymentIntent we never created for that invoice, is ignored (answered 2xx
-so that Stripe stops retrying) and never starts a payment workflow.
+Everything here runs before anything is stored or signalled: a malformed signed body is a 400. Whether an event
+names an invoice of ours and a PaymentIntent we created for it is read by `services.stripe_events` (an event
+that does not is ignored, answered 2xx so that Stripe stops retrying, and never starts a payment workflow).
 """
 
 from __future__ import annotations
@@ -11,11 +11,6 @@ import json
 from dataclasses import dataclass
 
 import stripe
-from sqlalchemy import select
-from sqlmodel import Session, col
-
-from domain.numbering import parse_invoice_number
-from ville.models.billing import Invoice, Payment
 
 TOLERANCE_S = 300  # Stripe's own default, applied to the past *and* the future (a clock skew of minutes, no more)
 MAX_ID = 80  # the stored ids' column width (stripe_event.event_id / object_id)
@@ -88,31 +83,3 @@ def parse_event(data: object) -> WebhookEvent:
 
 def _short_str(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_ID
-
-
-def ignore_reason(session: Session, invoice_number: str, payment_intent_id: str | None) -> str | None:
-    """Why an event about this invoice's PaymentIntent must start nothing, or None when it is one of ours.
-
-    One indexed read: the invoice by its number, joined to the payment that recorded this PaymentIntent
-    (every PaymentIntent we create is recorded against its invoice before it can be confirmed, so an outcome
-    about any other is not ours to record, whatever Stripe says about it).
-    """
-    try:
-        parse_invoice_number(invoice_number)
-    except ValueError:
-        return "malformed_invoice_number"
-    if not payment_intent_id:
-        return "no_payment_intent"
-    row = session.execute(
-        select(col(Invoice.id), col(Payment.id))
-        .outerjoin(
-            Payment,
-            (col(Payment.invoice_id) == col(Invoice.id)) & (col(Payment.stripe_payment_intent_id) == payment_intent_id),
-        )
-        .where(col(Invoice.number) == invoice_number)
-    ).first()
-    if row is None:
-        return "unknown_invoice"
-    if row[1] is None:
-        return "unknown_payment_intent"
-    return None
