@@ -332,7 +332,7 @@ async def test_audit_and_referrals_survive_worker_kills(settings: Settings, tmp_
         invariants += await _check_cases(client, world, cases)
         invariants += await _next_steps(client, driver, cases)
         invariants += [f"{line} (after the next steps)" for line in await _check_cases(client, world, cases)]
-        invariants += check_notifications(world.engine, s, ses_before)
+        invariants += check_notifications(world.engine, s, ses_before, stack.in_flight)
     finally:
         stack.stop()
         world.engine.dispose()

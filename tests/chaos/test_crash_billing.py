@@ -67,7 +67,7 @@ async def test_billing_survives_worker_and_server_crashes(
             return (await handle.query(BillingCycleWorkflow.progress)).phase is CyclePhase.AWAITING_DUE_DATE
 
         await eventually(phase, timeout=90)
-        invariants = check_cycle(engine, sessions, s, period.key, ses_before, FAMILIES)
+        invariants = check_cycle(engine, sessions, s, period.key, ses_before, FAMILIES, stack.in_flight)
         invariants.append(f"cycle reached awaiting_due_date at {stack.t()}")
 
         # a card payment in flight when the worker dies

@@ -103,7 +103,7 @@ async def test_billing_survives_emulator_outages(
 
         await eventually(phase, timeout=300)
         invariants = [f"cycle reached awaiting_due_date at {stack.t()} after {hung_calls} hung moto connection(s)"]
-        invariants += check_cycle(engine, sessions, s, period.key, ses_before, FAMILIES)
+        invariants += check_cycle(engine, sessions, s, period.key, ses_before, FAMILIES, stack.in_flight)
 
         card_number, sepa_number = await _payments_under_stripe_outage(
             world, stack, local_stripe, stripe_client, client
@@ -112,7 +112,9 @@ async def test_billing_survives_emulator_outages(
         invariants += _check_charges(world, stripe_client)
         invariants.append(check_ledger(engine) + " (after the payments)")
         invariants.append(check_money(engine) + " (after the payments)")
-        invariants += [f"{line} (after the payments)" for line in check_notifications(engine, s, ses_before)]
+        invariants += [
+            f"{line} (after the payments)" for line in check_notifications(engine, s, ses_before, stack.in_flight)
+        ]
     finally:
         stack.stop()
         moto.stop()
