@@ -29,7 +29,7 @@ from contracts.billing import (
     PlanRequest,
     PlanResult,
 )
-from documents.invoice import render_invoices, render_many, render_pool
+from documents.invoice import InvoiceDocument, render_invoices, render_many, render_pool
 from domain import ledger
 from domain.contests import held_back
 from domain.due_dates import due_date
@@ -38,29 +38,17 @@ from domain.money import format_eur
 from domain.periods import BillingPeriod, period_from_key
 from services import contests, payment_plans
 from services.billing import OPEN_STATUSES, BatchTotals, BillingStore, post_entries
-from services.notifications import (
-    Contact,
-    NotificationRequest,
-    Notifier,
-    raise_if_retryable,
-    register_resolver,
-    register_still_wanted,
-)
+from services.invoice_documents import payment_url
+from services.notification_log import insert_log_rows
+from services.notifications import NotificationRequest, Notifier, raise_if_retryable, register_still_wanted
+from services.payer_contacts import PAYER
 from ville.ids import invoice_payment_id
 from ville.metrics import INVOICES_ISSUED
-from ville.models.billing import DeliveryChannel, FamilyAccount, Invoice, MandateStatus, Notification, Payer
+from ville.models.billing import DeliveryChannel, FamilyAccount, Invoice, MandateStatus
 from ville.settings import Settings
 
 log = structlog.get_logger(__name__)
 RETENTION_TAG = "retention=archive-5y"
-
-
-@register_resolver("payer")
-def _payer_contact(s: Any, account_id: int) -> Contact | None:
-    payer = s.execute(select(Payer).where(Payer.account_id == account_id)).scalar_one_or_none()
-    if payer is None:
-        return None
-    return Contact(payer.email, payer.phone, f"{payer.first_name} {payer.last_name}")
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -183,57 +171,48 @@ class BillingActivities:
     @_heartbeating
     def deliver_batch(self, req: BatchRequest) -> BatchTotalsView:
         """E-mail the families who chose e-mail; one print file for those who chose post."""
-        docs = self.store.documents(req.period_key, req.lo, req.hi, self.settings.public_base_url)
-        by_number = self._accounts_of([n for n, _, _ in docs])
+        # the e-mails need a few columns of each invoice, not its lines: only the letters read whole documents
+        base_url = self.settings.public_base_url
         emails = [
             NotificationRequest(
-                key=f"invoice-issued:{number}",
+                key=f"invoice-issued:{d.number}",
                 channel="email",
                 template="invoice_issued",
-                recipient_kind="payer",
-                recipient_id=by_number[number],
-                subject_ref=number,
+                recipient_kind=PAYER,
+                recipient_id=d.account_id,
+                subject_ref=d.number,
                 context={
-                    "number": number,
-                    "period": doc.period_label,
-                    "amount": format_eur(doc.amount_due_cents),
-                    "due_date": doc.due_date.strftime("%d/%m/%Y"),
-                    "url": doc.payment_url,
+                    "number": d.number,
+                    "period": d.period_label,
+                    "amount": format_eur(d.amount_due_cents),
+                    "due_date": d.due_date.strftime("%d/%m/%Y"),
+                    "url": payment_url(base_url, d.number),
                 },
             )
-            for number, channel, doc in docs
-            if channel == DeliveryChannel.email.value
+            for d in self.store.deliveries(req.period_key, req.lo, req.hi)
+            if d.channel == DeliveryChannel.email.value
         ]
         outcome = self.notifier.send_many(emails)
         raise_if_retryable(outcome)  # an unreachable person is listed for operators, not retried forever
-        letters = [(n, d) for n, c, d in docs if c == DeliveryChannel.post.value]
+        letters = self.store.documents(req.period_key, req.lo, req.hi, base_url, DeliveryChannel.post.value)
         if letters:
             self.s3.put_object(
                 Bucket=self.settings.s3_bucket,
                 Key=f"print/{req.period_key}/batch-{req.lo}-{req.hi}.pdf",
-                Body=render_many([d for _, d in letters]),
+                Body=self._print_file([d for _, _, d in letters]),
                 ContentType="application/pdf",
             )
-            self._log_letters([n for n, _ in letters], "invoice_issued")
+            self._log_letters([n for n, _, _ in letters], "invoice_issued")
         return BatchTotalsView(emails=len(emails), letters=len(letters))
 
-    def _accounts_of(self, numbers: list[str]) -> dict[str, int]:
-        with self.store.sessions() as s:
-            rows = s.execute(select(Invoice.number, Invoice.account_id).where(Invoice.number.in_(numbers)))
-            return {n: a for n, a in rows}
+    def _print_file(self, docs: list[InvoiceDocument]) -> bytes:
+        # in the rendering pool when there is one: CPU-bound reportlab there leaves this process's GIL free
+        pool = render_pool(self.settings.pdf_render_processes)
+        return render_many(docs) if pool is None else pool.submit(render_many, docs).result()
 
     def _log_letters(self, numbers: list[str], template: str) -> None:
         with self.store.sessions() as s, s.begin():
-            known = set(
-                s.execute(
-                    select(Notification.key).where(Notification.key.in_([f"{template}:{n}:post" for n in numbers]))
-                ).scalars()
-            )
-            s.add_all(
-                Notification(key=f"{template}:{n}:post", channel="post", template=template, subject_ref=n)
-                for n in numbers
-                if f"{template}:{n}:post" not in known
-            )
+            insert_log_rows(s, [(f"{template}:{n}:post", "post", template, n) for n in numbers], "sent")
 
     @activity.defn(name=BillingActivity.START_SEPA_DEBITS)
     async def start_sepa_debits(self, period_key: str) -> int:
@@ -313,13 +292,13 @@ class BillingActivities:
             }
             requests.append(
                 NotificationRequest(
-                    f"{kind.value}:{inv.number}", "email", "invoice_reminder", "payer", acc.id, inv.number, ctx
+                    f"{kind.value}:{inv.number}", "email", "invoice_reminder", PAYER, acc.id, inv.number, ctx
                 )
             )
             if acc.sms_opt_in:
                 requests.append(
                     NotificationRequest(
-                        f"{kind.value}:{inv.number}:sms", "sms", "invoice_reminder", "payer", acc.id, inv.number, ctx
+                        f"{kind.value}:{inv.number}:sms", "sms", "invoice_reminder", PAYER, acc.id, inv.number, ctx
                     )
                 )
         outcome = self.notifier.send_many(requests)

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from documents.invoice import DocLine, InvoiceDocument
+from documents.invoice import InvoiceDocument
 from domain import ledger
 from domain.dunning import PAYABLE_STATUSES, status_after_payment
 from domain.invoicing import (
@@ -27,6 +27,7 @@ from domain.invoicing import (
 from domain.numbering import assign_numbers
 from domain.periods import BillingPeriod
 from domain.tariffs import TariffGrid, load_grids, tranche_for_period
+from services.invoice_documents import Delivery, batch_deliveries, batch_documents, invoice_document
 from services.money_guard import lock_accounts_range
 from ville.db import SessionFactory
 from ville.models.billing import (
@@ -38,7 +39,6 @@ from ville.models.billing import (
     InvoiceLine,
     LedgerEntry,
     LedgerPosting,
-    Payer,
     Registration,
     TariffGridVersion,
 )
@@ -333,33 +333,22 @@ class BillingStore:
 
     # --- documents ------------------------------------------------------------------------------
 
-    def documents(self, period_key: str, lo: int, hi: int, base_url: str) -> list[tuple[str, str, InvoiceDocument]]:
-        """(number, delivery channel, document) of the batch's invoices, in number order."""
+    def documents(
+        self, period_key: str, lo: int, hi: int, base_url: str, channel: str | None = None
+    ) -> list[tuple[str, str, InvoiceDocument]]:
+        """(number, delivery channel, document) of the batch's invoices (only `channel`'s if given), by number."""
         with self.sessions() as s:
-            invoices = s.execute(
-                _document_rows()
-                .where(Invoice.period_key == period_key, Invoice.account_id > lo, Invoice.account_id <= hi)
-                .order_by(Invoice.number)
-            ).all()
-            lines = _lines_by_invoice(s, [r[0].id for r in invoices])
-        return [(r[0].number, r[0].delivery_channel.value, _document(r, lines, base_url)) for r in invoices]
+            return batch_documents(s, period_key, lo, hi, base_url, channel)
+
+    def deliveries(self, period_key: str, lo: int, hi: int) -> list[Delivery]:
+        """The batch's invoices as their e-mails need them (no lines), in number order."""
+        with self.sessions() as s:
+            return batch_deliveries(s, period_key, lo, hi)
 
     def document(self, number: str, base_url: str) -> InvoiceDocument | None:
         """The document of one invoice (rendered on demand from its immutable data)."""
         with self.sessions() as s:
-            row = s.execute(_document_rows().where(Invoice.number == number)).first()
-            if row is None:
-                return None
-            return _document(row, _lines_by_invoice(s, [row[0].id]), base_url)
-
-
-def _document_rows() -> Any:
-    """An invoice with what its document prints of the account and the payer (one query for one or many)."""
-    return (
-        select(Invoice, FamilyAccount.ref, Payer.first_name, Payer.last_name, Payer.address)
-        .join(FamilyAccount, FamilyAccount.id == Invoice.account_id)
-        .join(Payer, Payer.account_id == Invoice.account_id)
-    )
+            return invoice_document(s, number, base_url)
 
 
 def _attendance_items(s: Session, lo: int, hi: int, *where: Any) -> dict[int, list[AttendanceItem]]:
@@ -393,47 +382,6 @@ def _attendance_items(s: Session, lo: int, hi: int, *where: Any) -> dict[int, li
         registered = is_registered(registrations.get((child_id, code), ()), code, day)
         items[acc].append(AttendanceItem(cref, cname, code, day, registered))
     return items
-
-
-def _lines_by_invoice(s: Session, ids: list[int]) -> dict[int, list[DocLine]]:
-    out: dict[int, list[DocLine]] = defaultdict(list)
-    if not ids:
-        return out
-    for r in s.execute(
-        select(
-            InvoiceLine.invoice_id,
-            InvoiceLine.child_first_name,
-            InvoiceLine.label,
-            InvoiceLine.quantity,
-            InvoiceLine.unit_price_cents,
-            InvoiceLine.amount_cents,
-        )
-        .where(InvoiceLine.invoice_id.in_(ids))
-        .order_by(InvoiceLine.id)
-    ):
-        out[r[0]].append(DocLine(r[1], r[2], r[3], r[4], r[5]))
-    return out
-
-
-def _document(row: Any, lines: dict[int, list[DocLine]], base_url: str) -> InvoiceDocument:
-    inv, account_ref, first_name, last_name, address = row
-    assert inv.id is not None
-    return InvoiceDocument(
-        number=inv.number,
-        account_ref=account_ref,
-        period_label=BillingPeriod(inv.period_start, inv.period_end).label_fr,
-        issue_date=inv.issue_date,
-        due_date=inv.due_date,
-        payer_name=f"{first_name} {last_name}",
-        payer_address=address,
-        tranche=inv.tranche,
-        lines=tuple(lines.get(inv.id, ())),
-        lines_total_cents=inv.lines_total_cents,
-        previous_unpaid_cents=inv.previous_unpaid_cents,
-        credit_applied_cents=inv.credit_applied_cents,
-        amount_due_cents=inv.amount_due_cents,
-        payment_url=f"{base_url}/famille/factures/{inv.number}",
-    )
 
 
 def _totals(drafts: list[tuple[Any, InvoiceDraft]], already: int) -> BatchTotals:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +24,12 @@ from contracts.delivery import (
 from domain.delivery import due_at, group_by_instant, is_urgent
 from domain.rhythm import Rhythm
 from services.bulk_email import BULK_MIN, PROVIDER_UNAVAILABLE, BulkEmailSender, Rendered, SentMarker, accepted, chunks
+from services.notification_log import insert_log_rows, rows_of
+from services.notification_registry import Contact as Contact
+from services.notification_registry import register_bulk_resolver as register_bulk_resolver
+from services.notification_registry import register_resolver as register_resolver
+from services.notification_registry import register_still_wanted as register_still_wanted
+from services.notification_registry import resolve_contacts, still_wanted
 from ville.db import SessionFactory
 from ville.metrics import NOTIFICATIONS_FAILED, NOTIFICATIONS_SENT
 from ville.models.billing import Notification
@@ -39,15 +44,6 @@ TEMPLATES = Environment(
     keep_trailing_newline=False,
     auto_reload=False,  # packaged templates: no stat() of the file for every message rendered
 )
-
-
-@dataclass(frozen=True)
-class Contact:
-    """Where to reach a person; resolved inside the activity so it never enters workflow history."""
-
-    email: str | None
-    phone: str | None
-    display_name: str
 
 
 class DeliveryScheduler(Protocol):
@@ -73,46 +69,6 @@ def activity_now() -> datetime:
 def _utc(dt: datetime) -> datetime:
     # SQLite hands timestamps back naive; they were stored in UTC
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
-# Each process registers how to find the contact behind a recipient kind (payer, inspector, partner...).
-RecipientResolver = Callable[[Session, int], Contact | None]
-RESOLVERS: dict[str, RecipientResolver] = {}
-
-
-def register_resolver(kind: str) -> Callable[[RecipientResolver], RecipientResolver]:
-    """Decorator registering the contact resolver of a recipient kind."""
-
-    def wrap(fn: RecipientResolver) -> RecipientResolver:
-        RESOLVERS[kind] = fn
-        return fn
-
-    return wrap
-
-
-# A message that waited for the recipient's hours may no longer be wanted when its moment comes (a reminder
-# for an invoice paid in the meantime): each process registers, per template, which subjects still want it.
-StillWanted = Callable[[Session, set[str]], set[str]]
-STILL_WANTED: dict[str, StillWanted] = {}
-
-
-def register_still_wanted(template: str) -> Callable[[StillWanted], StillWanted]:
-    """Decorator registering which subject refs still want a deferred message of `template` (others are dropped)."""
-
-    def wrap(fn: StillWanted) -> StillWanted:
-        STILL_WANTED[template] = fn
-        return fn
-
-    return wrap
-
-
-def _still_wanted(s: Session, requests: Sequence[NotificationRequest]) -> list[NotificationRequest]:
-    refs_by_template: dict[str, set[str]] = {}
-    for r in requests:
-        if r.template in STILL_WANTED:
-            refs_by_template.setdefault(r.template, set()).add(r.subject_ref)
-    wanted = {t: STILL_WANTED[t](s, refs) for t, refs in refs_by_template.items()}
-    return [r for r in requests if r.template not in wanted or r.subject_ref in wanted[r.template]]
 
 
 def render(template: str, channel: str, context: dict[str, Any]) -> tuple[str, str]:
@@ -217,13 +173,7 @@ class Notifier:
             # a key whose earlier delivery failed is stored again, not duplicated
             s.execute(update(Notification).where(col(Notification.key).in_(keys)).values(status="scheduled"))
             s.execute(delete(ScheduledNotification).where(col(ScheduledNotification.key).in_(keys)))
-            s.add_all(
-                Notification(
-                    key=r.key, channel=r.channel, template=r.template, subject_ref=r.subject_ref, status="scheduled"
-                )
-                for r, _ in later
-                if r.key not in statuses
-            )
+            insert_log_rows(s, rows_of(r for r, _ in later if r.key not in statuses), "scheduled")
             s.add_all(
                 ScheduledNotification(
                     key=r.key,
@@ -267,7 +217,7 @@ class Notifier:
                 )
                 for r in rows
             ]
-            wanted = _still_wanted(s, requests)
+            wanted = still_wanted(s, requests)
             dropped = [r.key for r in requests if r not in wanted]
             if dropped:
                 s.execute(
@@ -364,32 +314,16 @@ class Notifier:
     ) -> tuple[list[NotificationRequest], dict[str, Contact | None]]:
         keys = [r.key for r in requests]
         with self.sessions() as s:
-            done = set(
-                s.exec(
-                    select(Notification.key).where(col(Notification.key).in_(keys), Notification.status == "sent")
-                ).all()
+            known = dict(
+                s.exec(select(Notification.key, Notification.status).where(col(Notification.key).in_(keys))).all()
             )
-            known = set(s.exec(select(Notification.key).where(col(Notification.key).in_(keys))).all())
-            todo = [r for r in requests if r.key not in done]
+            todo = [r for r in requests if known.get(r.key) != "sent"]
             # A key left "sending" by a crashed attempt is retried: the window where SES accepted but the
             # row was not yet marked is one UPDATE long (each message is marked as soon as it is sent).
-            s.add_all(
-                Notification(
-                    key=r.key, channel=r.channel, template=r.template, subject_ref=r.subject_ref, status="sending"
-                )
-                for r in todo
-                if r.key not in known
-            )
-            contacts = {r.key: self._contact(s, r) for r in todo}
+            insert_log_rows(s, rows_of(r for r in todo if r.key not in known), "sending")
+            contacts = resolve_contacts(s, todo)
             s.commit()
         return todo, contacts
-
-    @staticmethod
-    def _contact(s: Session, r: NotificationRequest) -> Contact | None:
-        resolver = RESOLVERS.get(r.recipient_kind)
-        if resolver is None:
-            raise ValueError(f"no contact resolver for {r.recipient_kind!r}")
-        return resolver(s, r.recipient_id)
 
     def _split_bulk(
         self, todo: Sequence[NotificationRequest], contacts: dict[str, Contact | None]
