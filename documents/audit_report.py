@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from documents.report import render_report
-from domain.audit.referentiel import AuditMode, format_decimal
+from domain.audit.criteria import AuditMode, format_decimal
 from domain.audit.scoring import CampaignSummary, GroupSummary, LabelDecision, SiteResult, SiteScore, aggregate
 from domain.calendar import format_date_fr as date_fr
 

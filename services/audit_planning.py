@@ -17,7 +17,7 @@ from contracts.audit_names import AuditError
 from domain.audit.assignment import AuditTask as DomainTask
 from domain.audit.assignment import Inspector, SiteToAudit, plan_assignments, reassign
 from domain.audit.campaign import inspection_due_date, review_deadline
-from domain.audit.referentiel import AuditMode
+from domain.audit.criteria import AuditMode
 from domain.audit.task_states import TaskState
 from services.audit import (
     AuditRefusal,

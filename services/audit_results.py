@@ -18,7 +18,8 @@ from contracts.audit_names import RecipientKind
 from documents.audit_report import DECISION_LABELS, NOT_AUDITED, CampaignReportData, ReportSite, format_permille
 from documents.audit_report import site_results as scored_sites
 from domain.audit.campaign import reaudit_window
-from domain.audit.referentiel import Referentiel, format_decimal
+from domain.audit.criteria import format_decimal
+from domain.audit.referentiel import Referentiel
 from domain.audit.scoring import (
     LabelDecision,
     aggregate,

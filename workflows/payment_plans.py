@@ -5,46 +5,21 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.billing import IntentRequest, IntentStatus, PaymentActivity, RecordedPayment
-    from contracts.contests import BILLING_TEAM, ContestActivity, HeldTransfer, HeldTransferQuery
+    from contracts.contests import BILLING_TEAM
     from contracts.payment_plans import (
         PAYMENT_PLAN_WORKFLOW,
-        PLAN_ATTEMPT_BASE,
-        PLAN_REFUSED,
-        PaymentPlanActivity,
         PaymentPlanInput,
         PaymentPlanResult,
         PaymentPlanView,
-        PlanBasis,
-        PlanDecisionRequest,
-        PlanDecisionResult,
-        PlanNotice,
-        PlanOutcome,
         PlanProgress,
-        PlanProgressUpdate,
     )
     from domain.payment_plans import (
-        ALREADY_DECIDED,
-        DECISION_IMPOSSIBLE,
-        NOT_PAYABLE,
-        UNKNOWN_KIND,
-        Decision,
-        DecisionKind,
-        Instalment,
-        InstalmentStatus,
-        PlanRefused,
         PlanStatus,
-        approved_message,
         catch_up_deadline,
-        check_count,
-        check_decision,
         completed_message,
         covered,
-        decision_deadline,
         defaulted_message,
         defaults,
         ended,
@@ -53,49 +28,26 @@ with workflow.unsafe.imports_passed_through():
         notice_message,
         operator_request_message,
         paid_early,
-        refused_message,
         requested_message,
-        schedule,
         silent_decision,
         statuses,
     )
-    from domain.sepa import result_deadline
-    from ville.temporal import SA_BUSINESS_STATUS
-    from workflows.timing import MORNING_UTC, sleep_until_morning
+    from workflows.timing import MORNING_UTC
 
-# Database and e-mail steps: patient (~2 days of an unavailable database or SES), still bounded.
-STORE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5), maximum_attempts=600
-)
-# Stripe: a longer outage fails the debit, which the instalment's check then sees as unpaid
-STRIPE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=30
-)
-CALL = timedelta(seconds=30)
-SEPA_RECHECK = timedelta(days=2)
+from workflows.payment_plan_decision import PaymentPlanDecision
+
 EARLY_PAYMENT_CHECK = timedelta(days=7)  # between instalments, a whole rest paid early is noticed within a week
-FINAL = ("succeeded", "failed")
 # workflow.patched id: runs recorded before waited for the billing team's decision without a deadline
 DECISION_DEADLINE = "decision-deadline"
 
 
 @workflow.defn(name=PAYMENT_PLAN_WORKFLOW)
-class PaymentPlanWorkflow:
+class PaymentPlanWorkflow(PaymentPlanDecision):
     """Holds a plan request until a billing operator decides, then runs each instalment until the plan ends."""
 
     @workflow.init
     def __init__(self, inp: PaymentPlanInput) -> None:
-        self.inp = inp
-        self.status = PlanStatus.REQUESTED
-        self.pending: Decision | None = None
-        self.pending_by: int | None = 0  # None: decided by the deadline, not by an operator
-        self.result: PlanDecisionResult | None = None
-        self.refusal: str | None = None
-        self.instalments: list[Instalment] = []
-        self.statuses: list[InstalmentStatus] = []
-        self.total = 0
-        self.checked = 0
-        self.misses = 0
+        super().__init__(inp)
 
     @workflow.run
     async def run(self, inp: PaymentPlanInput) -> PaymentPlanResult:
@@ -121,91 +73,6 @@ class PaymentPlanWorkflow:
             await self._back_to_ladder()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return PaymentPlanResult(inp.plan_id, self.status.value, self.misses)
-
-    # --- decision --------------------------------------------------------------------------------
-
-    async def _decided_in_time(self) -> bool:
-        """Wait for the billing team's decision until the service deadline; False once it has passed."""
-        day = decision_deadline(self.inp.requested_on)
-        deadline = datetime.combine(day, MORNING_UTC, tzinfo=workflow.now().tzinfo)
-        wait = max(deadline - workflow.now(), timedelta(seconds=1))
-        try:
-            await workflow.wait_condition(lambda: self.pending is not None, timeout=wait)
-        except TimeoutError:
-            return False
-        return True
-
-    async def _apply(self, decision: Decision) -> None:
-        """Approve on what remains today (the schedule starts now) or refuse; a plan the invoice can no longer take
-        sends the decision back to the operator."""
-        today = workflow.now().date()
-        instalments: list[Instalment] = []
-        if decision.kind is not DecisionKind.REFUSE:
-            basis = await workflow.execute_activity(
-                PaymentPlanActivity.BASIS,
-                self.inp.invoice_number,
-                result_type=PlanBasis,
-                start_to_close_timeout=CALL,
-                retry_policy=STORE_RETRY,
-            )
-            try:
-                if not basis.payable or basis.remaining_cents <= 0:
-                    raise PlanRefused("invoice", NOT_PAYABLE)
-                check_count(basis.remaining_cents, decision.count)
-            except PlanRefused as err:
-                self.refusal = err.message_fr
-                self.pending = None
-                return
-            instalments = schedule(basis.remaining_cents, decision.count, today)
-        outcome = PlanOutcome(
-            self.inp.plan_id,
-            decision.status.value,
-            decision.answer,
-            self.pending_by,
-            today,
-            [(i.due_on.isoformat(), i.amount_cents) for i in instalments],
-        )
-        await workflow.execute_activity(
-            PaymentPlanActivity.DECIDE, outcome, result_type=bool, start_to_close_timeout=CALL, retry_policy=STORE_RETRY
-        )
-        self.status = decision.status
-        self.instalments = instalments
-        self.total = sum(i.amount_cents for i in instalments)
-        self.statuses = [InstalmentStatus.UPCOMING] * len(instalments)
-        self.result = PlanDecisionResult(self.inp.plan_id, self.status.value, outcome.instalments)
-        self._publish()
-        if self.status is PlanStatus.APPROVED:
-            subject, body = approved_message(self.inp.invoice_number, instalments)
-        else:
-            subject, body = refused_message(self.inp.invoice_number)
-        await self._notify("payment_plan_decided", "decided", "family", subject, body)
-
-    @workflow.update
-    async def decide(self, req: PlanDecisionRequest) -> PlanDecisionResult:
-        """A billing operator's decision; answers once it is recorded (with the schedule when approved)."""
-        self.pending = self._checked(req)
-        self.pending_by = req.operator_user_id
-        self.refusal = None
-        await workflow.wait_condition(lambda: self.result is not None or self.refusal is not None)
-        if self.result is None:
-            raise ApplicationError(self.refusal or DECISION_IMPOSSIBLE, type=PLAN_REFUSED, non_retryable=True)
-        return self.result
-
-    @decide.validator
-    def _validate_decision(self, req: PlanDecisionRequest) -> None:
-        if self.result is not None or self.pending is not None:
-            raise ValueError(ALREADY_DECIDED)
-        self._checked(req)
-
-    def _checked(self, req: PlanDecisionRequest) -> Decision:
-        try:
-            kind = DecisionKind(req.kind)
-        except ValueError:
-            raise ValueError(UNKNOWN_KIND) from None
-        try:
-            return check_decision(self.inp.asked_count, kind, req.count, req.answer)
-        except PlanRefused as err:
-            raise ValueError(err.message_fr) from None
 
     # --- instalments -----------------------------------------------------------------------------
 
@@ -281,54 +148,6 @@ class PaymentPlanWorkflow:
             return True
         return False
 
-    async def _debit(self, inst: Instalment, amount: int) -> None:
-        """The instalment's SEPA debit through the payment activities (single money path), followed to its result."""
-        intent = IntentRequest(self.inp.invoice_number, PLAN_ATTEMPT_BASE + inst.seq, "sepa_debit", amount)
-        try:
-            pi_id = await workflow.execute_activity(
-                PaymentActivity.CREATE_INTENT,
-                intent,
-                result_type=str,
-                start_to_close_timeout=CALL,
-                retry_policy=STRIPE_RETRY,
-            )
-        except ActivityError:
-            return  # refused (no mandate any more, nothing payable): the check sees the instalment unpaid
-        status = await workflow.execute_activity(
-            PaymentActivity.CONFIRM_INTENT,
-            pi_id,
-            result_type=IntentStatus,
-            start_to_close_timeout=CALL,
-            retry_policy=STRIPE_RETRY,
-        )
-        if status.status not in FINAL:
-            status = await workflow.execute_activity(
-                PaymentPlanActivity.DEBIT_RESULT,
-                pi_id,
-                result_type=IntentStatus,
-                start_to_close_timeout=timedelta(minutes=2),
-                heartbeat_timeout=timedelta(seconds=10),
-                retry_policy=STRIPE_RETRY,
-            )
-        deadline = result_deadline(inst.due_on)
-        while status.status not in FINAL and workflow.now().date() <= deadline:
-            await workflow.sleep(SEPA_RECHECK)
-            status = await workflow.execute_activity(
-                PaymentActivity.RETRIEVE_INTENT,
-                pi_id,
-                result_type=IntentStatus,
-                start_to_close_timeout=CALL,
-                retry_policy=STRIPE_RETRY,
-            )
-        if status.status in FINAL:
-            await workflow.execute_activity(
-                PaymentActivity.RECORD_INTENT_OUTCOME,
-                status,
-                result_type=RecordedPayment,
-                start_to_close_timeout=CALL,
-                retry_policy=STORE_RETRY,
-            )
-
     async def _end(self, status: PlanStatus, progress: PlanProgress) -> None:
         self.status = status
         self.statuses = ended(statuses(self.instalments, self.checked, self._covered(progress), progress.held_cents))
@@ -344,60 +163,6 @@ class PaymentPlanWorkflow:
     async def _record(self, progress: PlanProgress) -> None:
         self.statuses = statuses(self.instalments, self.checked, self._covered(progress), progress.held_cents)
         await self._save()
-
-    async def _save(self) -> None:
-        update = PlanProgressUpdate(self.inp.plan_id, self.status.value, [s.value for s in self.statuses], self.misses)
-        await workflow.execute_activity(
-            PaymentPlanActivity.RECORD_PROGRESS, update, start_to_close_timeout=CALL, retry_policy=STORE_RETRY
-        )
-
-    async def _progress(self) -> PlanProgress:
-        return await workflow.execute_activity(
-            PaymentPlanActivity.PROGRESS,
-            self.inp.invoice_number,
-            result_type=PlanProgress,
-            start_to_close_timeout=CALL,
-            retry_policy=STORE_RETRY,
-        )
-
-    async def _back_to_ladder(self) -> None:
-        """A refused or defaulted plan's invoice follows the ladder from where it stood: if the cycle's transfer
-        day passed while the plan held it, it is transferred here after a grace (the contests' activities)."""
-        held = await workflow.execute_activity(
-            ContestActivity.HELD_TRANSFER,
-            HeldTransferQuery(self.inp.invoice_number, workflow.now().date()),
-            result_type=HeldTransfer,
-            start_to_close_timeout=CALL,
-            retry_policy=STORE_RETRY,
-        )
-        if held.transfer_on is None:
-            return
-        await sleep_until_morning(held.transfer_on)
-        await workflow.execute_activity(
-            ContestActivity.TRANSFER_HELD,
-            self.inp.invoice_number,
-            result_type=bool,
-            start_to_close_timeout=CALL,
-            retry_policy=STORE_RETRY,
-        )
-
-    async def _notify(self, template: str, step: str, audience: str, subject: str, body: str) -> None:
-        notice = PlanNotice(
-            f"payment-plan-{step}:{self.inp.plan_id}",
-            self.inp.plan_id,
-            self.inp.invoice_number,
-            self.inp.account_id,
-            audience,
-            template,
-            subject,
-            body,
-        )
-        await workflow.execute_activity(
-            PaymentPlanActivity.NOTIFY, notice, result_type=int, start_to_close_timeout=CALL, retry_policy=STORE_RETRY
-        )
-
-    def _publish(self) -> None:
-        workflow.upsert_search_attributes([SA_BUSINESS_STATUS.value_set(self.status.value)])
 
     @workflow.query
     def state(self) -> PaymentPlanView:

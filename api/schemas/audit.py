@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
 from api.audit_log import MOTIF_MIN
-from domain.audit.referentiel import AuditMode
+from domain.audit.criteria import AuditMode
 
 Answer = bool | int | float | str
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
-from domain.audit.referentiel import AuditMode
+from domain.audit.criteria import AuditMode
 
 ALL_ARRONDISSEMENTS: frozenset[int] = frozenset(range(1, 21))
 """Area of an inspector who can visit anywhere in Paris."""

@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from domain.audit.referentiel import Answer, AuditMode, InvalidAnswer, Referentiel
+from domain.audit.criteria import Answer, AuditMode, InvalidAnswer
+from domain.audit.referentiel import Referentiel
 
 
 @dataclass(frozen=True)

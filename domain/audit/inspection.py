@@ -9,8 +9,9 @@ from enum import StrEnum
 from domain.audit import messages
 from domain.audit.campaign import check_deadline_extension, paris_date, paris_day_end
 from domain.audit.checklist import FieldError, validate_submission
+from domain.audit.criteria import AuditMode
 from domain.audit.evidence import evidence_prefix, foreign_keys
-from domain.audit.referentiel import AuditMode, Referentiel
+from domain.audit.referentiel import Referentiel
 from domain.audit.scoring import SiteScore
 from domain.audit.task_states import IllegalTransition, TaskEvent, TaskState, transition
 from domain.calendar import format_date_fr

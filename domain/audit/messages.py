@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from domain.audit.checklist import FieldError
-from domain.audit.referentiel import AuditMode
+from domain.audit.criteria import AuditMode
 from domain.calendar import PARIS, format_date_fr
 
 # --- why a task changed hands or closed (recorded with the assignment, shown to the quality team) ---------

@@ -10,7 +10,8 @@ from enum import StrEnum
 from fractions import Fraction
 
 from domain.audit.checklist import FieldError, parse_answers
-from domain.audit.referentiel import Answer, AnswerType, AuditMode, Criterion, Referentiel, format_decimal
+from domain.audit.criteria import Answer, AnswerType, AuditMode, Criterion, format_decimal
+from domain.audit.referentiel import Referentiel
 from domain.calendar import is_business_day
 
 

@@ -24,7 +24,8 @@ from activities.audit import AuditActivities
 from activities.notifications import NotificationActivities
 from api.app import create_app
 from api.security import Principal
-from domain.audit.referentiel import AnswerType, Direction, load_referentiel
+from domain.audit.criteria import AnswerType, Direction
+from domain.audit.referentiel import load_referentiel
 from services.audit import bundled_documents, ensure_bundled_referentiels
 from services.notifications import Notifier
 from tests.accounts import session_token

@@ -29,7 +29,8 @@ from temporalio.service import RPCError
 from contracts.audit_campaign import AuditCampaignInput
 from contracts.audit_inspection import AcceptTask, ApproveTask, SubmitChecklist
 from contracts.referrals import CloseCaseRequest, PartnerAccept, PartnerRefuse, ReferralCaseInput, ReferRequest
-from domain.audit.referentiel import AnswerType, Direction, Referentiel, load_referentiel
+from domain.audit.criteria import AnswerType, Direction
+from domain.audit.referentiel import Referentiel, load_referentiel
 from domain.audit.task_states import TaskEvent, TaskState
 from domain.audit.task_states import transition as task_transition
 from domain.referral_cases import CaseOutcome, ConsentScope, NeedCategory

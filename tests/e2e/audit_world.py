@@ -201,7 +201,8 @@ def tiny_png(width: int = 8, height: int = 8) -> bytes:
 
 def answers_all_met() -> dict[str, Any]:
     """Form answers of the park checklist where every criterion is met (what the inspector types)."""
-    from domain.audit.referentiel import AnswerType, Direction, load_referentiel
+    from domain.audit.criteria import AnswerType, Direction
+    from domain.audit.referentiel import load_referentiel
     from services.audit import bundled_documents
 
     ref = load_referentiel(next(d for d in bundled_documents() if d["version"] == "1"))

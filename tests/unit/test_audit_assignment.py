@@ -17,7 +17,7 @@ from domain.audit.assignment import (
     plan_assignments,
     reassign,
 )
-from domain.audit.referentiel import AuditMode
+from domain.audit.criteria import AuditMode
 
 VISIT, CALL, EMAIL = AuditMode.VISIT, AuditMode.CALL, AuditMode.EMAIL
 

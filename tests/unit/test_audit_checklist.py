@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from domain.audit.checklist import FieldError, validate_answers, validate_submission
-from domain.audit.referentiel import AnswerType, Referentiel, bundled_referentiel
+from domain.audit.criteria import AnswerType
+from domain.audit.referentiel import Referentiel, bundled_referentiel
 
 REF = bundled_referentiel()
 START, END = date(2027, 1, 4), date(2027, 1, 29)

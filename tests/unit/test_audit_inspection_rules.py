@@ -8,6 +8,7 @@ import pytest
 
 from domain.audit import messages
 from domain.audit.checklist import FieldError
+from domain.audit.criteria import AnswerType
 from domain.audit.evidence import evidence_prefix
 from domain.audit.inspection import (
     RELEASABLE,
@@ -24,7 +25,7 @@ from domain.audit.inspection import (
     score_permille,
     submission_errors,
 )
-from domain.audit.referentiel import AnswerType, bundled_referentiel
+from domain.audit.referentiel import bundled_referentiel
 from domain.audit.scoring import score_site
 from domain.audit.task_states import TaskEvent, TaskState
 from domain.calendar import PARIS

@@ -8,12 +8,8 @@ from typing import Any
 
 import pytest
 
+from domain.audit.criteria import AnswerType, AuditMode, Criterion, Direction, InvalidAnswer
 from domain.audit.referentiel import (
-    AnswerType,
-    AuditMode,
-    Criterion,
-    Direction,
-    InvalidAnswer,
     ReferentielError,
     UnknownSiteType,
     bundled_referentiel,

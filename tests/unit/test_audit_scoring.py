@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from domain.audit.referentiel import AnswerType, Referentiel, bundled_referentiel, load_referentiel
+from domain.audit.criteria import AnswerType
+from domain.audit.referentiel import Referentiel, bundled_referentiel, load_referentiel
 from domain.audit.scoring import (
     ActionPriority,
     InvalidSubmission,

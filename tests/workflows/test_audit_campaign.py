@@ -31,8 +31,9 @@ from contracts.audit_campaign import AuditCampaignInput, InspectorUnavailable, S
 from contracts.audit_inspection import AcceptTask, ApproveTask, DeclineTask, SendBackTask, SubmitChecklist
 from contracts.audit_names import AuditError
 from domain.audit.campaign import PARIS, paris_day_end, paris_time
+from domain.audit.criteria import AnswerType, Direction
 from domain.audit.evidence import evidence_prefix
-from domain.audit.referentiel import AnswerType, Direction, Referentiel, load_referentiel
+from domain.audit.referentiel import Referentiel, load_referentiel
 from domain.audit.task_states import TaskState
 from services.audit import ensure_bundled_referentiels, referentiel_document
 from services.notifications import Notifier
