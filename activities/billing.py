@@ -40,7 +40,8 @@ from services import contests, payment_plans
 from services.billing import OPEN_STATUSES, BatchTotals, BillingStore, post_entries
 from services.invoice_documents import payment_url
 from services.notification_log import insert_log_rows
-from services.notifications import NotificationRequest, Notifier, raise_if_retryable, register_still_wanted
+from services.notification_registry import register_still_wanted
+from services.notifications import NotificationRequest, Notifier, raise_if_retryable
 from services.payer_contacts import PAYER
 from ville.ids import invoice_payment_id
 from ville.metrics import INVOICES_ISSUED

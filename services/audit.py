@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from contracts.audit_names import AuditError, RecipientKind
 from domain.audit.referentiel import Referentiel, load_referentiel, select_referentiel
-from services.notifications import Contact, register_resolver
+from services.notification_registry import Contact, register_resolver
 from ville.models.audit import (
     AuditCampaign,
     AuditInspector,

@@ -6,7 +6,7 @@ from sqlmodel import Session, col, select
 
 from contracts.contests import BILLING_TEAM
 from contracts.delivery import NotificationRequest
-from services.notifications import Contact, register_resolver
+from services.notification_registry import Contact, register_resolver
 from ville.models.people import Role, UserAccount
 
 TEAM_ROLES = (Role.billing_operator, Role.operator)

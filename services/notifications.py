@@ -25,11 +25,7 @@ from domain.delivery import due_at, group_by_instant, is_urgent
 from domain.rhythm import Rhythm
 from services.bulk_email import BULK_MIN, PROVIDER_UNAVAILABLE, BulkEmailSender, Rendered, SentMarker, accepted, chunks
 from services.notification_log import insert_log_rows, rows_of
-from services.notification_registry import Contact as Contact
-from services.notification_registry import register_bulk_resolver as register_bulk_resolver
-from services.notification_registry import register_resolver as register_resolver
-from services.notification_registry import register_still_wanted as register_still_wanted
-from services.notification_registry import resolve_contacts, still_wanted
+from services.notification_registry import Contact, resolve_contacts, still_wanted
 from ville.db import SessionFactory
 from ville.metrics import NOTIFICATIONS_FAILED, NOTIFICATIONS_SENT
 from ville.models.billing import Notification

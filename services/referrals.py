@@ -15,7 +15,7 @@ from contracts.referrals import RecordInput
 from domain.hsds import Directory
 from domain.referral_cases import NeedCategory, format_case_ref
 from domain.referrals import ReferralState
-from services.notifications import Contact, register_resolver
+from services.notification_registry import Contact, register_resolver
 from services.referral_directory import LoadReport, ServiceHit, load_directory, search_services
 from ville.models.billing import FamilyAccount
 from ville.models.people import Role, UserAccount

@@ -27,7 +27,8 @@ from api.security import (
     revoke_session,
 )
 from services import users
-from services.notifications import Contact, NotificationRequest, register_resolver
+from services.notification_registry import Contact, register_resolver
+from services.notifications import NotificationRequest
 from ville.models.people import UsedToken, UserAccount
 from ville.settings import Settings
 

@@ -25,13 +25,8 @@ from domain.calendar import holiday_name
 from domain.dunning import InvoiceStatus
 from domain.rhythm import PARIS
 from services.delivery import TemporalDeliveryScheduler, load_rhythms, waiting_notifications
-from services.notifications import (
-    Contact,
-    NotificationOutcome,
-    NotificationRequest,
-    Notifier,
-    register_resolver,
-)
+from services.notification_registry import Contact, register_resolver
+from services.notifications import NotificationOutcome, NotificationRequest, Notifier
 from tests.ses_mailbox import ses_messages
 from tests.workflows.rhythm_remind import RemindWorkflow
 from ville.aws import aws_client
