@@ -48,10 +48,13 @@ class StripeEvents:
 
     def __init__(self, sessions: SessionFactory) -> None:
         self.engine: Engine = sessions.engine
-        # a concurrent duplicate (Stripe retries, two replicas) inserts nothing instead of raising
+        # a concurrent duplicate (Stripe retries, two replicas) inserts nothing instead of raising; RETURNING says
+        # which happened (psycopg's rowcount is -1 for a skipped ON CONFLICT row, so it cannot)
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        self._insert: Insert = dialect.insert(StripeEvent).on_conflict_do_nothing(
-            index_elements=[col(StripeEvent.event_id)]
+        self._insert: Insert = (
+            dialect.insert(StripeEvent)
+            .on_conflict_do_nothing(index_elements=[col(StripeEvent.event_id)])
+            .returning(col(StripeEvent.event_id))
         )
 
     def screen(self, event_id: str, claim: Claim | None) -> str | None:
@@ -84,7 +87,7 @@ class StripeEvents:
                 self._insert,
                 {"event_id": event_id, "type": event_type, "object_id": object_id, "received_at": utcnow()},
             )
-        return bool(result.rowcount)
+            return result.first() is not None
 
 
 def _claim_shape(claim: Claim) -> str | None:
