@@ -28,7 +28,7 @@ router = page_router("/famille")
 @router.get("/factures", response_class=HTMLResponse)
 async def invoices_page(request: Request) -> Response:
     """The family's invoices."""
-    invoices = await read_signed_in(request, Role.family, lambda session, principal: my_invoices(principal, session))
+    invoices = await read_signed_in(request, lambda session, principal: my_invoices(principal, session), Role.family)
     return render(
         request,
         "famille_factures.html",
@@ -50,7 +50,7 @@ def _invoice_page_data(session: Session, principal: Principal, number: str) -> d
 async def invoice_page(request: Request, number: str, settings: SettingsDep) -> Response:
     """One invoice: lines per child, totals, PDF, and the card form while it is payable online."""
     data = await read_signed_in(
-        request, Role.family, lambda session, principal: _invoice_page_data(session, principal, number)
+        request, lambda session, principal: _invoice_page_data(session, principal, number), Role.family
     )
     detail: InvoiceDetail = data["invoice"]
     children: dict[str, list[object]] = {}

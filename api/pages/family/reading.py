@@ -25,14 +25,14 @@ def period_fr(period_key: str) -> str:
         return period_key
 
 
-def read_signed_in(request: Request, role: Role, read: Callable[[Session, Principal], T]) -> Awaitable[T]:
-    """Check the caller (`signed_in`) and run `read` for them, both on one session in one worker thread: the account
-    lookup no longer blocks the event loop, and a page takes one pooled connection (one PostgreSQL pre-ping and
-    reset) and one thread hand-off per request instead of one per read (bench/pages.py)."""
+def read_signed_in(request: Request, read: Callable[[Session, Principal], T], *roles: Role) -> Awaitable[T]:
+    """Check the caller (`signed_in` with `roles`) and run `read` for them, both on one session in one worker
+    thread: the account lookup no longer blocks the event loop, and a page takes one pooled connection (one
+    PostgreSQL pre-ping and reset) and one thread hand-off per request instead of one per read (bench/pages.py)."""
 
     def run() -> T:
         with request.app.state.sessions() as session:
-            principal = signed_in(request, role, connection=session.connection())
+            principal = signed_in(request, *roles, connection=session.connection())
             return read(session, principal)
 
     return asyncio.to_thread(run)
