@@ -11,9 +11,9 @@ import structlog
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete, exists, select
+from sqlalchemy import bindparam, delete, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 
 from ville.models.common import utcnow
@@ -143,8 +143,9 @@ def _token_from(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-def current_principal(request: Request) -> Principal | None:
-    """The caller, if authenticated (the token is verified once per request: guards and pages both ask)."""
+def current_principal(request: Request, connection: Connection | None = None) -> Principal | None:
+    """The caller, if authenticated (the token is verified once per request: guards and pages both ask); the
+    account is read on `connection` when given (a page's own reading thread), else on a connection of its own."""
     token = _token_from(request)
     if not token:
         return None
@@ -155,7 +156,7 @@ def current_principal(request: Request) -> Principal | None:
     principal = signer.read_session(token)
     if principal is not None:
         # a signature proves who signed in, not that the session is still open nor the account still there
-        principal = live_principal(request.app.state.sessions.engine, principal)
+        principal = live_principal(request.app.state.sessions.engine if connection is None else connection, principal)
     request.state.principal = (token, principal)
     return principal
 
@@ -169,17 +170,24 @@ _ACCOUNT = select(
 )
 
 
-def live_principal(engine: Engine, claimed: Principal) -> Principal | None:
+# built once (SQLAlchemy memoizes the cache key on the statement object): every signed-in request asks it
+_LIVE_ACCOUNT = _ACCOUNT.where(
+    col(UserAccount.id) == bindparam("user_id"),
+    col(UserAccount.active).is_(True),
+    ~exists().where(col(RevokedSession.session_id) == bindparam("session_id")),
+)
+
+
+def live_principal(bind: Engine | Connection, claimed: Principal) -> Principal | None:
     """The caller as the database knows it now: None for a revoked session or a missing or disabled account."""
     if claimed.session_id is None:
         return None
-    query = _ACCOUNT.where(
-        col(UserAccount.id) == claimed.user_id,
-        col(UserAccount.active).is_(True),
-        ~exists().where(col(RevokedSession.session_id) == claimed.session_id),
-    )
-    with engine.connect() as c:
-        row = c.execute(query).first()
+    params = {"user_id": claimed.user_id, "session_id": claimed.session_id}
+    if isinstance(bind, Connection):
+        row = bind.execute(_LIVE_ACCOUNT, params).first()
+    else:
+        with bind.connect() as c:
+            row = c.execute(_LIVE_ACCOUNT, params).first()
     if row is None:
         return None
     role, family, inspector, partner, relay = row

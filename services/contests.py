@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from domain.contests import (
@@ -108,11 +108,21 @@ def by_ref(session: Session, ref: str) -> InvoiceContest | None:
     return session.exec(select(InvoiceContest).where(InvoiceContest.ref == ref)).first()
 
 
+# the invoice page asks this on every view: built once (SQLAlchemy memoizes the cache key on the statement object)
+_OF_INVOICE = (
+    select(InvoiceContest)
+    .where(InvoiceContest.account_id == bindparam("account_id"))
+    .where(InvoiceContest.invoice_number == bindparam("invoice_number"))
+    .order_by(col(InvoiceContest.id).desc())
+)
+
+
 def of_account(session: Session, account_id: int, invoice_number: str | None = None) -> list[InvoiceContest]:
     """A family's contests, newest first (of one invoice when given)."""
-    q = select(InvoiceContest).where(InvoiceContest.account_id == account_id)
     if invoice_number is not None:
-        q = q.where(InvoiceContest.invoice_number == invoice_number)
+        params = {"account_id": account_id, "invoice_number": invoice_number}
+        return list(session.execute(_OF_INVOICE, params).scalars())
+    q = select(InvoiceContest).where(InvoiceContest.account_id == account_id)
     return list(session.exec(q.order_by(col(InvoiceContest.id).desc())).all())
 
 

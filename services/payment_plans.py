@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func
+from sqlalchemy import Select, bindparam, func
 from sqlmodel import Session, col, select
 
 from domain.dunning import PAYABLE_STATUSES
@@ -68,11 +68,21 @@ def by_ref(session: Session, ref: str) -> PaymentPlan | None:
     return session.exec(select(PaymentPlan).where(PaymentPlan.ref == ref)).first()
 
 
+# the invoice page asks this on every view: built once (SQLAlchemy memoizes the cache key on the statement object)
+_OF_INVOICE = (
+    select(PaymentPlan)
+    .where(PaymentPlan.account_id == bindparam("account_id"))
+    .where(PaymentPlan.invoice_number == bindparam("invoice_number"))
+    .order_by(col(PaymentPlan.id).desc())
+)
+
+
 def of_account(session: Session, account_id: int, invoice_number: str | None = None) -> list[PaymentPlan]:
     """A family's plans, newest first (of one invoice when given)."""
-    q = select(PaymentPlan).where(PaymentPlan.account_id == account_id)
     if invoice_number is not None:
-        q = q.where(PaymentPlan.invoice_number == invoice_number)
+        params = {"account_id": account_id, "invoice_number": invoice_number}
+        return list(session.execute(_OF_INVOICE, params).scalars())
+    q = select(PaymentPlan).where(PaymentPlan.account_id == account_id)
     return list(session.exec(q.order_by(col(PaymentPlan.id).desc())).all())
 
 

@@ -9,6 +9,7 @@ import structlog
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.engine import Connection
 
 from api.security import HOME_BY_ROLE, SESSION_COOKIE, Principal, TokenSigner, current_principal, log_refusal
 from ville.models.people import Role
@@ -24,9 +25,10 @@ class PageRedirect(Exception):
         self.location = location
 
 
-def signed_in(request: Request, *roles: Role) -> Principal:
-    """The caller if signed in with one of `roles` (admin admitted), else PageRedirect to /connexion."""
-    principal = current_principal(request)
+def signed_in(request: Request, *roles: Role, connection: Connection | None = None) -> Principal:
+    """The caller if signed in with one of `roles` (admin admitted), else PageRedirect to /connexion; the account
+    is read on `connection` when given."""
+    principal = current_principal(request, connection)
     if principal is None:
         log_refusal(request, None)
         raise PageRedirect("/connexion?suite=" + request.url.path)

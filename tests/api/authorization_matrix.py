@@ -70,6 +70,9 @@ PUBLIC: dict[tuple[str, str], str] = {
 # Pages declare their roles by calling `api.pages.common.signed_in(request, *roles)` in the handler or in a
 # helper of the same module (read here from the source). Overrides for what that reading cannot resolve:
 PAGES: dict[tuple[str, str], frozenset[Role]] = {}
+# the guards pages call, and where their roles start among the positional arguments
+# (`api.pages.family.reading.read_signed_in(request, read, *roles)` calls `signed_in` in its reading thread)
+GUARDS = {"signed_in": 1, "read_signed_in": 2}
 
 Kind = Literal["api", "page", "public", "undeclared"]
 
@@ -133,9 +136,9 @@ def page_roles(func: Any, seen: set[Any] | None = None) -> frozenset[Role] | Non
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
             continue
-        if node.func.id == "signed_in":
+        if node.func.id in GUARDS:
             roles: set[Role] = set()
-            for arg in node.args[1:]:
+            for arg in node.args[GUARDS[node.func.id] :]:
                 roles |= _resolve_roles(arg, names)
             direct.append(frozenset(roles))
             continue

@@ -1,4 +1,4 @@
-"""Shared by the family pages: reads on a session of their own in one thread, period labels."""
+"""Shared by the family pages: the sign-in check and the reads on one session in one thread, period labels."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from typing import TypeVar
 from fastapi import Request
 from sqlmodel import Session
 
+from api.pages.common import signed_in
+from api.security import Principal
 from domain.periods import period_from_key
+from ville.models.people import Role
 
 T = TypeVar("T")
 
@@ -22,13 +25,14 @@ def period_fr(period_key: str) -> str:
         return period_key
 
 
-def read_in_thread(request: Request, read: Callable[[Session], T]) -> Awaitable[T]:
-    """Run `read` on a session of its own in one worker thread (the two most viewed pages: one thread hand-off
-    per request instead of three for a session dependency and a sync route; asyncio's executor is lighter than
-    anyio's limiter here, bench/pages.py)."""
+def read_signed_in(request: Request, read: Callable[[Session, Principal], T], *roles: Role) -> Awaitable[T]:
+    """Check the caller (`signed_in` with `roles`) and run `read` for them, both on one session in one worker
+    thread: the account lookup no longer blocks the event loop, and a page takes one pooled connection (one
+    PostgreSQL pre-ping and reset) and one thread hand-off per request instead of one per read (bench/pages.py)."""
 
     def run() -> T:
         with request.app.state.sessions() as session:
-            return read(session)
+            principal = signed_in(request, *roles, connection=session.connection())
+            return read(session, principal)
 
     return asyncio.to_thread(run)
