@@ -118,7 +118,7 @@ async def test_statement_sums_paid_per_child_and_only_for_its_family(app: FastAP
         (9_000, datetime(2025, 3, 20, 10, tzinfo=UTC), PaymentMethod.CARD),
         (6_000, datetime(2025, 12, 31, 23, 30, tzinfo=UTC), PaymentMethod.CHEQUE),  # 1 January 2026 in Paris
     ])  # fmt: skip
-    add_paid_invoice(sessions, mine, f"FF-U{mine.id}-2025-03", [(0, "creche", 5_000)],
+    add_paid_invoice(sessions, mine, f"U{mine.id}-2025-03", [(0, "creche", 5_000)],
                      [(5_000, datetime(2025, 5, 2, tzinfo=UTC), PaymentMethod.CREDIT_NOTE)])  # fmt: skip
     add_paid_invoice(sessions, other, f"T{other.id}-2025-01", [(0, "creche", 4_000)],
                      [(4_000, datetime(2025, 6, 2, tzinfo=UTC), PaymentMethod.CARD)])  # fmt: skip
