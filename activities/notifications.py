@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import structlog
 from temporalio import activity
 
@@ -38,8 +36,6 @@ class NotificationActivities:
     @activity.defn(name=DELIVER_DUE)
     def deliver_due_notifications(self, req: DeliverDueRequest) -> DeliverDueResult:
         """Send one batch of the stored messages whose moment has come (called by the delivery workflow)."""
-        result = self.notifier.deliver_due(
-            datetime.fromisoformat(req.until), datetime.fromisoformat(req.sent_at), req.limit
-        )
+        result = self.notifier.deliver_due(req.until, req.sent_at, req.limit)
         log.info("notifications.delivered", sent=result.sent, failed=result.failed, remaining=result.remaining)
         return result

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 import structlog
@@ -85,10 +84,7 @@ class PaymentPlanActivities:
             row = payment_plans.by_ref(s, outcome.plan_id)
             if row is None:
                 raise ApplicationError("unknown plan", type="UnknownPlan", non_retryable=True)
-            instalments = [
-                Instalment(k, date.fromisoformat(due), amount)
-                for k, (due, amount) in enumerate(outcome.instalments, start=1)
-            ]
+            instalments = [Instalment(k, due, amount) for k, (due, amount) in enumerate(outcome.instalments, start=1)]
             recorded = payment_plans.record_decision(
                 s,
                 outcome.plan_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 class NotificationActivity:
@@ -19,17 +20,17 @@ DELIVERY_BATCH = 500  # messages per activity call: one SES/SNS burst, one trans
 
 @dataclass
 class NotificationDeliveryInput:
-    """The instant (ISO 8601, UTC) at which the waiting messages of this workflow may go."""
+    """The instant (UTC) at which the waiting messages of this workflow may go."""
 
-    due_at: str
+    due_at: datetime
 
 
 @dataclass
 class DeliverDueRequest:
     """Send up to `limit` waiting messages due at or before `until`, recording `sent_at` as the send time."""
 
-    until: str
-    sent_at: str
+    until: datetime
+    sent_at: datetime
     limit: int = DELIVERY_BATCH
 
 
@@ -46,7 +47,7 @@ class DeliverDueResult:
 class NotificationDeliveryResult:
     """Messages sent (or failed for good) by one delivery workflow."""
 
-    due_at: str
+    due_at: datetime
     sent: int
     failed: int
 

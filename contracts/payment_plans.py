@@ -47,11 +47,11 @@ class PlanDecisionRequest:
 
 @dataclass
 class PlanDecisionResult:
-    """What the decision did: the plan's status and its instalments (ISO due date, cents)."""
+    """What the decision did: the plan's status and its instalments (due date, cents)."""
 
     plan_id: str
     status: str  # domain.payment_plans.PlanStatus
-    instalments: list[tuple[str, int]] = field(default_factory=list)
+    instalments: list[tuple[date, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -97,14 +97,14 @@ class PlanBasis:
 
 @dataclass
 class PlanOutcome:
-    """A checked decision to record, with the schedule when approved (ISO due date, cents)."""
+    """A checked decision to record, with the schedule when approved (due date, cents)."""
 
     plan_id: str
     status: str
     answer: str
     operator_user_id: int | None  # None: granted at the decision deadline
     decided_on: date
-    instalments: list[tuple[str, int]] = field(default_factory=list)
+    instalments: list[tuple[date, int]] = field(default_factory=list)
 
 
 @dataclass

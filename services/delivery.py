@@ -112,7 +112,7 @@ async def start_delivery(client: Client, task_queue: str, at: datetime) -> Any:
     utc = at.astimezone(UTC)
     return await client.start_workflow(
         DELIVERY_WORKFLOW,
-        NotificationDeliveryInput(utc.isoformat()),
+        NotificationDeliveryInput(utc),
         id=notification_delivery_id(utc),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,

@@ -20,8 +20,6 @@ with workflow.unsafe.imports_passed_through():
         ContestOutcome,
         ContestStatusChange,
         ContestView,
-        HeldTransfer,
-        HeldTransferQuery,
         LineContestInput,
         LineContestResult,
     )
@@ -43,7 +41,8 @@ with workflow.unsafe.imports_passed_through():
         review_deadline,
     )
     from ville.temporal import SA_BUSINESS_STATUS
-    from workflows.timing import MORNING_UTC, sleep_until_morning
+    from workflows.held_transfer import transfer_if_held_back
+    from workflows.timing import MORNING_UTC
 
 # Database and e-mail steps: patient (~2 days of an unavailable database or SES), still bounded.
 STORE_RETRY = RetryPolicy(
@@ -150,23 +149,7 @@ class LineContestWorkflow:
 
     async def _after_decision(self) -> None:
         """An invoice the contest held back from its transfer follows the ladder again (after a grace period)."""
-        held = await workflow.execute_activity(
-            ContestActivity.HELD_TRANSFER,
-            HeldTransferQuery(self.inp.invoice_number, workflow.now().date()),
-            result_type=HeldTransfer,
-            start_to_close_timeout=CALL,
-            retry_policy=STORE_RETRY,
-        )
-        if held.transfer_on is None:
-            return
-        await sleep_until_morning(held.transfer_on)
-        await workflow.execute_activity(
-            ContestActivity.TRANSFER_HELD,
-            self.inp.invoice_number,
-            result_type=bool,
-            start_to_close_timeout=CALL,
-            retry_policy=STORE_RETRY,
-        )
+        await transfer_if_held_back(self.inp.invoice_number, CALL, STORE_RETRY)
 
     async def _mark(self, change: ContestStatusChange) -> None:
         await workflow.execute_activity(

@@ -9,7 +9,7 @@ per family, and the calling workflows keep their own deadlines instead of blocki
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -35,7 +35,7 @@ class NotificationDeliveryWorkflow:
 
     @workflow.init
     def __init__(self, inp: NotificationDeliveryInput) -> None:
-        self.due_at = datetime.fromisoformat(inp.due_at)
+        self.due_at = inp.due_at
         self.more = False
         self.sent = 0
         self.failed = 0
@@ -50,7 +50,7 @@ class NotificationDeliveryWorkflow:
             self.more = False
             done = await workflow.execute_activity(
                 DELIVER_DUE,
-                DeliverDueRequest(inp.due_at, workflow.now().isoformat()),
+                DeliverDueRequest(inp.due_at, workflow.now()),
                 result_type=DeliverDueResult,
                 start_to_close_timeout=_TIMEOUT,
                 retry_policy=_RETRY,
@@ -73,4 +73,4 @@ class NotificationDeliveryWorkflow:
     @workflow.query
     def delivered(self) -> NotificationDeliveryResult:
         """Messages sent so far by this run."""
-        return NotificationDeliveryResult(self.due_at.isoformat(), self.sent, self.failed)
+        return NotificationDeliveryResult(self.due_at, self.sent, self.failed)

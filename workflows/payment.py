@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -37,17 +36,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.labels import decline_message
     from domain.payments import OUTCOME_EVENTS, PaymentMethod
     from domain.sepa import result_deadline
+    from workflows.retries import STORE_RETRY, STRIPE_RETRY
     from workflows.timing import sleep_until_morning
 
-# Bounded: a Stripe outage longer than ~25 min fails the attempt (the console lists the workflow), where an
-# unbounded policy retried a PaymentIntent Stripe does not know forever and held the invoice for good.
-STRIPE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=30
-)
-# Database and e-mail steps (recording an outcome Stripe already has): patient, ~2 days, still bounded.
-STORE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5), maximum_attempts=600
-)
 CALL = timedelta(seconds=30)  # a Stripe call that takes longer is retried (the intent is recorded first)
 CARD_RESULT_WAIT = timedelta(minutes=30)  # 3-D Secure and similar: the webhook normally arrives in seconds
 SEPA_RECHECK = timedelta(days=2)

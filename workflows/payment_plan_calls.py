@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from contracts.billing import IntentRequest, IntentStatus, PaymentActivity, RecordedPayment
-    from contracts.contests import ContestActivity, HeldTransfer, HeldTransferQuery
     from contracts.payment_plans import (
         PLAN_ATTEMPT_BASE,
         PaymentPlanActivity,
@@ -23,16 +21,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.payment_plans import Decision, Instalment, InstalmentStatus, PlanStatus
     from domain.sepa import result_deadline
     from ville.temporal import SA_BUSINESS_STATUS
-    from workflows.timing import sleep_until_morning
+    from workflows.held_transfer import transfer_if_held_back
+    from workflows.retries import STORE_RETRY, STRIPE_RETRY
 
-# Database and e-mail steps: patient (~2 days of an unavailable database or SES), still bounded.
-STORE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5), maximum_attempts=600
-)
-# Stripe: a longer outage fails the debit, which the instalment's check then sees as unpaid
-STRIPE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=30
-)
 CALL = timedelta(seconds=30)
 SEPA_RECHECK = timedelta(days=2)
 FINAL = ("succeeded", "failed")
@@ -120,23 +111,7 @@ class PaymentPlanCalls:
     async def _back_to_ladder(self) -> None:
         """A refused or defaulted plan's invoice follows the ladder from where it stood: if the cycle's transfer
         day passed while the plan held it, it is transferred here after a grace (the contests' activities)."""
-        held = await workflow.execute_activity(
-            ContestActivity.HELD_TRANSFER,
-            HeldTransferQuery(self.inp.invoice_number, workflow.now().date()),
-            result_type=HeldTransfer,
-            start_to_close_timeout=CALL,
-            retry_policy=STORE_RETRY,
-        )
-        if held.transfer_on is None:
-            return
-        await sleep_until_morning(held.transfer_on)
-        await workflow.execute_activity(
-            ContestActivity.TRANSFER_HELD,
-            self.inp.invoice_number,
-            result_type=bool,
-            start_to_close_timeout=CALL,
-            retry_policy=STORE_RETRY,
-        )
+        await transfer_if_held_back(self.inp.invoice_number, CALL, STORE_RETRY)
 
     async def _notify(self, template: str, step: str, audience: str, subject: str, body: str) -> None:
         notice = PlanNotice(

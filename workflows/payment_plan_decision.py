@@ -81,7 +81,7 @@ class PaymentPlanDecision(PaymentPlanCalls):
             decision.answer,
             self.pending_by,
             today,
-            [(i.due_on.isoformat(), i.amount_cents) for i in instalments],
+            [(i.due_on, i.amount_cents) for i in instalments],
         )
         await workflow.execute_activity(
             PaymentPlanActivity.DECIDE, outcome, result_type=bool, start_to_close_timeout=CALL, retry_policy=STORE_RETRY

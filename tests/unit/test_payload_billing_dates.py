@@ -44,7 +44,7 @@ def test_dates_write_the_iso_strings_the_str_contracts_wrote() -> None:
         BatchRequest("2026-09", 0, 500, date(2026, 11, 2), date(2026, 12, 28)),
         LineContestInput("contest-FF-1-1", "FF-1", 7, {"cantine": 1200}, date(2027, 1, 4)),
         PaymentPlanInput("payment-plan-FF-1-1", "FF-1", 7, 3, date(2027, 1, 4)),
-        PlanOutcome("payment-plan-FF-1-1", "approved", "ok", 3, date(2027, 1, 5), [("2027-02-05", 100)]),
+        PlanOutcome("payment-plan-FF-1-1", "approved", "ok", 3, date(2027, 1, 5), [(date(2027, 2, 5), 100)]),
     ]
     before = [
         {"period_key": "2026-09", "lo": 0, "hi": 500, "issue_date": "2026-11-02", "due_date": "2026-12-28"},

@@ -7,6 +7,7 @@ from temporalio.converter import DataConverter
 
 from contracts.billing import DunningPlanStep, InvoicePaymentInput
 from contracts.contests import HeldTransfer
+from contracts.delivery import DeliverDueRequest, NotificationDeliveryInput
 from ville.temporal import PayloadConverter
 
 
@@ -40,3 +41,16 @@ def test_datetimes_are_untouched() -> None:
     [ours] = PayloadConverter().to_payloads([at])
     assert ours == DataConverter.default.payload_converter.to_payloads([at])[0]
     assert PayloadConverter().from_payloads([ours], [datetime]) == [at]
+
+
+def test_delivery_instants_write_the_iso_strings_the_workflow_wrote_before() -> None:
+    due = datetime(2027, 3, 1, 7, 0, tzinfo=UTC)
+    now = datetime(2027, 3, 1, 7, 0, 2, 125000, tzinfo=UTC)
+    typed = [NotificationDeliveryInput(due), DeliverDueRequest(due, now, 500)]
+    before = [
+        {"due_at": "2027-03-01T07:00:00+00:00"},
+        {"until": "2027-03-01T07:00:00+00:00", "sent_at": "2027-03-01T07:00:02.125000+00:00", "limit": 500},
+    ]
+    payloads = PayloadConverter().to_payloads(typed)
+    assert payloads == DataConverter.default.payload_converter.to_payloads(before)
+    assert PayloadConverter().from_payloads(payloads, [NotificationDeliveryInput, DeliverDueRequest]) == typed

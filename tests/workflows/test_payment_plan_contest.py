@@ -43,7 +43,7 @@ async def test_contest_on_an_invoice_in_a_plan(billing_world: BillingWorld, bill
         held, total = contest.contested_cents, invoice.remaining_cents
         row = _plan(world, ref)
         plan = schedule(total, 3, row.approved_on or row.requested_on)
-        assert [(i.due_on.isoformat(), i.amount_cents) for i in plan] == [tuple(x) for x in result.instalments]
+        assert [(i.due_on, i.amount_cents) for i in plan] == [tuple(x) for x in result.instalments]
 
         # first notice (a week before 07/01): what the uncontested rest allows of the first instalment
         await billing_env.sleep(await _until(billing_env, "2027-01-01T09:00"))

@@ -21,7 +21,8 @@ from temporalio.worker import Worker
 
 from contracts.billing import STRIPE_NOT_FOUND, IntentStatus, InvoicePaymentInput
 from domain.sepa import result_deadline
-from workflows.payment import STRIPE_RETRY, InvoicePaymentWorkflow
+from workflows.payment import InvoicePaymentWorkflow
+from workflows.retries import STRIPE_RETRY
 
 from .conftest import eventually
 from .test_payment_events import FakeStripe, _event, _start, time_env  # noqa: F401  (the module's own server)

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
@@ -51,7 +50,7 @@ async def decide_for_operator(
         refused(err, REFUSALS)
     audit(session, principal, "payment_plan.decide", ref, body.reason)
     instalments = [
-        InstalmentOut(seq=k, due_on=date.fromisoformat(due), amount_cents=amount, status=InstalmentStatus.UPCOMING)
+        InstalmentOut(seq=k, due_on=due, amount_cents=amount, status=InstalmentStatus.UPCOMING)
         for k, (due, amount) in enumerate(result.instalments, start=1)
     ]
     return PlanDecisionOut(id=ref, status=PlanStatus(result.status), instalments=instalments)
