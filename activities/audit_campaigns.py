@@ -8,6 +8,7 @@ from temporalio import activity
 from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.audit_common import AuditActivityBase, refusals, search_attributes
+from activities.definition import defn
 from contracts.audit_campaign import (
     CampaignInspectorUnavailable,
     CampaignSiteAdd,
@@ -28,13 +29,13 @@ from ville.ids import audit_campaign_id, inspection_id
 class AuditCampaignActivities(AuditActivityBase):
     """The campaign workflow's database work, and the workflows it starts."""
 
-    @activity.defn(name=AuditActivity.PLAN_CAMPAIGN)
+    @defn(name=AuditActivity.PLAN_CAMPAIGN)
     def plan_campaign(self, campaign_id: int) -> PlanResult:
         """Create the campaign's tasks and first assignments (once; later calls return the same tasks)."""
         with self.sessions() as s, refusals():
             return AuditPlanning(s).plan_campaign(campaign_id)
 
-    @activity.defn(name=AuditActivity.START_INSPECTIONS)
+    @defn(name=AuditActivity.START_INSPECTIONS)
     async def start_inspections(self, wave: StartInspections) -> int:
         """Start one inspection workflow per task; a task already started keeps its workflow."""
         assert self.client is not None, "AuditActivities needs the Temporal client to start inspections"
@@ -56,7 +57,7 @@ class AuditCampaignActivities(AuditActivityBase):
             activity.heartbeat(i)
         return len(wave.task_ids)
 
-    @activity.defn(name=AuditActivity.START_CAMPAIGN)
+    @defn(name=AuditActivity.START_CAMPAIGN)
     async def start_campaign(self, request: StartCampaign) -> None:
         """Start a campaign workflow (a re-audit waiting for its window); harmless if already started."""
         assert self.client is not None, "AuditActivities needs the Temporal client to start campaigns"
@@ -70,25 +71,25 @@ class AuditCampaignActivities(AuditActivityBase):
             search_attributes=search_attributes(request.search_attributes, campaign_id, "scheduled"),
         )
 
-    @activity.defn(name=AuditActivity.SET_CAMPAIGN_STATUS)
+    @defn(name=AuditActivity.SET_CAMPAIGN_STATUS)
     def set_campaign_status(self, change: CampaignStatusChange) -> None:
         """Persist the campaign's status."""
         with self.sessions() as s, refusals():
             AuditCampaigns(s).set_status(change.campaign_id, change.status)
 
-    @activity.defn(name=AuditActivity.ADD_SITE)
+    @defn(name=AuditActivity.ADD_SITE)
     def add_campaign_site(self, change: CampaignSiteAdd) -> list[int]:
         """Add a site to a running campaign and plan its tasks; the ids of its tasks (idempotent)."""
         with self.sessions() as s, refusals():
             return AuditPlanning(s).add_site(change.campaign_id, change.site_id, change.modes)
 
-    @activity.defn(name=AuditActivity.WITHDRAW_SITE)
+    @defn(name=AuditActivity.WITHDRAW_SITE)
     def withdraw_campaign_site(self, change: CampaignSiteWithdrawal) -> SiteWithdrawalResult:
         """Withdraw a site: tasks nobody opened yet are closed here, the others are returned."""
         with self.sessions() as s, refusals():
             return AuditPlanning(s).withdraw_site(change.campaign_id, change.site_id, change.reason)
 
-    @activity.defn(name=AuditActivity.INSPECTOR_UNAVAILABLE)
+    @defn(name=AuditActivity.INSPECTOR_UNAVAILABLE)
     def mark_inspector_unavailable(self, change: CampaignInspectorUnavailable) -> list[int]:
         """Record the unavailability; the inspector's tasks still in progress (to hand over)."""
         with self.sessions() as s, refusals():

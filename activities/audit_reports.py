@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from temporalio import activity
-
 from activities.audit_common import AuditActivityBase, refusals
+from activities.definition import defn
 from contracts.audit_campaign import ReauditPlan, ReportKeys, ResultsRequest, ResultsSummary
 from contracts.audit_names import AuditActivity
 from documents.audit_report import campaign_report_csv, campaign_report_pdf
@@ -15,19 +14,19 @@ from services.notifications import raise_if_retryable
 class AuditResultActivities(AuditActivityBase):
     """The campaign's closing work: database, S3 and e-mails."""
 
-    @activity.defn(name=AuditActivity.COMPUTE_RESULTS)
+    @defn(name=AuditActivity.COMPUTE_RESULTS)
     def compute_results(self, request: ResultsRequest) -> ResultsSummary:
         """Score every site from its approved results, decide its label, open corrective actions."""
         with self.sessions() as s, refusals():
             return AuditResults(s).compute(request.campaign_id, request.today)
 
-    @activity.defn(name=AuditActivity.SCHEDULE_REAUDIT)
+    @defn(name=AuditActivity.SCHEDULE_REAUDIT)
     def schedule_reaudit(self, request: ResultsRequest) -> ReauditPlan:
         """Create (once) the follow-up campaign of the refused sites, opening after their actions are due."""
         with self.sessions() as s, refusals():
             return AuditResults(s).schedule_reaudit(request.campaign_id, request.today)
 
-    @activity.defn(name=AuditActivity.BUILD_REPORT)
+    @defn(name=AuditActivity.BUILD_REPORT)
     def build_report(self, campaign_id: int) -> ReportKeys:
         """Render the campaign report (CSV and PDF) and store both in S3."""
         with self.sessions() as s, refusals():
@@ -45,7 +44,7 @@ class AuditResultActivities(AuditActivityBase):
             AuditResults(s).record_report(campaign_id, csv_key, pdf_key)
         return ReportKeys(csv_key=csv_key, pdf_key=pdf_key)
 
-    @activity.defn(name=AuditActivity.NOTIFY_SITE_MANAGERS)
+    @defn(name=AuditActivity.NOTIFY_SITE_MANAGERS)
     def notify_site_managers(self, campaign_id: int) -> int:
         """Send each site manager the result and corrective actions (once per campaign and site)."""
         with self.sessions() as s, refusals():

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from temporalio import activity
-
 from activities.audit_common import AuditActivityBase, refusals
+from activities.definition import defn
 from contracts.audit_inspection import (
     DueDateRecord,
     ManualAssignment,
@@ -23,43 +22,43 @@ from services.audit_tasks import AuditTasks
 class InspectionActivities(AuditActivityBase):
     """The inspection workflow's database work."""
 
-    @activity.defn(name=AuditActivity.LOAD_TASK)
+    @defn(name=AuditActivity.LOAD_TASK)
     def load_task(self, task_id: int) -> TaskContext:
         """What the inspection needs; marks the task opened (from now on its inspector sees it)."""
         with self.sessions() as s, refusals():
             return AuditTasks(s).load_context(task_id)
 
-    @activity.defn(name=AuditActivity.RECORD_TASK_STATE)
+    @defn(name=AuditActivity.RECORD_TASK_STATE)
     def record_task_state(self, record: TaskStateRecord) -> None:
         """Persist a state change (idempotent); an approved result is never changed again."""
         with self.sessions() as s, refusals():
             AuditTasks(s).record_state(record)
 
-    @activity.defn(name=AuditActivity.RECORD_DUE_DATE)
+    @defn(name=AuditActivity.RECORD_DUE_DATE)
     def record_due_date(self, record: DueDateRecord) -> None:
         """Persist a moved due date and the late flag that goes with it (idempotent)."""
         with self.sessions() as s, refusals():
             AuditTasks(s).record_due_date(record)
 
-    @activity.defn(name=AuditActivity.REASSIGN_TASK)
+    @defn(name=AuditActivity.REASSIGN_TASK)
     def reassign_task(self, request: ReassignRequest) -> ReassignOutcome:
         """End assignment `round` and give the task to the next eligible inspector (domain rule), if any."""
         with self.sessions() as s, refusals():
             return AuditPlanning(s).reassign(request.task_id, request.round, request.outcome, request.reason)
 
-    @activity.defn(name=AuditActivity.ASSIGN_TASK)
+    @defn(name=AuditActivity.ASSIGN_TASK)
     def assign_task(self, request: ManualAssignment) -> ReassignOutcome:
         """Assignment by the quality team of a task without inspector (area, conflicts, capacity checked)."""
         with self.sessions() as s, refusals():
             return AuditPlanning(s).assign(request.task_id, request.round, request.inspector_id, request.by_user_id)
 
-    @activity.defn(name=AuditActivity.SAVE_SUBMISSION)
+    @defn(name=AuditActivity.SAVE_SUBMISSION)
     def save_submission(self, record: SubmissionRecord) -> None:
         """Store a validated checklist (answers, evidence keys, audit date)."""
         with self.sessions() as s, refusals():
             AuditTasks(s).save_submission(record)
 
-    @activity.defn(name=AuditActivity.RECORD_REVIEW)
+    @defn(name=AuditActivity.RECORD_REVIEW)
     def record_review(self, record: ReviewRecord) -> None:
         """Persist a review: approval freezes the result and its score; a send-back keeps the comment."""
         with self.sessions() as s, refusals():

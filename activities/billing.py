@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
+from activities.definition import defn
 from contracts.billing import (
     BatchRequest,
     BatchTotalsView,
@@ -114,7 +115,7 @@ class BillingActivities:
     def _period(self, key: str) -> BillingPeriod:
         return period_from_key(key, self.settings.billing_period_months)
 
-    @activity.defn(name=BillingActivity.PLAN_CYCLE)
+    @defn(name=BillingActivity.PLAN_CYCLE)
     def plan_cycle(self, req: PlanRequest) -> PlanResult:
         """Close the period: batch bounds of the accounts to bill, issue and due dates, dunning dates."""
         period = self._period(req.period_key)
@@ -131,12 +132,12 @@ class BillingActivities:
         log.info("billing.planned", period=period.key, families=families, batches=len(bounds))
         return PlanResult(bounds, families, issue, due, ladder)
 
-    @activity.defn(name=BillingActivity.PREVIEW_BATCH)
+    @defn(name=BillingActivity.PREVIEW_BATCH)
     def preview_batch(self, req: BatchRequest) -> BatchTotalsView:
         """Totals a batch would issue (dry run): nothing is written."""
         return _view(self.store.preview_batch(self._period(req.period_key), req.lo, req.hi))
 
-    @activity.defn(name=BillingActivity.ISSUE_BATCH)
+    @defn(name=BillingActivity.ISSUE_BATCH)
     @_heartbeating
     def issue_batch(self, req: BatchRequest) -> BatchTotalsView:
         """Compute, number and store the batch's invoices with their ledger entries (one transaction)."""
@@ -147,7 +148,7 @@ class BillingActivities:
         INVOICES_ISSUED.inc(totals.invoices)
         return _view(totals)
 
-    @activity.defn(name=BillingActivity.ARCHIVE_BATCH)
+    @defn(name=BillingActivity.ARCHIVE_BATCH)
     @_heartbeating
     def archive_batch(self, req: BatchRequest) -> BatchTotalsView:
         """Render the batch's invoices and archive them in S3 as one object (5-year retention)."""
@@ -168,7 +169,7 @@ class BillingActivities:
             )
         return BatchTotalsView(invoices=len(docs))
 
-    @activity.defn(name=BillingActivity.DELIVER_BATCH)
+    @defn(name=BillingActivity.DELIVER_BATCH)
     @_heartbeating
     def deliver_batch(self, req: BatchRequest) -> BatchTotalsView:
         """E-mail the families who chose e-mail; one print file for those who chose post."""
@@ -215,7 +216,7 @@ class BillingActivities:
         with self.store.sessions() as s, s.begin():
             insert_log_rows(s, [(f"{template}:{n}:post", "post", template, n) for n in numbers], "sent")
 
-    @activity.defn(name=BillingActivity.START_SEPA_DEBITS)
+    @defn(name=BillingActivity.START_SEPA_DEBITS)
     async def start_sepa_debits(self, period_key: str) -> int:
         """Start the payment workflow of each unpaid invoice whose family has an active SEPA mandate."""
         assert self.client is not None
@@ -249,7 +250,7 @@ class BillingActivities:
                 )
             ]
 
-    @activity.defn(name=BillingActivity.RUN_DUNNING_STEP)
+    @defn(name=BillingActivity.RUN_DUNNING_STEP)
     def run_dunning_step(self, req: DunningRequest) -> int:
         """Send the period's reminders, or transfer what is still unpaid to the Trésor Public."""
         kind = DunningKind(req.kind)

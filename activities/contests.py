@@ -10,9 +10,9 @@ from typing import Any
 
 import structlog
 from sqlmodel import select
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.definition import defn
 from contracts.contests import (
     BILLING_TEAM,
     CREDIT_REFUSED,
@@ -61,7 +61,7 @@ class ContestActivities:
         """The bound activities to register."""
         return [self.notify_contest, self.mark_contest, self.decide_contest, self.held_transfer, self.transfer_held]
 
-    @activity.defn
+    @defn(name="notify_contest")
     def notify_contest(self, notice: ContestNotice) -> int:
         """Send a contest message to the family's payer or to every billing operator (once per key)."""
         ctx = {"subject": notice.subject, "body": notice.body, "number": notice.invoice_number}
@@ -76,13 +76,13 @@ class ContestActivities:
         raise_if_retryable(outcome)
         return len(requests)
 
-    @activity.defn
+    @defn(name="mark_contest")
     def mark_contest(self, change: ContestStatusChange) -> None:
         """Record that an undecided contest was reminded or escalated."""
         with self.sessions() as s:
             contests.mark(s, change.contest_id, ContestStatus(change.status), change.reminded)
 
-    @activity.defn
+    @defn(name="decide_contest")
     def decide_contest(self, outcome: ContestOutcome) -> bool:
         """The accepted amount as a credit note (single money path, per-account lock), then the decision's row."""
         if outcome.credited:
@@ -106,7 +106,7 @@ class ContestActivities:
         log.info("contest.decided", contest=outcome.contest_id, status=outcome.status)
         return recorded
 
-    @activity.defn
+    @defn(name="held_transfer")
     def held_transfer(self, req: HeldTransferQuery) -> HeldTransfer:
         """After a decision: the day an invoice held back from its cycle's transfer is transferred, if unpaid."""
         invoice_number, today = req.invoice_number, req.today
@@ -120,7 +120,7 @@ class ContestActivities:
             return HeldTransfer(invoice_number, None)  # settled, still contested, or the cycle transfers it itself
         return HeldTransfer(invoice_number, resume_transfer_on(transfer_on, today))
 
-    @activity.defn
+    @defn(name="transfer_held")
     def transfer_held(self, invoice_number: str) -> bool:
         """Transfer one invoice to the Trésor Public if it is still unpaid and no contest holds it."""
         with self.sessions() as s, s.begin():

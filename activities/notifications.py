@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import structlog
-from temporalio import activity
 
+from activities.definition import defn
 from contracts.delivery import (
     DELIVER_DUE,
     DeliverDueRequest,
@@ -24,7 +24,7 @@ class NotificationActivities:
     def __init__(self, notifier: Notifier) -> None:
         self.notifier = notifier
 
-    @activity.defn(name=NotificationActivity.SEND)
+    @defn(name=NotificationActivity.SEND)
     def send_notifications(self, requests: list[NotificationRequest]) -> NotificationOutcome:
         """Send a batch of messages, each at most once per key."""
         outcome = self.notifier.send_many(requests)
@@ -33,7 +33,7 @@ class NotificationActivities:
         raise_if_retryable(outcome)
         return outcome
 
-    @activity.defn(name=DELIVER_DUE)
+    @defn(name=DELIVER_DUE)
     def deliver_due_notifications(self, req: DeliverDueRequest) -> DeliverDueResult:
         """Send one batch of the stored messages whose moment has come (called by the delivery workflow)."""
         result = self.notifier.deliver_due(req.until, req.sent_at, req.limit)

@@ -10,6 +10,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.definition import defn
 from activities.payments import PaymentActivities
 from contracts.billing import IntentStatus
 from contracts.contests import BILLING_TEAM
@@ -55,7 +56,7 @@ class PaymentPlanActivities:
             raise ApplicationError("unknown invoice", type="UnknownInvoice", non_retryable=True)
         return invoice
 
-    @activity.defn(name=PaymentPlanActivity.NOTIFY)
+    @defn(name=PaymentPlanActivity.NOTIFY)
     def notify(self, notice: PlanNotice) -> int:
         """Send a plan message to the family's payer or to every billing operator (once per key, contact hours)."""
         ctx = {"subject": notice.subject, "body": notice.body, "number": notice.invoice_number}
@@ -71,13 +72,13 @@ class PaymentPlanActivities:
         raise_if_retryable(outcome)
         return len(requests)
 
-    @activity.defn(name=PaymentPlanActivity.BASIS)
+    @defn(name=PaymentPlanActivity.BASIS)
     def basis(self, invoice_number: str) -> PlanBasis:
         """What remains on the invoice when a plan is approved, and whether it is still payable online."""
         invoice = self._invoice(invoice_number)
         return PlanBasis(invoice.status in PAYABLE_STATUSES, invoice.remaining_cents)
 
-    @activity.defn(name=PaymentPlanActivity.DECIDE)
+    @defn(name=PaymentPlanActivity.DECIDE)
     def decide(self, outcome: PlanOutcome) -> bool:
         """Record the decision and, when approved, the schedule (once)."""
         with self.sessions() as s:
@@ -97,7 +98,7 @@ class PaymentPlanActivities:
         log.info("payment_plan.decided", plan=outcome.plan_id, status=outcome.status)
         return recorded
 
-    @activity.defn(name=PaymentPlanActivity.PROGRESS)
+    @defn(name=PaymentPlanActivity.PROGRESS)
     def progress(self, invoice_number: str) -> PlanProgress:
         """Where the invoice stands: payable, what remains, what open contests hold, whether a mandate is active."""
         with self.sessions() as s:
@@ -109,7 +110,7 @@ class PaymentPlanActivities:
             mandate = account.mandate_status is MandateStatus.active and bool(account.stripe_payment_method_id)
             return PlanProgress(invoice.status in PAYABLE_STATUSES, invoice.remaining_cents, held, mandate)
 
-    @activity.defn(name=PaymentPlanActivity.RECORD_PROGRESS)
+    @defn(name=PaymentPlanActivity.RECORD_PROGRESS)
     def record_progress(self, update: PlanProgressUpdate) -> None:
         """The instalments' statuses and the plan's status, for the family's page and the console."""
         with self.sessions() as s:
@@ -121,7 +122,7 @@ class PaymentPlanActivities:
                 update.misses,
             )
 
-    @activity.defn(name=PaymentPlanActivity.DEBIT_RESULT)
+    @defn(name=PaymentPlanActivity.DEBIT_RESULT)
     def debit_result(self, payment_intent_id: str) -> IntentStatus:
         """A just-confirmed debit's status after a short wait for an immediate answer (else still processing)."""
         deadline = time.monotonic() + QUICK_RESULT_SECONDS

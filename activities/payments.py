@@ -7,9 +7,9 @@ from typing import Any
 import stripe
 import structlog
 from sqlalchemy import select
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.definition import defn
 from contracts.billing import IntentRequest, IntentStatus, PaymentActivity, RecordedPayment
 from domain.payments import PaymentMethod, PaymentRefused
 from services.payments import InvoiceNotPayable, MoneyOutcome, PaymentStore
@@ -47,7 +47,7 @@ class PaymentActivities:
         """The account's Stripe customer, created once (see `StripePayments.ensure_customer`)."""
         return self.payments.ensure_customer(account_id)
 
-    @activity.defn(name=PaymentActivity.CREATE_INTENT)
+    @defn(name=PaymentActivity.CREATE_INTENT)
     def create_intent(self, req: IntentRequest) -> str:
         """Create the attempt's PaymentIntent once and remember it before anything can charge it."""
         key = f"{req.method}:{req.invoice_number}:{req.attempt}"
@@ -84,7 +84,7 @@ class PaymentActivities:
             raise ApplicationError("no SEPA mandate on this account", type="NoMandate", non_retryable=True)
         return str(pm)
 
-    @activity.defn(name=PaymentActivity.CONFIRM_INTENT)
+    @defn(name=PaymentActivity.CONFIRM_INTENT)
     def confirm_intent(self, payment_intent_id: str) -> IntentStatus:
         """Confirm the PaymentIntent unless it already moved on (a retry never charges twice)."""
         with stripe_refusals():
@@ -99,13 +99,13 @@ class PaymentActivities:
                 pi = self.stripe.v1.payment_intents.retrieve(payment_intent_id)
             return _status(pi)
 
-    @activity.defn(name=PaymentActivity.RETRIEVE_INTENT)
+    @defn(name=PaymentActivity.RETRIEVE_INTENT)
     def retrieve_intent(self, payment_intent_id: str) -> IntentStatus:
         """Ask Stripe where a PaymentIntent stands (reconciliation of a missed webhook)."""
         with stripe_refusals():  # an intent Stripe does not know is a final failure, not retried forever
             return _status(self.stripe.v1.payment_intents.retrieve(payment_intent_id))
 
-    @activity.defn(name=PaymentActivity.RECORD_INTENT_OUTCOME)
+    @defn(name=PaymentActivity.RECORD_INTENT_OUTCOME)
     def record_intent_outcome(self, status: IntentStatus) -> RecordedPayment:
         """Record a final outcome in the database and ledger (idempotent)."""
         payment = self.store.by_intent(status.payment_intent_id)
@@ -125,7 +125,7 @@ class PaymentActivities:
         with self.store.sessions() as s:
             return s.get_one(Invoice, invoice_id)
 
-    @activity.defn(name=PaymentActivity.ACCOUNT_OF)
+    @defn(name=PaymentActivity.ACCOUNT_OF)
     def account_of(self, invoice_number: str) -> int:
         """The account id of an invoice (a reference, so no personal data enters the history)."""
         invoice = self.store.invoice(invoice_number)
@@ -133,7 +133,7 @@ class PaymentActivities:
             raise ApplicationError("unknown invoice", type="UnknownInvoice", non_retryable=True)
         return invoice.account_id
 
-    @activity.defn(name=PaymentActivity.MANDATE_ACTIVE)
+    @defn(name=PaymentActivity.MANDATE_ACTIVE)
     def mandate_active(self, invoice_number: str) -> bool:
         """Whether the invoice's family still has an active SEPA mandate."""
         with self.store.sessions() as s:
@@ -149,7 +149,7 @@ class PaymentActivities:
         """Refund a payment once per key (see `StripePayments.refund`)."""
         return self.payments.refund(payment_id, amount_cents, refund_key)
 
-    @activity.defn(name=PaymentActivity.INVOICE_REMAINING)
+    @defn(name=PaymentActivity.INVOICE_REMAINING)
     def invoice_remaining(self, invoice_number: str) -> int:
         """What is still to pay on the invoice itself (0 once settled or transferred)."""
         invoice = self.store.invoice(invoice_number)

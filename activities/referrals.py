@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.definition import defn
 from contracts.referrals import (
     CreatedReferral,
     CreateReferralInput,
@@ -84,7 +84,7 @@ class ReferralActivities:
         """The bound activities to register on a worker."""
         return [self.create_referral, self.record, self.notify, self.delete_attachments, self.anonymise]
 
-    @activity.defn(name=ReferralActivity.CREATE)
+    @defn(name=ReferralActivity.CREATE)
     def create_referral(self, inp: CreateReferralInput) -> CreatedReferral:
         """Insert the referral row (idempotent by ref) if the service exists and is open."""
         with self.sessions() as session:
@@ -118,7 +118,7 @@ class ReferralActivities:
             )
             return CreatedReferral(inp.referral_ref, service.organization_id)
 
-    @activity.defn(name=ReferralActivity.RECORD)
+    @defn(name=ReferralActivity.RECORD)
     def record(self, inp: RecordInput) -> None:
         """Append one history entry and update the projection it implies (once per entry)."""
         e = inp.entry
@@ -133,7 +133,7 @@ class ReferralActivities:
             REFERRAL_SLA_BREACHES.inc()
         log.info("referral.recorded", case_ref=inp.case_ref, event_name=e.event.value, seq=e.seq)
 
-    @activity.defn(name=ReferralActivity.NOTIFY)
+    @defn(name=ReferralActivity.NOTIFY)
     def notify(self, inp: NoticeInput) -> NoticeResult:
         """Send one kind of message (each key at most once); returns the channel used."""
         with self.sessions() as session:
@@ -230,7 +230,7 @@ class ReferralActivities:
             return channel.value, [req("email", template, "referral_user", case.opened_by_user_id)]
         return channel.value, [req(channel.value, "referral_family_followup", "referral_family", case.id)]
 
-    @activity.defn(name=ReferralActivity.DELETE_ATTACHMENTS)
+    @defn(name=ReferralActivity.DELETE_ATTACHMENTS)
     def delete_attachments(self, inp: RetentionInput) -> RetentionResult:
         """Delete every S3 object of the case and mark its attachments deleted (idempotent)."""
         objects = self._delete_prefix(inp.case_ref)
@@ -240,7 +240,7 @@ class ReferralActivities:
         log.info("referral.attachments_deleted", case_ref=inp.case_ref, objects=objects, rows=rows)
         return RetentionResult(objects, rows)
 
-    @activity.defn(name=ReferralActivity.ANONYMISE)
+    @defn(name=ReferralActivity.ANONYMISE)
     def anonymise(self, inp: RetentionInput) -> RetentionResult:
         """Remove the case's personal data from the database and S3; keep codes, dates and the history."""
         objects = self._delete_prefix(inp.case_ref)

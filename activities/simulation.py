@@ -17,10 +17,10 @@ from typing import Any
 import structlog
 from reportlab.lib import colors
 from sqlalchemy import func, select
-from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.billing import _heartbeating
+from activities.definition import defn
 from contracts.simulation import (
     SimulationActivity,
     SimulationBatchRequest,
@@ -97,7 +97,7 @@ class SimulationActivities:
         body: bytes = self.s3.get_object(Bucket=self.settings.s3_bucket, Key=key)["Body"].read()
         return body
 
-    @activity.defn(name=SimulationActivity.PREPARE)
+    @defn(name=SimulationActivity.PREPARE)
     def prepare_simulation(self, req: SimulationPlanRequest) -> SimulationPlan:
         """Check the periods were billed and the grid is valid; store the grid; cut the families into batches."""
         periods = self._periods(req.period_keys)
@@ -151,7 +151,7 @@ class SimulationActivities:
             self._grids[key] = grid
         return grid
 
-    @activity.defn(name=SimulationActivity.SIMULATE_BATCH)
+    @defn(name=SimulationActivity.SIMULATE_BATCH)
     @_heartbeating
     def simulate_batch(self, req: SimulationBatchRequest) -> ImpactTotals:
         """Re-price the batch's billed items with the voted and the proposed grids; aggregates only."""
@@ -167,7 +167,7 @@ class SimulationActivities:
         self._put(changes_key(req.simulation_ref, req.lo, req.hi), json.dumps(rows).encode(), "application/json")
         return totals
 
-    @activity.defn(name=SimulationActivity.FINALISE)
+    @defn(name=SimulationActivity.FINALISE)
     @_heartbeating
     def finalise_simulation(self, req: SimulationFinaliseRequest) -> SimulationReport:
         """Medians from the batches' changes, then the CSV, the one-page PDF chart and its SVG, in S3."""

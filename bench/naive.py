@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from temporalio import activity, workflow
+from temporalio import workflow
+
+from activities.definition import defn
 
 with workflow.unsafe.imports_passed_through():
     import activities.billing  # noqa: F401  (registers the "payer" contact resolver the notifier needs)
@@ -44,12 +46,12 @@ class NaiveActivities:
     def __init__(self, store: BillingStore, notifier: Notifier, s3: Any, bucket: str, base_url: str) -> None:
         self.store, self.notifier, self.s3, self.bucket, self.base_url = store, notifier, s3, bucket, base_url
 
-    @activity.defn(name="naive_compute")
+    @defn(name="naive_compute")
     def compute(self, r: NaiveRequest) -> int:
         """The family's draft (dry run)."""
         return self.store.preview_batch(period_from_key(r.period_key), r.account_id - 1, r.account_id).invoices
 
-    @activity.defn(name="naive_persist")
+    @defn(name="naive_persist")
     def persist(self, r: NaiveRequest) -> int:
         """Issue the family's invoice."""
         totals = self.store.issue_batch(
@@ -61,13 +63,13 @@ class NaiveActivities:
         )
         return totals.invoices
 
-    @activity.defn(name="naive_render")
+    @defn(name="naive_render")
     def render(self, r: NaiveRequest) -> bytes:
         """The family's invoice PDF (empty when it has none)."""
         docs = self.store.documents(r.period_key, r.account_id - 1, r.account_id, self.base_url)
         return render_invoice(docs[0][2]) if docs else b""
 
-    @activity.defn(name="naive_archive")
+    @defn(name="naive_archive")
     def archive(self, r: NaiveRequest, pdf: bytes) -> int:
         """One S3 object per invoice."""
         if not pdf:
@@ -75,7 +77,7 @@ class NaiveActivities:
         self.s3.put_object(Bucket=self.bucket, Key=f"naive/{r.period_key}/{r.account_id}.pdf", Body=pdf)
         return 1
 
-    @activity.defn(name="naive_notify")
+    @defn(name="naive_notify")
     def notify(self, r: NaiveRequest) -> int:
         """One e-mail."""
         docs = self.store.documents(r.period_key, r.account_id - 1, r.account_id, self.base_url)
