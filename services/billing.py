@@ -29,7 +29,7 @@ from domain.periods import BillingPeriod
 from domain.tariffs import TariffGrid, load_grids, tranche_for_period
 from services.invoice_documents import Delivery, batch_deliveries, batch_documents, invoice_document
 from services.money_guard import lock_accounts_range
-from ville.db import SessionFactory
+from ville.db import SessionFactory, refresh_statistics
 from ville.models.billing import (
     Attendance,
     Child,
@@ -109,6 +109,7 @@ class BillingStore:
 
     def batch_bounds(self, period: BillingPeriod, batch_size: int) -> tuple[list[int], int]:
         """Upper account ids of consecutive batches of accounts to bill, and how many accounts in all."""
+        refresh_statistics(self.sessions.engine, "attendance", "invoice", "family_account")  # the period's imports
         with self.sessions() as s:
             with_items = select(Attendance.account_id).where(
                 Attendance.invoice_id.is_(None),

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from domain.calendar import PARIS
 from stack.seeding import SEEDERS, SeedContext
-from ville.db import engine_for
+from ville.db import engine_for, refresh_statistics
 from ville.models.people import UserAccount
 from ville.settings import Settings
 
@@ -30,6 +30,7 @@ def seed_demo(
     for seeder in SEEDERS:
         seeder(ctx)
         log.info("demo.seeded", area=seeder.__module__.rsplit(".", 1)[-1])
+    refresh_statistics(engine)  # a bulk load, as any import: the planner needs statistics for the new rows
     return True
 
 
