@@ -64,7 +64,7 @@ async def test_operator_previews_then_starts_a_cycle_and_sees_the_refusals(
             assert await page.locator("#motif-lancement:invalid").count() == 1  # the browser asks for it first
             await page.locator("#motif-lancement").fill(motif)
             await page.get_by_role("button", name="Lancer le cycle").click()
-            await page.wait_for_url(f"{site}/operateur?fait=lancement")
+            await page.wait_for_url(f"{site}/operateur?cycle={PERIOD.key}&fait=lancement")
             await expect(page.get_by_role("status").first).to_contain_text("Cycle de facturation lancé")
             await expect(page.get_by_text(f"Cycle {PERIOD.label_fr}")).to_be_visible()
             await expect(page.locator("#cycle-phase")).not_to_be_empty()

@@ -102,4 +102,4 @@ async def cycle_start(
         )
     audit(session, principal, "cycle.start", handle.id, reason)
     log.info("operator.cycle_started", workflow_id=handle.id)
-    return done_redirect("/operateur", "lancement")
+    return done_redirect(f"/operateur?cycle={period.key}", "lancement")  # the console shows this one

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import structlog
 from sqlmodel import Session
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
-from temporalio.service import RPCError
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.pages.console import period_label, status_name, ui_url
 from api.temporal_query import QUERY_TIMEOUT, bounded
@@ -18,6 +18,7 @@ from services import invoices
 from services.audit_campaigns import AuditCampaigns
 from services.invoices import InvoiceTotals
 from services.referral_reports import ReferralReports
+from ville.ids import billing_cycle_id
 from ville.settings import Settings
 from ville.temporal import SA_BILLING_PERIOD, SA_BUSINESS_STATUS
 from workflows.billing import BillingCycleWorkflow
@@ -70,17 +71,33 @@ async def _count(temporal: Client, query: str) -> int:
     return (await temporal.count_workflows(query)).count
 
 
-async def current_cycle(temporal: Client, session: Session, settings: Settings) -> CycleView | None:
-    """The running cycle (else the latest one), found by visibility, with its progress query and DB totals."""
-    chosen = None
+async def _chosen_cycle(temporal: Client, period_key: str | None) -> WorkflowExecution | None:
+    """The cycle of `period_key` if it exists, else the running cycle started last (else the latest one).
+
+    A cycle runs for months (its dunning steps), so several run at once; and visibility lags behind a start, so
+    the cycle an operator has just launched is read by its id, which is consistent at once.
+    """
+    if period_key is not None:
+        try:
+            return await temporal.get_workflow_handle(billing_cycle_id(period_key)).describe()
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND:
+                raise
     for query in (
         "WorkflowType = 'BillingCycleWorkflow' AND ExecutionStatus = 'Running'",
         "WorkflowType = 'BillingCycleWorkflow'",
     ):
         runs = [e async for e in temporal.list_workflows(query, limit=20) if not e.id.endswith("-apercu")]
         if runs:
-            chosen = max(runs, key=lambda e: e.start_time)
-            break
+            return max(runs, key=lambda e: e.start_time)
+    return None
+
+
+async def current_cycle(
+    temporal: Client, session: Session, settings: Settings, period_key: str | None = None
+) -> CycleView | None:
+    """`period_key`'s cycle, else the running one (else the latest), with its progress query and DB totals."""
+    chosen = await _chosen_cycle(temporal, period_key)
     if chosen is None:
         return None
     period_key = chosen.typed_search_attributes.get(SA_BILLING_PERIOD) or chosen.id.removeprefix("billing-cycle-")

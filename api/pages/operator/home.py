@@ -24,6 +24,7 @@ from api.pages.console import (
 )
 from api.pages.operator.dashboard import campaigns, current_cycle, referral_view, workflow_counts
 from domain import labels
+from domain.periods import period_from_key
 from ville.settings import Settings
 
 router = page_router()
@@ -35,12 +36,21 @@ def legacy_home() -> Response:
     return RedirectResponse("/operateur", status.HTTP_303_SEE_OTHER)
 
 
+def _period_key(value: str | None) -> str | None:
+    """A period key from the query string, or None when absent or not a period ('2026-05')."""
+    try:
+        return period_from_key(value).key if value else None
+    except ValueError:
+        return None
+
+
 async def home_page(
     request: Request, session: Session, temporal: Client, settings: Settings, status_code: int = 200, **extra: Any
 ) -> HTMLResponse:
     principal = signed_in(request, *CONSOLE_ROLES)
     try:
-        cycle = await current_cycle(temporal, session, settings) if can(principal, BILLING_ROLES) else None
+        shown = _period_key(request.query_params.get("cycle"))
+        cycle = await current_cycle(temporal, session, settings, shown) if can(principal, BILLING_ROLES) else None
         counts = await workflow_counts(temporal)
         referrals = await referral_view(session, temporal) if can(principal, REFERRAL_ROLES) else None
     except RPCError as err:
