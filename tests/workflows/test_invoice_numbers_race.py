@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from domain.numbering import check_gapless
-from services.invoice_numbers import take_numbers
+from services.billing import BillingStore
 from tests.conftest import Databases
 from tests.workflows.conftest import eventually
 from ville.db import SessionFactory, make_engine
@@ -43,7 +43,7 @@ def _waiting_backends(engine: Engine) -> int:
 async def test_two_first_batches_of_a_year_share_the_counter(engine: Engine) -> None:
     sessions = SessionFactory(engine)
     with sessions() as first:
-        numbers_first = take_numbers(first, YEAR, 3)  # the year's row, locked until commit
+        numbers_first = BillingStore._take_numbers(first, YEAR, 3)  # the year's row, locked until commit
         second = asyncio.create_task(asyncio.to_thread(_take_and_commit, sessions, 2))
         if engine.dialect.name == "postgresql":
             await eventually(lambda: _waiting_backends(engine) > 0)  # the second batch waits on the first's row
@@ -56,6 +56,6 @@ async def test_two_first_batches_of_a_year_share_the_counter(engine: Engine) -> 
 
 def _take_and_commit(sessions: SessionFactory, count: int) -> list[str]:
     with sessions() as s:
-        numbers = take_numbers(s, YEAR, count)
+        numbers = BillingStore._take_numbers(s, YEAR, count)
         s.commit()
         return numbers
