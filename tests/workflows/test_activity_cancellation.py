@@ -78,7 +78,7 @@ async def test_a_worker_shut_down_mid_activity_tells_it_and_injects_nothing(
         await temporal_client.start_workflow(
             PoolUntilCancelledWorkflow.run, 10**9, id=f"cancel-{queue}", task_queue=queue
         )
-        await asyncio.to_thread(RUNNING.wait, 120)
+        assert await asyncio.to_thread(RUNNING.wait, 120), "the activity never started its thread pools"
     # leaving the block shut the worker down while the activity ran: the SDK cancelled it
     executor.shutdown()
     assert SEEN["interrupted"] is None, f"an exception was injected into the activity: {SEEN}"
