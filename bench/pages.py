@@ -207,9 +207,9 @@ def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         services = [*stack.services, *(api for api, _ in apis)]
         for clients in args.clients:
             for endpoint in ("healthz", "list", "invoice"):
-                cpu0 = cpu_snapshot(services)
+                cpu0 = cpu_snapshot(services, stack.postgres)
                 r = run_wrk_spread(bases, scripts[endpoint], clients, args.duration, args.threads)
-                cpu = cpu_delta(cpu0, cpu_snapshot(services))
+                cpu = cpu_delta(cpu0, cpu_snapshot(services, stack.postgres))
                 api_cpu = sum(v for k, v in cpu.items() if k.startswith("api-pages"))
                 runs.append({"endpoint": endpoint, "clients": clients, **r, "api_cpu_s": round(api_cpu, 1)})
                 print(

@@ -139,18 +139,53 @@ def vm_hwm_mb(pid: int) -> float | None:
     return None
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (children excluded), in seconds."""
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name (field 3 onwards); empty once the process is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
+        return []
+
+
+def _children(pid: int) -> list[int]:
+    """Living child processes of `pid` (of any of its threads)."""
+    kids: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            kids += [int(k) for k in (task / "children").read_text().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def cpu_seconds(pid: int, *, tree: bool = False) -> float:
+    """User + system CPU time of a process so far, in seconds; with `tree`, plus its descendants': the living
+    ones (the worker's PDF processes, PostgreSQL's backends) and those it has reaped (counted by the kernel in
+    the parent's cutime/cstime)."""
+    fields = _stat_fields(pid)
+    if not fields:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if tree:
+        ticks += int(fields[13]) + int(fields[14])
+    own = ticks / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(k, tree=True) for k in _children(pid)) if tree else own
 
 
-def cpu_snapshot(services: list[devstack.Service]) -> dict[str, float]:
-    """CPU seconds of each running service and of this process."""
-    snap = {s.name: cpu_seconds(s.proc.pid) for s in services if s.proc is not None}
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (/proc/stat: everything but idle and I/O wait), every process
+    of the machine included."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(services: list[devstack.Service], postgres: ThrowawayCluster | None = None) -> dict[str, float]:
+    """CPU seconds of each running service with its child processes, of the PostgreSQL cluster when there is one
+    (the server and its backends), and of this process."""
+    snap = {s.name: cpu_seconds(s.proc.pid, tree=True) for s in services if s.proc is not None}
+    if postgres is not None and (pid := postgres.postmaster_pid()) is not None:
+        snap["postgresql"] = cpu_seconds(pid, tree=True)
     snap["bench (this process)"] = cpu_seconds(os.getpid())
     return snap
 
@@ -189,6 +224,7 @@ __all__ = [
     "cpu_snapshot",
     "embedded_stack",
     "issue_date_for",
+    "machine_busy_seconds",
     "seed",
     "table",
     "vm_hwm_mb",

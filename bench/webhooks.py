@@ -86,11 +86,11 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                 event = StripeEventSignal(event_id, "payment_intent.processing", intent)
                 await fire_signal(client, task_queue, shot, number, event)
 
-            cpu0 = cpu_snapshot(services)
+            cpu0 = cpu_snapshot(services, stack.postgres)
             await open_loop(signal_step, signal)
             await collect_seen(client, signal_step.shots, signal_targets, args.drain_timeout)
             index += len(signal_step.shots)
-            cpu[f"signal@{rate}"] = cpu_delta(cpu0, cpu_snapshot(services))
+            cpu[f"signal@{rate}"] = cpu_delta(cpu0, cpu_snapshot(services, stack.postgres))
             results.append(summarise(signal_step) | cpu_per_event(cpu[f"signal@{rate}"], signal_step))
 
             step = Step("webhook", rate, args.duration)
@@ -107,10 +107,10 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
                 }
                 await fire(http, shot, "POST", "/webhooks/stripe", body, headers)
 
-            cpu0 = cpu_snapshot(services)
+            cpu0 = cpu_snapshot(services, stack.postgres)
             await open_loop(step, post)
             await collect_seen(client, step.shots, targets, args.drain_timeout)
-            cpu[f"webhook@{rate}"] = cpu_delta(cpu0, cpu_snapshot(services))
+            cpu[f"webhook@{rate}"] = cpu_delta(cpu0, cpu_snapshot(services, stack.postgres))
             index += len(step.shots)
             results.append(summarise(step) | cpu_per_event(cpu[f"webhook@{rate}"], step))
             print(table(step_rows(results[-3:]), f"{rate}/s for {args.duration:g} s"), "\n", flush=True)

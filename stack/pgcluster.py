@@ -61,6 +61,13 @@ class ThrowawayCluster:
         )
         shutil.rmtree(self.base, ignore_errors=True)
 
+    def postmaster_pid(self) -> int | None:
+        """The server's process id while it runs (the first line of postmaster.pid), else None."""
+        try:
+            return int((self.base / "data" / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
     def url(self, name: str) -> str:
         """The SQLAlchemy URL of a database on the cluster."""
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
