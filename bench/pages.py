@@ -34,6 +34,7 @@ from bench.stack import (
     cpu_snapshot,
     embedded_stack,
     issue_date_for,
+    machine_busy_seconds,
     seed,
     table,
     write_result,
@@ -207,14 +208,17 @@ def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         services = [*stack.services, *(api for api, _ in apis)]
         for clients in args.clients:
             for endpoint in ("healthz", "list", "invoice"):
-                cpu0 = cpu_snapshot(services, stack.postgres)
+                cpu0, busy0 = cpu_snapshot(services, stack.postgres), machine_busy_seconds()
                 r = run_wrk_spread(bases, scripts[endpoint], clients, args.duration, args.threads)
                 cpu = cpu_delta(cpu0, cpu_snapshot(services, stack.postgres))
-                api_cpu = sum(v for k, v in cpu.items() if k.startswith("api-pages"))
-                runs.append({"endpoint": endpoint, "clients": clients, **r, "api_cpu_s": round(api_cpu, 1)})
+                busy = (machine_busy_seconds() - busy0) / args.duration / (os.cpu_count() or 1)
+                runs.append({"endpoint": endpoint, "clients": clients, **r, **cpu_per_request(cpu, r["requests"])})
+                runs[-1]["machine_busy"] = round(busy, 2)
                 print(
                     f"{endpoint:8} {clients:4} clients: {r['requests_per_s']:8.1f} req/s, p50 {r['p50_ms']} ms,"
-                    f" p99 {r['p99_ms']} ms, non-2xx {r['non_2xx']}, socket errors {r['socket_errors'] or 0}",
+                    f" p99 {r['p99_ms']} ms, non-2xx {r['non_2xx']}, socket errors {r['socket_errors'] or 0};"
+                    f" CPU ms per request: API {runs[-1]['api_cpu_ms_per_request']},"
+                    f" PostgreSQL {runs[-1]['postgresql_cpu_ms_per_request']}; machine busy {100 * busy:.0f} %",
                     flush=True,
                 )
         rss = round(sum(process_tree_hwm_mb(api.proc.pid) or 0.0 for api, _ in apis if api.proc), 1)
@@ -232,6 +236,18 @@ def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         "wrk_threads": args.threads,
         "runs": runs,
         "api_peak_rss_mb": rss,
+    }
+
+
+def cpu_per_request(cpu: dict[str, float], requests: int | None) -> dict[str, Any]:
+    """CPU seconds of the API processes in a run, and milliseconds per request of them and of PostgreSQL."""
+    api = sum(v for k, v in cpu.items() if k.startswith("api-pages"))
+    per = 1000 / requests if requests else None
+    pg = cpu.get("postgresql")
+    return {
+        "api_cpu_s": round(api, 1),
+        "api_cpu_ms_per_request": round(api * per, 2) if per else None,
+        "postgresql_cpu_ms_per_request": round(pg * per, 2) if per and pg is not None else None,
     }
 
 
@@ -282,7 +298,11 @@ def main(argv: list[str] | None = None) -> None:
     out["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     rows = [
-        (f"{r['endpoint']} @ {r['clients']}", f"{r['requests_per_s']} req/s, p50 {r['p50_ms']} p99 {r['p99_ms']} ms")
+        (
+            f"{r['endpoint']} @ {r['clients']}",
+            f"{r['requests_per_s']} req/s, p50 {r['p50_ms']} p99 {r['p99_ms']} ms,"
+            f" CPU ms/request API {r['api_cpu_ms_per_request']} PostgreSQL {r['postgresql_cpu_ms_per_request']}",
+        )
         for r in out["runs"]
     ]
     rows += [(k, str(v)) for k, v in out["ratios"].items()]

@@ -45,6 +45,8 @@ class SessionFactory:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # the same pool, each statement its own transaction (see `reading`)
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def open(self) -> Session:
         """A new session (the caller closes it); objects stay readable after commit."""
@@ -53,6 +55,14 @@ class SessionFactory:
     @contextmanager
     def __call__(self) -> Iterator[Session]:
         with self.open() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for pages that only read: no BEGIN and ROLLBACK around the reads, two round trips less per
+        request on PostgreSQL. Under PostgreSQL's READ COMMITTED each statement reads its own snapshot inside a
+        transaction too, so a page sees nothing it would not have seen; nothing may be written through it."""
+        with Session(self._autocommit, expire_on_commit=False) as session:
             yield session
 
 

@@ -28,10 +28,11 @@ def period_fr(period_key: str) -> str:
 def read_signed_in(request: Request, read: Callable[[Session, Principal], T], *roles: Role) -> Awaitable[T]:
     """Check the caller (`signed_in` with `roles`) and run `read` for them, both on one session in one worker
     thread: the account lookup no longer blocks the event loop, and a page takes one pooled connection (one
-    PostgreSQL pre-ping and reset) and one thread hand-off per request instead of one per read (bench/pages.py)."""
+    PostgreSQL pre-ping) and one thread hand-off per request instead of one per read (bench/pages.py). `read`
+    only reads: the session is `SessionFactory.reading`'s, with no transaction around the reads."""
 
     def run() -> T:
-        with request.app.state.sessions() as session:
+        with request.app.state.sessions.reading() as session:
             principal = signed_in(request, *roles, connection=session.connection())
             return read(session, principal)
 
