@@ -208,17 +208,17 @@ def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
         services = [*stack.services, *(api for api, _ in apis)]
         for clients in args.clients:
             for endpoint in ("healthz", "list", "invoice"):
-                cpu0, busy0 = cpu_snapshot(services, stack.postgres), machine_busy_seconds()
+                cpu0, busy0, t0 = cpu_snapshot(services, stack.postgres), machine_busy_seconds(), time.perf_counter()
                 r = run_wrk_spread(bases, scripts[endpoint], clients, args.duration, args.threads)
                 cpu = cpu_delta(cpu0, cpu_snapshot(services, stack.postgres))
-                busy = (machine_busy_seconds() - busy0) / args.duration / (os.cpu_count() or 1)
-                runs.append({"endpoint": endpoint, "clients": clients, **r, **cpu_per_request(cpu, r["requests"])})
-                runs[-1]["machine_busy"] = round(busy, 2)
+                busy = (machine_busy_seconds() - busy0) / (time.perf_counter() - t0) / (os.cpu_count() or 1)
+                r |= cpu_per_request(cpu, r["requests"]) | {"machine_busy": round(busy, 2)}
+                runs.append({"endpoint": endpoint, "clients": clients, **r})
                 print(
                     f"{endpoint:8} {clients:4} clients: {r['requests_per_s']:8.1f} req/s, p50 {r['p50_ms']} ms,"
                     f" p99 {r['p99_ms']} ms, non-2xx {r['non_2xx']}, socket errors {r['socket_errors'] or 0};"
-                    f" CPU ms per request: API {runs[-1]['api_cpu_ms_per_request']},"
-                    f" PostgreSQL {runs[-1]['postgresql_cpu_ms_per_request']}; machine busy {100 * busy:.0f} %",
+                    f" CPU ms per request: API {r['api_cpu_ms_per_request']},"
+                    f" PostgreSQL {r['postgresql_cpu_ms_per_request']}; machine busy {100 * busy:.0f} %",
                     flush=True,
                 )
         rss = round(sum(process_tree_hwm_mb(api.proc.pid) or 0.0 for api, _ in apis if api.proc), 1)
