@@ -49,8 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def start_worker(stack: Stack, db_url: str, task_queue: str, name: str = "worker") -> devstack.Service:
     """`worker.py` in a subprocess on the stack, one database and task queue; returns once it is connected."""
-    # below the ephemeral range: polling a port in it can self-connect (and then steal it from the worker)
-    metrics_port = next(p for p in range(20_000 + os.getpid() % 5_000 * 2, 32_000, 2) if _free(p) and _free(p + 1))
+    metrics_port = devstack.free_port_pair()
     env = {
         **stack.env,
         "DATABASE_URL": db_url,
@@ -61,13 +60,6 @@ def start_worker(stack: Stack, db_url: str, task_queue: str, name: str = "worker
     svc = devstack.Service(name, [sys.executable, str(ROOT / "worker.py")], port=metrics_port + 1, env=env)
     svc.log_file = stack.root / f"{name}.log"
     return svc.start()
-
-
-def _free(port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 async def run_cycle(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -32,6 +33,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+# Below Linux's ephemeral range (32768-60999): no outgoing connection takes a port there between its choice and
+# its bind, which free_port's neighbour p + 1 can be (the worker binds METRICS_PORT and METRICS_PORT + 1).
+_FIXED_PORTS = range(20_000, 32_000, 2)
+
+
+def free_port_pair() -> int:
+    """A loopback port p such that p and p + 1 are both free (the worker's SDK and business metrics ports)."""
+    start = random.choice(_FIXED_PORTS)  # two test passes at once start their search at different places
+    for port in (*range(start, _FIXED_PORTS.stop, 2), *range(_FIXED_PORTS.start, start, 2)):
+        if _bindable(port) and _bindable(port + 1):
+            return port
+    raise RuntimeError(f"no two free consecutive loopback ports in {_FIXED_PORTS}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:

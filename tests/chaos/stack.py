@@ -88,7 +88,7 @@ class Stack:
             "STRIPE_API_BASE": self.stripe_api_base,
             "AWS_ENDPOINT_URL": self.aws_endpoint_url,
             "S3_BUCKET": s.s3_bucket,
-            "METRICS_PORT": str(devstack.free_port()),
+            "METRICS_PORT": str(devstack.free_port_pair()),
         }
         worker = devstack.Service("worker", [sys.executable, str(ROOT / "worker.py")], env=env)
         worker.log_file = self.tmp / "worker.log"
@@ -114,9 +114,16 @@ class Stack:
     def _wait_started(self, before: int) -> None:
         deadline = time.monotonic() + 300
         while self._starts() <= before:
-            assert self.worker.proc is not None and self.worker.proc.poll() is None, "the worker exited"
-            assert time.monotonic() < deadline, "the worker did not start within 300 s"
+            running = self.worker.proc is not None and self.worker.proc.poll() is None
+            assert running, f"the worker exited:\n{self._log_tail()}"
+            assert time.monotonic() < deadline, f"the worker did not start within 300 s:\n{self._log_tail()}"
             time.sleep(0.2)  # polling the worker's log for its "started" line, not waiting for a guessed duration
+
+    def _log_tail(self, lines: int = 40) -> str:
+        """The end of the workers' log: why a worker exited, in the test's failure report (CI keeps no files)."""
+        log = self.worker.log_file
+        text = log.read_text(errors="replace") if log is not None and log.exists() else "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
         """Stop the worker, then the dev server."""
