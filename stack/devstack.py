@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,25 +29,34 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+# Service ports come from below Linux's ephemeral range (32768-60999), where outgoing connections draw their source
+# ports: a port chosen there may be taken by one between its choice and the service's bind (two test passes run
+# side by side, each with many connections).
+_SERVICE_PORTS = range(20_000, 32_000)
+_handed_out: set[int] = set()  # chosen by this process but maybe not bound yet: never handed out twice
+_ports_lock = threading.Lock()
+
+
 def free_port() -> int:
-    """An unused loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# Below Linux's ephemeral range (32768-60999): no outgoing connection takes a port there between its choice and
-# its bind, which free_port's neighbour p + 1 can be (the worker binds METRICS_PORT and METRICS_PORT + 1).
-_FIXED_PORTS = range(20_000, 32_000, 2)
+    """An unused loopback port for a service to bind."""
+    return _free_ports(1)
 
 
 def free_port_pair() -> int:
     """A loopback port p such that p and p + 1 are both free (the worker's SDK and business metrics ports)."""
-    start = random.choice(_FIXED_PORTS)  # two test passes at once start their search at different places
-    for port in (*range(start, _FIXED_PORTS.stop, 2), *range(_FIXED_PORTS.start, start, 2)):
-        if _bindable(port) and _bindable(port + 1):
-            return port
-    raise RuntimeError(f"no two free consecutive loopback ports in {_FIXED_PORTS}")
+    return _free_ports(2)
+
+
+def _free_ports(count: int) -> int:
+    last = _SERVICE_PORTS.stop - count
+    start = random.randrange(_SERVICE_PORTS.start, last)  # two processes at once search from different places
+    with _ports_lock:
+        for port in (*range(start, last), *range(_SERVICE_PORTS.start, start)):
+            ports = range(port, port + count)
+            if _handed_out.isdisjoint(ports) and all(_bindable(p) for p in ports):
+                _handed_out.update(ports)
+                return port
+    raise RuntimeError(f"no {count} free consecutive loopback port(s) in {_SERVICE_PORTS}")
 
 
 def _bindable(port: int) -> bool:
