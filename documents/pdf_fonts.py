@@ -13,6 +13,7 @@ calls :func:`pdf_fonts`, so the spawned rendering pool's processes register on t
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,25 @@ def font_files(font_dir: Path = FONT_DIR) -> dict[str, Path]:
     return files
 
 
+class _SubsetMaker:
+    """reportlab's `makeSubset` of one registered face, one call at a time, through `lean_subset`.
+
+    The face is shared by every thread of the process (the worker's activity threads, the API's), and
+    `makeSubset` reads the font file through the face's own cursor (`seek`, then `read_*`): two documents saved
+    at once moved each other's cursor, which raised IndexError or, silently, embedded wrong glyph data
+    (tests/unit/test_pdf_threads.py). Every subset also goes through lean_subset (documents/font_subset.py).
+    """
+
+    def __init__(self, make: Callable[[list[int]], bytes]) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+
+    def __call__(self, subset: list[int]) -> bytes:
+        with self._lock:
+            font = self._make(subset)
+        return lean_subset(font)
+
+
 def pdf_fonts() -> PdfFonts:
     """Register DejaVu Sans (regular, bold) with reportlab once per process; fail clearly if a file is missing."""
     global _registered
@@ -65,9 +85,7 @@ def pdf_fonts() -> PdfFonts:
         if _registered is None:
             for name, path in font_files().items():
                 font = TTFont(name, str(path))
-                make_subset = font.face.makeSubset
-                # every subset reportlab embeds goes through lean_subset (documents/font_subset.py says why)
-                font.face.makeSubset = lambda subset, make=make_subset: lean_subset(make(subset))
+                font.face.makeSubset = _SubsetMaker(font.face.makeSubset)
                 pdfmetrics.registerFont(font)
             # <b> in platypus paragraphs maps to the bold face; there is no italic, so those map to upright.
             pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=REGULAR, boldItalic=BOLD)
