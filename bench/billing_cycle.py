@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from bench import pg_statements
 from bench.stack import (
     Stack,
     add_db_option,
@@ -74,6 +75,9 @@ async def run_cycle(
     issue = issue_date_for(period)
     client = await connect(settings)
     await register_search_attributes(client, settings.temporal_namespace)
+    counted = stack.postgres if stack.pg_statements else None
+    if counted is not None:
+        pg_statements.reset(counted)  # from here: the cycle's statements, not the seeding's
     procs = [start_worker(stack, db, task_queue, f"worker-{families}-{i + 1}") for i in range(workers)]
     wf_id = f"{billing_cycle_id(period.key)}-{families}"
     try:
@@ -106,6 +110,7 @@ async def run_cycle(
         cpu, busy = cpu_delta(cpu0, cpu_snapshot(services, stack.postgres)), machine_busy_seconds() - busy0
         rss = max(vm_hwm_mb(w.proc.pid) or 0.0 for w in procs if w.proc is not None)
         counts = await history_counts(client, wf_id, handle.first_execution_run_id)
+        statements = pg_statements.top(counted) if counted is not None else None
         await handle.terminate("benchmark done")
     finally:
         for w in procs:
@@ -135,7 +140,7 @@ async def run_cycle(
         "cpu_s": cpu,
         "cpu_utilisation": round(sum(cpu.values()) / wall / (os.cpu_count() or 1), 2),
         "machine_busy": round(busy / wall / (os.cpu_count() or 1), 2),
-    }
+    } | ({"pg_statements": statements} if statements else {})
 
 
 def cycle_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
@@ -170,12 +175,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"today": today.isoformat(), "cycles": {}}
     out["db"] = args.db
     out["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]  # the machine is shared: say how much
-    with embedded_stack(keep=args.keep, db=args.db) as stack:
+    with embedded_stack(keep=args.keep, db=args.db, pg_statements=args.pg_statements) as stack:
         for n in args.families:
             r = await run_cycle(stack, n, today, args.batch_size, args.workers)
             out["cycles"][str(n)] = r
             title = f"BillingCycleWorkflow, {n} families, {args.workers} worker process(es)"
             print(table(cycle_rows(r), title), "\n", flush=True)
+            if "pg_statements" in r:
+                print(table(pg_statements.statement_rows(r["pg_statements"]), "PostgreSQL statements"), "\n")
         if args.baseline:
             out["baseline"] = await naive.run_baseline(stack, args.baseline_families, today)
             print(table(naive.baseline_rows(out["baseline"]), "Baseline"), "\n", flush=True)
@@ -221,8 +228,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--baseline", action="store_true", help="also the naive shape and each stage alone")
     p.add_argument("--baseline-families", type=int, default=2000)
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, databases)")
+    p.add_argument(
+        "--pg-statements", action="store_true", help="with --db postgresql: PostgreSQL's costliest statements"
+    )
     add_db_option(p)
     args = p.parse_args(argv)
+    if args.pg_statements and args.db != "postgresql":
+        p.error("--pg-statements needs --db postgresql")
     args.families = args.families or [1000]
     return args
 

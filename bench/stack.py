@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from bench.pg_statements import PG_STATEMENTS_OPTIONS
 from domain.calendar import next_business_day_on_or_after
 from domain.periods import BillingPeriod, period_for
 from stack import devstack
@@ -49,6 +50,7 @@ class Stack:
     settings: Settings
     services: list[devstack.Service] = field(default_factory=list)
     postgres: ThrowawayCluster | None = None  # `--db postgresql`: databases live on this cluster
+    pg_statements: bool = False  # the cluster loads pg_stat_statements
 
     def settings_for(self, db_url: str, task_queue: str) -> Settings:
         """Settings of the stack pointed at one database and task queue."""
@@ -70,10 +72,11 @@ class Stack:
 
 
 @contextmanager
-def embedded_stack(keep: bool = False, db: str = "sqlite") -> Iterator[Stack]:
+def embedded_stack(keep: bool = False, db: str = "sqlite", pg_statements: bool = False) -> Iterator[Stack]:
     """Start Temporal (on a SQLite file), localstripe and moto on free loopback ports; stop them at exit.
 
-    `db="postgresql"`: the app's databases go to a throwaway PostgreSQL cluster (production's database).
+    `db="postgresql"`: the app's databases go to a throwaway PostgreSQL cluster (production's database);
+    `pg_statements`: with pg_stat_statements loaded (bench/pg_statements.py).
     """
     root = Path(tempfile.mkdtemp(prefix="ville-bench-"))
     ports = {k: devstack.free_port() for k in ("temporal", "stripe", "aws", "api")}
@@ -104,7 +107,8 @@ def embedded_stack(keep: bool = False, db: str = "sqlite") -> Iterator[Stack]:
     stack = Stack(root, env, settings)
     try:
         if db == "postgresql":
-            stack.postgres = ThrowawayCluster().start()
+            stack.postgres = ThrowawayCluster(server_options=PG_STATEMENTS_OPTIONS if pg_statements else ()).start()
+            stack.pg_statements = pg_statements
         for s in services:
             s.log_file = root / f"{s.name}.log"
             stack.services.append(s.start())

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
@@ -22,11 +23,14 @@ class ThrowawayCluster:
 
     TEMPLATE = "ville_template"
 
-    def __init__(self, base: Path | None = None, max_connections: int = 400) -> None:
+    def __init__(
+        self, base: Path | None = None, max_connections: int = 400, server_options: Sequence[str] = ()
+    ) -> None:
         # by default its own directory under /tmp: a parent private to root would stop the postgres user
         self.base = base or Path(tempfile.mkdtemp(prefix="ville-pg-"))
         self.port = devstack.free_port()
         self.max_connections = max_connections
+        self.server_options = tuple(server_options)  # more `-c name=value` settings (bench: pg_stat_statements)
         self.template_ready = False
         initdb = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None) or shutil.which("initdb")
         if initdb is None:
@@ -49,7 +53,7 @@ class ThrowawayCluster:
         opts = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c fsync=off -c full_page_writes=off"
             f" -c synchronous_commit=off -c max_connections={self.max_connections}"
-        )
+        ) + "".join(f" -c {option}" for option in self.server_options)
         self._run("pg_ctl", "-D", data, "-o", opts, "-w", "start", "-l", str(self.base / "postgres.log"))
         return self
 
