@@ -62,8 +62,9 @@ class _SubsetMaker:
 
     The face is shared by every thread of the process (the worker's activity threads, the API's), and
     `makeSubset` reads the font file through the face's own cursor (`seek`, then `read_*`): two documents saved
-    at once moved each other's cursor, which raised IndexError or, silently, embedded wrong glyph data
-    (tests/unit/test_pdf_threads.py). Every subset also goes through lean_subset (documents/font_subset.py).
+    at once moved each other's cursor, which raised IndexError or, silently, embedded a font file other than
+    the one the same document gets when rendered alone (tests/unit/test_pdf_threads.py). Every subset also
+    goes through lean_subset (documents/font_subset.py).
     """
 
     def __init__(self, make: Callable[[list[int]], bytes]) -> None:
