@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -28,6 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DB = os.environ.get("DB", "sqlite")
 if DB not in ("sqlite", "postgresql"):
     raise pytest.UsageError(f"DB={DB!r}: expected sqlite or postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (`kill`, a CI time limit) ends the run as Ctrl-C does, every fixture torn down: the throwaway
+    PostgreSQL cluster is a daemon (pg_ctl) that outlives this process unless its fixture stops it."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 class SqliteFiles:
